@@ -1,0 +1,36 @@
+# Every target creates .venv itself, so a fresh machine needs only python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REPO ?= .
+
+.PHONY: run test lint typecheck pytest bench scan clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/musl-check scan $(REPO)
+
+scan: run
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy --strict bot/
+
+pytest: $(BIN)/.installed
+	PYTHONDEVMODE=1 $(BIN)/pytest --cov=bot --cov-branch --cov-report=term
+
+test: lint typecheck pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/analysis.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

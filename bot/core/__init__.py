@@ -1,0 +1,1 @@
+"""Pure analysis: text in, frozen dataclasses out; no I/O, no GitHub, no env."""
