@@ -1,8 +1,127 @@
-"""Command line: `musl-check scan | serve`."""
+"""Command line: `musl-check scan [PATH]` and `musl-check serve`."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
 
-def main(argv: list[str] | None = None) -> int:
+from bot import __version__
+from bot.core.analysis import MAX_LOCKFILE_BYTES, analyse
+from bot.core.config import Config, parse_config
+from bot.core.findings import Report, Severity
+from bot.core.render import render_json, render_markdown, render_sarif, render_text
+from bot.core.scope import CONFIG_PATH, SKIP_DIRS, wanted
+
+EXIT_OK: Final = 0
+EXIT_FOUND: Final = 1
+EXIT_USAGE: Final = 2
+_FAIL_LEVELS: Final = {
+    "failure": {Severity.FAILURE},
+    "warning": {Severity.FAILURE, Severity.WARNING},
+    "never": set[Severity](),
+}
+# Read at most this much of one file: enough to tell the analysis it is too big.
+_READ_LIMIT: Final = MAX_LOCKFILE_BYTES + 1
+_MAX_FILES: Final = 5000
+
+
+class InputError(Exception):
+    """A problem with what the user asked for, reported in one line."""
+
+
+def collect_files(root: Path) -> dict[str, bytes]:
+    """Return the files under `root` that the analysis reads, by relative path."""
+    if not root.exists():
+        raise InputError(f"{root}: no such file or directory")
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory")
+    files: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            full = base / name
+            rel = full.relative_to(root).as_posix()
+            if not wanted(rel) or full.is_symlink() or not full.is_file():
+                continue
+            with full.open("rb") as handle:
+                files[rel] = handle.read(_READ_LIMIT)
+            if len(files) >= _MAX_FILES:
+                return files
+    return files
+
+
+def _load_config(files: dict[str, bytes]) -> Config:
+    data = files.get(CONFIG_PATH)
+    if data is None:
+        return Config()
+    config, errors = parse_config(data.decode("utf-8", errors="replace"))
+    for error in errors:
+        print(f"musl-check: {CONFIG_PATH}: {error}", file=sys.stderr)
+    return config
+
+
+def scan(path: str, fmt: str, fail_on: str) -> int:
+    """Analyse the checkout at `path`, print the report, return the exit code."""
+    files = collect_files(Path(path))
+    report = analyse(files, _load_config(files))
+    sys.stdout.write(_render(report, fmt))
+    failing = _FAIL_LEVELS[fail_on]
+    return EXIT_FOUND if any(f.severity in failing for f in report.findings) else 0
+
+
+def _render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "markdown":
+        return render_markdown(report)
+    if fmt == "sarif":
+        return render_sarif(report, version=__version__)
+    return render_text(
+        report, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="musl-check",
+        description="Will this Rust project's musl build break on musl 1.2.5?",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    scan_p = sub.add_parser("scan", help="analyse a local checkout")
+    scan_p.add_argument("path", nargs="?", default=".")
+    scan_p.add_argument(
+        "--format", choices=("text", "json", "markdown", "sarif"), default="text"
+    )
+    scan_p.add_argument(
+        "--fail-on", choices=("failure", "warning", "never"), default="failure"
+    )
+    serve_p = sub.add_parser("serve", help="run the GitHub App")
+    serve_p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server
+    serve_p.add_argument("--port", type=int, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
-    raise SystemExit("musl-check: not built yet")
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from bot.server import serve  # the scanner needs no aiohttp
+
+        return serve(args.host, args.port)
+    try:
+        return scan(args.path, args.format, args.fail_on)
+    except InputError as err:
+        print(f"musl-check: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(
+            f"musl-check: error: {err.filename or args.path}: {err.strerror}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE

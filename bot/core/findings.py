@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from bot.core.fixes import FixPlan
-from bot.core.lockfile import Lockfile
-from bot.core.sources import Hint, MuslUse, Problem
+from bot.core.lockfile import LockedPackage, Lockfile, SourceKind
+from bot.core.sources import Hint, HintKind, MuslUse, Problem
+from bot.core.targets import bundled_musl_breaks
+from bot.core.versions import (
+    LIBC_FIXED,
+    LIBC_YANKED_FIX,
+    Version,
+    parse_rust_version,
+    parse_version,
+)
 
 
 class Severity(StrEnum):
@@ -65,3 +75,317 @@ class Report:
     problems: tuple[Problem, ...] = ()
     fixes: tuple[FixPlan, ...] = ()
     root_lockfile: str | None = None  # path of the root Cargo.lock, if committed
+
+
+# Crates whose old releases call an LFS64 function through libc on musl
+# (DOMAIN.md 5.3): getrandom 0.1.9-0.1.16 and 0.2.0-0.2.8 call `open64`
+# (rust-random/getrandom PR 326), tempfile 2.1.1-2.1.5 calls `open64`/`fstat64`.
+_TRIGGERS: Final = (
+    ("getrandom", Version(0, 1, 9), Version(0, 1, 16)),
+    ("getrandom", Version(0, 2, 0), Version(0, 2, 8)),
+    ("tempfile", Version(2, 1, 1), Version(2, 1, 5)),
+)
+# rustix's libc backend (used on these architectures) aliases fstat64, lseek64...
+_RUSTIX_LIBC_ARCHES: Final = ("powerpc64", "s390x", "mips")
+_RUST_STD_FIXED: Final = Version(1, 72, 0)  # std stopped binding LFS64 names
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the rules look at, gathered from one snapshot."""
+
+    root: Lockfile | None
+    nested: tuple[Lockfile, ...]
+    uses: tuple[MuslUse, ...]
+    hints: tuple[Hint, ...]
+    problems: tuple[Problem, ...]
+    fixes: tuple[FixPlan, ...]
+    latent_notices: bool = True
+
+
+def _version(text: str) -> Version | None:
+    return parse_version(text)
+
+
+def _is_old(pkg: LockedPackage) -> bool:
+    version = _version(pkg.version)
+    return version is not None and version < LIBC_FIXED
+
+
+def _is_trigger(pkg: LockedPackage, uses: Sequence[MuslUse]) -> bool:
+    version = _version(pkg.version)
+    if version is None:
+        return False
+    if pkg.name == "rustix":
+        return any(
+            triple.startswith(_RUSTIX_LIBC_ARCHES)
+            for use in uses
+            for triple in use.resolves_to
+        )
+    return any(
+        pkg.name == name and low <= version <= high for name, low, high in _TRIGGERS
+    )
+
+
+def _triggers(lock: Lockfile, uses: Sequence[MuslUse]) -> list[LockedPackage]:
+    return [pkg for pkg in lock.packages if _is_trigger(pkg, uses)]
+
+
+def _pin_for(use: MuslUse, hints: Sequence[Hint]) -> Version | None:
+    """Return the Rust release that builds `use`, None when it follows stable."""
+    same_file = [
+        h for h in hints if h.kind is HintKind.TOOLCHAIN and h.path == use.path
+    ]
+    global_pins = [
+        h
+        for h in hints
+        if h.kind is HintKind.TOOLCHAIN
+        and h.path in ("rust-toolchain.toml", "rust-toolchain")
+    ]
+    for hint in same_file or global_pins:
+        return parse_rust_version(hint.value)
+    return None
+
+
+def _breaks_now(use: MuslUse, hints: Sequence[Hint]) -> bool:
+    """Return whether the toolchain that builds `use` links a musl >= 1.2.4."""
+    if any(h.kind in (HintKind.SYSTEM_MUSL, HintKind.DYNAMIC_MUSL) for h in hints):
+        return True
+    pin = _pin_for(use, hints)
+    return any(bundled_musl_breaks(t, pin) for t in use.resolves_to or (use.target,))
+
+
+def _where(pkg: LockedPackage) -> str:
+    return f"{pkg.name} {pkg.version}"
+
+
+def _use_list(uses: Sequence[MuslUse], limit: int = 3) -> str:
+    shown = ", ".join(f"{u.path}:{u.line}" for u in uses[:limit])
+    more = len(uses) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _fix_text(fixes: Sequence[FixPlan], path: str) -> str:
+    for plan in fixes:
+        if plan.path == path:
+            return f"Run `{plan.command}`."
+    return "Run `cargo update -p libc` (libc >= 0.2.146)."
+
+
+def _blockers(ev: Evidence, lock: Lockfile) -> list[Finding]:
+    """Return warnings for what stops the lockfile fix from being automatic."""
+    out: list[Finding] = []
+    libcs = lock.named("libc")
+    for pkg in libcs:
+        if pkg.source_kind is not SourceKind.REGISTRY and _is_old(pkg):
+            out.append(
+                Finding(
+                    Rule.NOT_AUTOFIXABLE,
+                    Severity.WARNING,
+                    lock.path,
+                    pkg.line,
+                    f"libc {pkg.version} comes from {pkg.source_kind.value} source "
+                    f"{pkg.source or '(path)'}; `cargo update` cannot move it.",
+                    "Point the git/path dependency or [patch] at libc >= 0.2.146.",
+                )
+            )
+    if sum(1 for p in libcs if _is_old(p)) and len(libcs) > 1:
+        old = next(p for p in libcs if _is_old(p))
+        out.append(
+            Finding(
+                Rule.NOT_AUTOFIXABLE,
+                Severity.WARNING,
+                lock.path,
+                old.line,
+                f"The lockfile holds {len(libcs)} libc packages; the fix must be "
+                "made with cargo, not by editing the lockfile.",
+                f"Run `cargo update -p libc@{old.version}`.",
+            )
+        )
+    labels = {
+        HintKind.LIBC_PIN: "pins libc below 0.2.146 ({value})",
+        HintKind.LIBC_PATCH: "patches libc ({value})",
+        HintKind.VENDORED: "vendors crate sources; re-run `cargo vendor` after the fix",
+    }
+    for hint in ev.hints:
+        if hint.kind in labels:
+            out.append(
+                Finding(
+                    Rule.NOT_AUTOFIXABLE,
+                    Severity.WARNING,
+                    hint.path,
+                    hint.line,
+                    "This file " + labels[hint.kind].format(value=hint.value) + ".",
+                    "Allow libc >= 0.2.146 here, then run `cargo update -p libc`.",
+                )
+            )
+    return out
+
+
+def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
+    findings: list[Finding] = []
+    uses = ev.uses
+    triggers = _triggers(lock, uses)
+    trigger_text = ", ".join(f"{_where(t)} (Cargo.lock:{t.line})" for t in triggers)
+    fix = _fix_text(ev.fixes, lock.path)
+    for pkg in lock.named("libc"):
+        version = _version(pkg.version)
+        if version is None or version >= LIBC_FIXED:
+            continue
+        if not uses:
+            if ev.latent_notices:
+                findings.append(
+                    Finding(
+                        Rule.LATENT,
+                        Severity.NOTICE,
+                        lock.path,
+                        pkg.line,
+                        f"libc {pkg.version} predates the musl 1.2.4 fix (0.2.146). "
+                        "No musl build was found, but if you ever build for "
+                        "*-linux-musl it will not link.",
+                        fix,
+                    )
+                )
+            continue
+        where = _use_list(uses)
+        if version == LIBC_YANKED_FIX:
+            findings.append(
+                Finding(
+                    Rule.LIBC_YANKED,
+                    Severity.FAILURE,
+                    lock.path,
+                    pkg.line,
+                    "libc 0.2.145 is yanked: its non-variadic `open64` breaks "
+                    "2-argument callers such as getrandom 0.1.9-0.1.16 and "
+                    "0.2.0-0.2.8 (error E0061). This project builds for musl at "
+                    f"{where}.",
+                    fix,
+                )
+            )
+            continue
+        if version.major == 0 and version.minor < 2:
+            findings.append(
+                Finding(
+                    Rule.NOT_AUTOFIXABLE,
+                    Severity.WARNING,
+                    lock.path,
+                    pkg.line,
+                    f"Legacy libc {pkg.version}: upgrade to libc 0.2.146 or newer "
+                    f"before building for musl ({where}).",
+                    "Run `cargo update -p libc`.",
+                )
+            )
+            continue
+        breaking = [u for u in uses if _breaks_now(u, ev.hints)]
+        if not breaking:
+            findings.append(
+                Finding(
+                    Rule.LIBC_MAY_BREAK,
+                    Severity.WARNING,
+                    lock.path,
+                    pkg.line,
+                    f"libc {pkg.version} binds LFS64 symbols (open64, ...) that musl "
+                    "1.2.4 removed. The pinned toolchain still bundles an older musl, "
+                    "but Rust 1.93 (2026-01-22) bundles musl 1.2.5: the musl build "
+                    f"at {where} breaks when you update Rust.",
+                    fix,
+                )
+            )
+        elif triggers:
+            findings.append(
+                Finding(
+                    Rule.LIBC_LFS64,
+                    Severity.FAILURE,
+                    lock.path,
+                    pkg.line,
+                    f"libc {pkg.version} binds LFS64 symbols that musl 1.2.4 removed, "
+                    f"and {trigger_text} calls them: the musl build at "
+                    f"{_use_list(breaking)} will fail to link (undefined reference "
+                    "to `open64`). Rust 1.93 (2026-01-22) bundles musl 1.2.5.",
+                    fix,
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    Rule.LIBC_MAY_BREAK,
+                    Severity.WARNING,
+                    lock.path,
+                    pkg.line,
+                    f"libc {pkg.version} binds LFS64 symbols that musl 1.2.4 removed. "
+                    "No known caller (old getrandom or tempfile) is locked, but any "
+                    "crate calling open64/fstat64/... will fail to link in the musl "
+                    f"build at {_use_list(breaking)}. Rust 1.93 (2026-01-22) bundles "
+                    "musl 1.2.5.",
+                    fix,
+                )
+            )
+    if uses and any(_is_old(p) for p in lock.named("libc")):
+        findings.extend(_blockers(ev, lock))
+    return findings
+
+
+def _old_std(ev: Evidence) -> list[Finding]:
+    """Rust <= 1.71 std binds LFS64 names itself; a system musl >= 1.2.4 breaks it."""
+    system = [
+        h for h in ev.hints if h.kind in (HintKind.SYSTEM_MUSL, HintKind.DYNAMIC_MUSL)
+    ]
+    if not system or not ev.uses:
+        return []
+    out: list[Finding] = []
+    for hint in ev.hints:
+        if hint.kind is not HintKind.TOOLCHAIN:
+            continue
+        pin = parse_rust_version(hint.value)
+        if pin is not None and pin < _RUST_STD_FIXED:
+            out.append(
+                Finding(
+                    Rule.OLD_STD,
+                    Severity.WARNING,
+                    hint.path,
+                    hint.line,
+                    f"Rust {hint.value}'s own std references LFS64 symbols; linking it "
+                    f"against a system musl >= 1.2.4 ({system[0].value} at "
+                    f"{system[0].path}:{system[0].line}) fails whatever the libc "
+                    "crate version.",
+                    "Use Rust 1.72 or newer.",
+                )
+            )
+    return out
+
+
+def _problem_findings(problems: Sequence[Problem]) -> list[Finding]:
+    return [
+        Finding(Rule.UNREADABLE, Severity.WARNING, p.path, p.line, p.message)
+        for p in problems
+    ]
+
+
+def decide(ev: Evidence) -> Report:
+    """Apply the rules (DOMAIN.md section 9) and return the report."""
+    findings: list[Finding] = []
+    if ev.root is not None:
+        findings.extend(_libc_findings(ev, ev.root))
+    findings.extend(_old_std(ev))
+    findings.extend(_problem_findings(ev.problems))
+    old = ev.root is not None and any(_is_old(p) for p in ev.root.named("libc"))
+    musl = bool(ev.uses)
+    if old and musl:
+        verdict = Verdict.AT_RISK
+    elif old:
+        verdict = Verdict.OLD_LIBC
+    elif musl:
+        verdict = Verdict.MUSL_LIBC_OK
+    else:
+        verdict = Verdict.CLEAN
+    lockfiles = ((ev.root,) if ev.root is not None else ()) + ev.nested
+    return Report(
+        verdict=verdict,
+        lockfiles=lockfiles,
+        musl_uses=ev.uses,
+        findings=tuple(findings),
+        hints=ev.hints,
+        problems=ev.problems,
+        fixes=ev.fixes,
+        root_lockfile=ev.root.path if ev.root is not None else None,
+    )

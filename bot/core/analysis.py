@@ -1,0 +1,130 @@
+"""The whole analysis of one repository snapshot: files in, a Report out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from bot.core.config import Config
+from bot.core.findings import Evidence, Report, decide
+from bot.core.fixes import FixPlan, IndexEntry, plan_fix
+from bot.core.lockfile import Lockfile, parse_lockfile
+from bot.core.scope import ROOT_LOCKFILE, is_lockfile, scanner_for
+from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult
+from bot.core.versions import Version, parse_rust_version
+
+# Real Cargo.lock files reach a few MB; configuration files a few hundred KB.
+MAX_LOCKFILE_BYTES: Final = 32 * 1024 * 1024
+MAX_CONFIG_BYTES: Final = 2 * 1024 * 1024
+_BINARY_PROBE: Final = 8192
+
+
+def _decode(path: str, data: bytes, limit: int) -> tuple[str | None, Problem | None]:
+    """Return the file's text, or why it cannot be read."""
+    if len(data) > limit:
+        return None, Problem(
+            path,
+            1,
+            f"{path} is {len(data)} bytes, over the {limit}-byte limit; skipped",
+        )
+    if b"\0" in data[:_BINARY_PROBE]:
+        return None, Problem(path, 1, f"{path} is a binary file; skipped")
+    problem = None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        problem = Problem(path, line, f"{path} is not valid UTF-8 (line {line})")
+        text = data.decode("utf-8", errors="replace")
+    return text.removeprefix("\ufeff"), problem
+
+
+def scan_config_file(path: str, data: bytes) -> SourceResult:
+    """Return what the scanner for `path` finds in `data` (empty if none applies)."""
+    scanner = scanner_for(path)
+    if scanner is None:
+        return SourceResult()
+    text, problem = _decode(path, data, MAX_CONFIG_BYTES)
+    found = SourceResult() if text is None else scanner(path, text)
+    if problem is None:
+        return found
+    return SourceResult(found.uses, found.hints, (problem, *found.problems))
+
+
+def read_lockfile(path: str, data: bytes) -> tuple[Lockfile | None, Problem | None]:
+    """Return the parsed lockfile at `path`, or why it cannot be read."""
+    text, problem = _decode(path, data, MAX_LOCKFILE_BYTES)
+    if text is None:
+        return None, problem
+    lock = parse_lockfile(text, path)
+    if lock.error is not None:
+        problem = Problem(path, lock.error.line, f"{path}: {lock.error.message}")
+    return lock, problem
+
+
+def _msrv(hints: Sequence[Hint]) -> Version | None:
+    """Return the oldest Rust the project declares or pins, if any."""
+    found = [
+        v
+        for h in hints
+        if h.kind in (HintKind.MSRV, HintKind.TOOLCHAIN)
+        and (h.kind is HintKind.MSRV or h.path.startswith("rust-toolchain"))
+        and (v := parse_rust_version(h.value)) is not None
+    ]
+    return min(found) if found else None
+
+
+def analyse(
+    files: Mapping[str, bytes],
+    config: Config | None = None,
+    index: Sequence[IndexEntry] | None = None,
+) -> Report:
+    """Analyse a snapshot (repository path -> file bytes) and return the Report."""
+    config = config or Config()
+    root: Lockfile | None = None
+    root_text = ""
+    nested: list[Lockfile] = []
+    uses: list[MuslUse] = []
+    hints: list[Hint] = []
+    problems: list[Problem] = []
+    for path in sorted(files):
+        if config.ignores_path(path):
+            continue
+        data = files[path]
+        if is_lockfile(path):
+            lock, problem = read_lockfile(path, data)
+            if problem is not None:
+                problems.append(problem)
+            if lock is None:
+                continue
+            if path == ROOT_LOCKFILE:
+                root = lock
+                root_text = data.decode("utf-8", errors="replace")
+            else:
+                nested.append(lock)
+            continue
+        found = scan_config_file(path, data)
+        uses.extend(u for u in found.uses if not _ignored(u, config))
+        hints.extend(found.hints)
+        problems.extend(found.problems)
+    fixes: tuple[FixPlan, ...] = ()
+    if root is not None:
+        text = root_text.removeprefix("\ufeff")
+        plan = plan_fix(root, text, index, _msrv(hints))
+        fixes = (plan,) if plan is not None else ()
+    return decide(
+        Evidence(
+            root=root,
+            nested=tuple(nested),
+            uses=tuple(uses),
+            hints=tuple(hints),
+            problems=tuple(problems),
+            fixes=fixes,
+            latent_notices=config.latent_notices,
+        )
+    )
+
+
+def _ignored(use: MuslUse, config: Config) -> bool:
+    targets = use.resolves_to or (use.target,)
+    return all(config.ignores_target(t) for t in targets)
