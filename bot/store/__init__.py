@@ -1,0 +1,94 @@
+"""Durable storage for deliveries, check-run ids and results (sqlite or redis)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+# Finished deliveries are kept this long (GitHub redelivers for up to 3 days,
+# 7 on GHES) so a redelivery is still recognised as a duplicate.
+RETENTION_S: Final = 8 * 24 * 3600.0
+
+
+class StoreError(Exception):
+    """Raised when a store URL cannot be opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A recorded webhook delivery waiting to be processed."""
+
+    delivery_id: str
+    event: str
+    body: bytes
+    received_at: float  # Unix time
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """The latest verdict for one repository (the org view)."""
+
+    installation_id: int
+    repo: str
+    head_sha: str
+    verdict: str
+    title: str
+    updated_at: float  # Unix time
+
+
+class Store(Protocol):
+    """What the server and the GitHub layer need from durable storage."""
+
+    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
+        """Record a delivery; return False if its id was seen before."""
+
+    async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
+        """Lease an unfinished delivery to `owner` for `lease_s` seconds.
+
+        Fails while another owner holds a live lease. The owner may renew its
+        own lease; `lease_s=0` gives it up.
+        """
+
+    async def finish(self, delivery_id: str, error: str | None = None) -> None:
+        """Mark a delivery done (with the error if processing failed)."""
+
+    async def pending(self, limit: int = 100) -> list[StoredDelivery]:
+        """Return unfinished deliveries whose lease is free or expired, oldest first."""
+
+    async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
+        """Return the check run id recorded for (repo, head_sha), if any."""
+
+    async def set_check_run(
+        self, repo_id: int, head_sha: str, check_run_id: int
+    ) -> None:
+        """Record the check run id for (repo, head_sha)."""
+
+    async def save_result(
+        self, installation_id: int, repo: str, head_sha: str, verdict: str, title: str
+    ) -> None:
+        """Record the latest verdict for a repository."""
+
+    async def results(self, limit: int = 200) -> list[StoredResult]:
+        """Return the latest result per repository, newest first."""
+
+    async def set_installation(
+        self, installation_id: int, account: str, active: bool
+    ) -> None:
+        """Record an installation; results of inactive ones are hidden."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+def open_store(url: str) -> Store:
+    """Open the store named by `url` (`sqlite:///path` or `redis://host:port/db`)."""
+    if url.startswith("sqlite:///"):
+        from bot.store.sqlite import SqliteStore
+
+        return SqliteStore.open(url.removeprefix("sqlite:///"))
+    if url.startswith(("redis://", "rediss://")):
+        from bot.store.redis import RedisStore
+
+        return RedisStore.from_url(url)
+    raise StoreError("store URL must start with sqlite:/// or redis://")

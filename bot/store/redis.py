@@ -1,0 +1,191 @@
+"""Redis store, for several instances sharing deliveries, leases and results."""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+from redis.asyncio import Redis
+
+from bot.store import RETENTION_S, StoredDelivery, StoredResult
+
+CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore:
+    """Keys under one prefix; a lease is a key with a TTL, so a dead owner's expires."""
+
+    def __init__(self, client: Redis, *, prefix: str = "musl-check:") -> None:
+        """Wrap a redis.asyncio client (decode_responses must be False)."""
+        self._r = client
+        self._p = prefix
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """Connect lazily to the server at `url`."""
+        return cls(Redis.from_url(url))
+
+    def _k(self, *parts: object) -> str:
+        return self._p + ":".join(str(p) for p in parts)
+
+    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
+        """Record a delivery; return False if its id was seen before."""
+        seen = await self._r.set(
+            self._k("seen", delivery_id), b"1", nx=True, ex=int(RETENTION_S)
+        )
+        if not seen:
+            return False
+        now = time.time()
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._k("delivery", delivery_id),
+                mapping={
+                    "event": event,
+                    "body": body,
+                    "received_at": now,
+                    "attempts": 0,
+                },
+            )
+            pipe.zadd(self._k("pending"), {delivery_id: now})
+            await pipe.execute()
+        return True
+
+    async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
+        """Lease an unfinished delivery to `owner` (see `Store.claim`)."""
+        if await self._r.zscore(self._k("pending"), delivery_id) is None:
+            return False
+        lease = self._k("lease", delivery_id)
+        ms = int(lease_s * 1000)
+        if ms > 0 and await self._r.set(lease, owner.encode(), nx=True, px=ms):
+            await self._r.hincrby(self._k("delivery", delivery_id), "attempts", 1)
+            return True
+        current = await self._r.get(lease)
+        if current is None:
+            if ms <= 0:
+                return True
+            return await self.claim(delivery_id, owner, lease_s)
+        if _text(current) != owner:
+            return False
+        if ms > 0:
+            await self._r.set(lease, owner.encode(), px=ms)
+        else:
+            await self._r.delete(lease)
+        return True
+
+    async def finish(self, delivery_id: str, error: str | None = None) -> None:
+        """Mark a delivery done; its body is dropped, its id kept for dedupe."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._k("pending"), delivery_id)
+            pipe.delete(self._k("lease", delivery_id), self._k("delivery", delivery_id))
+            pipe.set(
+                self._k("done", delivery_id),
+                (error or "").encode(),
+                ex=int(RETENTION_S),
+            )
+            await pipe.execute()
+
+    async def pending(self, limit: int = 100) -> list[StoredDelivery]:
+        """Return unfinished deliveries whose lease is free or expired."""
+        ids = await self._r.zrange(self._k("pending"), 0, -1)
+        out: list[StoredDelivery] = []
+        for raw in ids:
+            if len(out) >= limit:
+                break
+            delivery_id = _text(raw)
+            if await self._r.exists(self._k("lease", delivery_id)):
+                continue
+            h = await self._r.hgetall(self._k("delivery", delivery_id))
+            if not h:
+                continue
+            out.append(
+                StoredDelivery(
+                    delivery_id=delivery_id,
+                    event=_text(h[b"event"]),
+                    body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
+                    received_at=float(h[b"received_at"]),
+                    attempts=int(h[b"attempts"]),
+                )
+            )
+        return out
+
+    async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
+        """Return the check run id recorded for (repo, head_sha), if any."""
+        value = await self._r.get(self._k("check_run", repo_id, head_sha))
+        return None if value is None else int(value)
+
+    async def set_check_run(
+        self, repo_id: int, head_sha: str, check_run_id: int
+    ) -> None:
+        """Record the check run id for (repo, head_sha)."""
+        await self._r.set(
+            self._k("check_run", repo_id, head_sha), check_run_id, ex=CHECK_RUN_TTL_S
+        )
+
+    async def save_result(
+        self, installation_id: int, repo: str, head_sha: str, verdict: str, title: str
+    ) -> None:
+        """Record the latest verdict for a repository."""
+        now = time.time()
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._k("result", repo),
+                mapping={
+                    "installation_id": installation_id,
+                    "head_sha": head_sha,
+                    "verdict": verdict,
+                    "title": title,
+                    "updated_at": now,
+                },
+            )
+            pipe.zadd(self._k("results"), {repo: now})
+            await pipe.execute()
+
+    async def results(self, limit: int = 200) -> list[StoredResult]:
+        """Return the latest result per repository of active installations."""
+        inactive = {
+            int(i) for i in await self._r.smembers(self._k("installations_inactive"))
+        }
+        out: list[StoredResult] = []
+        for raw in await self._r.zrevrange(self._k("results"), 0, -1):
+            if len(out) >= limit:
+                break
+            repo = _text(raw)
+            h = await self._r.hgetall(self._k("result", repo))
+            installation_id = int(h[b"installation_id"])
+            if installation_id in inactive:
+                continue
+            out.append(
+                StoredResult(
+                    installation_id=installation_id,
+                    repo=repo,
+                    head_sha=_text(h[b"head_sha"]),
+                    verdict=_text(h[b"verdict"]),
+                    title=_text(h[b"title"]),
+                    updated_at=float(h[b"updated_at"]),
+                )
+            )
+        return out
+
+    async def set_installation(
+        self, installation_id: int, account: str, active: bool
+    ) -> None:
+        """Record an installation; results of inactive ones are hidden."""
+        key = self._k("installations_inactive")
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._k("installation", installation_id),
+                mapping={"account": account, "active": int(active)},
+            )
+            if active:
+                pipe.srem(key, installation_id)
+            else:
+                pipe.sadd(key, installation_id)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._r.aclose()

@@ -1,0 +1,63 @@
+"""Helpers for the server tests: real payloads, signed headers, a recording handler."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.server import RUNTIME_KEY, sign
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+WEBHOOKS = FIXTURES / "webhooks"
+SECRET = "It's a Secret to Everybody"
+ROTATED = "the-new-secret"
+
+
+def payload(event: str, action: str) -> bytes:
+    """Return the raw bytes of a real webhook example payload."""
+    return (WEBHOOKS / event / f"{action}.json").read_bytes()
+
+
+def headers(
+    body: bytes,
+    event: str = "pull_request",
+    delivery: str | None = None,
+    secret: str = SECRET,
+) -> dict[str, str]:
+    """Return the headers GitHub sends with a signed delivery."""
+    return {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(body, secret),
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+
+
+@dataclass
+class Recorder:
+    """A handler that records the events it gets; optionally waits or raises."""
+
+    events: list[Any] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    error: Exception | None = None
+    called: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, event: Any, app: web.Application) -> None:
+        self.events.append(event)
+        self.called.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+
+
+async def settle(app: web.Application) -> None:
+    """Wait until the app's background tasks are done."""
+    while app[RUNTIME_KEY].tasks:
+        await asyncio.gather(*app[RUNTIME_KEY].tasks, return_exceptions=True)
