@@ -1,0 +1,213 @@
+"""Find Rust musl targets in shell and command text (CI steps, RUN lines, recipes).
+
+A triple on a command line is a build target unless it is part of a download:
+a URL, a piped installer, or the release asset of a third-party tool built for
+musl (`cross-x86_64-unknown-linux-musl.tar.gz`, `sccache-v0.5.4-...`). Artifact
+names of the project itself (`starship-x86_64-unknown-linux-musl.tar.gz`) and
+`target/<triple>/release` paths stay uses: the corpus labels them so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from bot.core.targets import TRIPLE_RE
+
+# TRIPLE_RE without the `-` in its look-behind, so hyphen-prefixed artifact
+# names match too; `classify` then decides whether the prefix is a download.
+_LOOSE_TRIPLE_RE: Final = re.compile(
+    TRIPLE_RE.pattern.replace("(?<![A-Za-z0-9_-])", "(?<![A-Za-z0-9_])", 1)
+)
+_URL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+# Commands that fetch something; a hyphen-prefixed triple on such a line names a
+# release asset of whatever is being fetched.
+_FETCH_RE: Final = re.compile(
+    r"\b(?:curl|wget|aria2c|Invoke-WebRequest|iwr|gh\s+release\s+download|"
+    r"cargo[\s-]+binstall|binstall)\b|releases/download"
+)
+# `curl ... | sh -s -- --target <triple>`: the installer picks a prebuilt binary.
+_PIPED_INSTALL_RE: Final = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")
+# Release assets of third-party tools published for musl, seen in CI files.
+_TOOL_PREFIXES: Final = (
+    "cross-",
+    "sccache-",
+    "wasm-pack-",
+    "wasm-bindgen-",
+    "hyperfine-",
+    "cargo-binstall-",
+    "cargo-nextest-",
+    "nextest-",
+    "mdbook-",
+    "cpython-",
+    "pypy-",
+    "python-",
+    "typos-",
+    "cargo-deny-",
+    "cargo-audit-",
+    "cargo-make-",
+    "cargo-llvm-cov-",
+    "cargo-semver-checks-",
+    "grcov-",
+    "taplo-",
+    "dprint-",
+    "trunk-",
+    "mold-",
+    "zola-",
+    "cargo-hack-",
+    "cargo-udeps-",
+    "cargo-machete-",
+)
+_TOKEN_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-${}@~"
+)
+
+# `${{ matrix.arch }}`, `${ARCH}`, `$ARCH`, `"$ARCH"`, `$(ARCH)` (Azure),
+# `<< parameters.arch >>` (CircleCI).
+_REF: Final = (
+    r"(?:\$\{\{\s*[A-Za-z_][\w.\-]*\s*\}\}|\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*"
+    r"|\"\$\{?[A-Za-z_]\w*\}?\"|\$\([A-Za-z_][\w.]*\)|<<\s*[A-Za-z_][\w.\-]*\s*>>)"
+)
+_ARCH_LITERAL: Final = (
+    r"(?:aarch64(?:_be)?|arm|armv5te|armv7|thumbv7neon|hexagon|i[56]86|loongarch64"
+    r"|mips(?:64)?(?:el)?|powerpc(?:64(?:le)?)?|riscv(?:32|64)gc|s390x|wasm32|x86_64)"
+)
+_TEMPLATED_RE: Final = re.compile(
+    rf"(?<![A-Za-z0-9_])(?P<arch>{_REF}|{_ARCH_LITERAL})-"
+    r"(?P<vendor>unknown|openwrt|unikraft|wali)-linux-"
+    rf"(?P<env>musl(?:eabihf|eabi|abi64|spe)?(?![A-Za-z0-9_])|{_REF})"
+)
+_REF_NAME_RE: Final = re.compile(r"[A-Za-z_][\w.\-]*")
+
+_CHANNEL: Final = (
+    r"(?P<channel>(?:stable|beta|nightly|\d+\.\d+(?:\.\d+)?)(?:-\d{4}-\d{2}-\d{2})?)"
+)
+_RUSTUP_PIN_RE: Final = re.compile(
+    r"\brustup\s+(?:default|override\s+set|toolchain\s+install|install)\s+"
+    r"(?:--\S+\s+)*" + _CHANNEL + r"(?![\w.])"
+)
+_CARGO_PLUS_RE: Final = re.compile(r"\bcargo\s+\+" + _CHANNEL + r"(?![\w.])")
+_DYNAMIC_RE: Final = re.compile(
+    r"target-feature\s*=\s*[+\-\w,]*-crt-static|link-self-contained\s*=\s*no"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TripleMention:
+    """A musl triple in a piece of text; `download` marks a fetched tool asset."""
+
+    triple: str
+    start: int
+    end: int
+    download: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatedTriple:
+    """A musl triple spelled with a variable: `${{ matrix.arch }}-unknown-linux-musl`.
+
+    `arch_ref` / `env_ref` name the variables (`matrix.arch`, `ARCH`), or are
+    empty when that part is literal; `vendor` and `env` are the literal parts.
+    """
+
+    text: str
+    start: int
+    arch: str
+    arch_ref: str
+    vendor: str
+    env: str
+    env_ref: str
+
+
+def strip_comment(line: str) -> str:
+    """Return `line` without a shell comment (`#` at a word start, outside quotes)."""
+    if "#" not in line:
+        return line
+    quote = ""
+    prev = " "
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and prev in " \t":
+            return line[:i]
+        prev = ch
+    return line
+
+
+def _token_prefix(text: str, start: int) -> str:
+    i = start
+    while i > 0 and text[i - 1] in _TOKEN_CHARS:
+        i -= 1
+    return text[i:start]
+
+
+def find_triples(text: str) -> list[TripleMention]:
+    """Return every musl triple in `text`, marking downloads of prebuilt tools."""
+    if "linux-musl" not in text:
+        return []
+    urls = [m.span() for m in _URL_RE.finditer(text)] if "://" in text else []
+    fetch_line = _FETCH_RE.search(text) is not None
+    piped = fetch_line and _PIPED_INSTALL_RE.search(text) is not None
+    found = []
+    for match in _LOOSE_TRIPLE_RE.finditer(text):
+        start, end = match.span()
+        prefix = _token_prefix(text, start)
+        hyphenated = start > 0 and text[start - 1] == "-"
+        download = (
+            piped
+            or any(a <= start < b for a, b in urls)
+            or (
+                hyphenated and (fetch_line or prefix.lower().startswith(_TOOL_PREFIXES))
+            )
+        )
+        found.append(TripleMention(match.group("triple"), start, end, download))
+    return found
+
+
+def _ref_name(part: str) -> str:
+    match = _REF_NAME_RE.search(part.replace("${{", "").replace("<<", ""))
+    return match.group(0) if match else ""
+
+
+def find_templated(text: str) -> list[TemplatedTriple]:
+    """Return musl triples whose arch or env part is a variable reference."""
+    if "-linux-" not in text:
+        return []
+    found = []
+    for match in _TEMPLATED_RE.finditer(text):
+        arch, env = match.group("arch"), match.group("env")
+        arch_ref = _ref_name(arch) if arch[0] in '$"<' else ""
+        env_ref = _ref_name(env) if env[0] in "$<" else ""
+        if not arch_ref and not env_ref:
+            continue  # a literal triple: find_triples reports it
+        found.append(
+            TemplatedTriple(
+                text=match.group(0),
+                start=match.start(),
+                arch=arch,
+                arch_ref=arch_ref,
+                vendor=match.group("vendor"),
+                env=env,
+                env_ref=env_ref,
+            )
+        )
+    return found
+
+
+def find_toolchain_pins(text: str) -> list[str]:
+    """Return the toolchain channels `rustup default|install X` / `cargo +X` select."""
+    if "rustup" not in text and "cargo" not in text:
+        return []
+    pins = [m.group("channel") for m in _RUSTUP_PIN_RE.finditer(text)]
+    pins += [m.group("channel") for m in _CARGO_PLUS_RE.finditer(text)]
+    return pins
+
+
+def find_dynamic_musl(text: str) -> str | None:
+    """Return the flag that links against the system musl (`-crt-static`), if any."""
+    match = _DYNAMIC_RE.search(text)
+    return match.group(0) if match else None
