@@ -1,0 +1,220 @@
+"""Scan `.cargo/config.toml` (and legacy `.cargo/config`) for musl targets.
+
+Also home of the small line-aware TOML walker the other TOML scanners share:
+`tomllib` validates a file but gives no positions, so the walker tells which
+table and key every line belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult, UseKind
+from bot.core.targets import TRIPLE_RE
+
+# Configuration files are a few kilobytes; anything this big is not one.
+MAX_CONFIG_BYTES: Final = 1_000_000
+# Deeper than this is an attack or junk, not configuration (tomllib recurses).
+MAX_NESTING: Final = 64
+
+_TOKEN_RE: Final = re.compile(
+    r'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#|[\[\]{}]'
+)
+_KEY_PART_RE: Final = re.compile(
+    r'\s*(?:"(?P<basic>(?:[^"\\]|\\.)*)"|\'(?P<literal>[^\']*)\'|(?P<bare>[A-Za-z0-9_-]+))\s*'
+)
+_TOML_LINE_RE: Final = re.compile(r"at line (\d+)")
+# C tool names that embed a triple (`x86_64-unknown-linux-musl-gcc`) are not
+# Rust targets (corpus README: neutral lines).
+_TOOL_SUFFIX_RE: Final = re.compile(
+    r"-(?:gcc|g\+\+|cc|c\+\+|cpp|ld|ar|as|nm|strip|objcopy|objdump|ranlib|"
+    r"readelf|clang|clang\+\+|gfortran)(?![A-Za-z0-9_+])"
+)
+_DYNAMIC_RE: Final = re.compile(
+    r"target-feature=[^\"'\s]*-crt-static|link-self-contained=(?:no|n|false|off)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TomlLine:
+    """One line of a TOML file and the table and key it belongs to.
+
+    `key` is the full dotted path of the value the line holds (table + key), or
+    the table path itself for a header line; `code` is the line without its
+    comment (string contents kept).
+    """
+
+    line: int
+    key: tuple[str, ...]
+    code: str
+    header: bool
+
+
+def parse_key(text: str) -> tuple[str, ...] | None:
+    """Return the parts of a dotted TOML key, or None if `text` is not one."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        match = _KEY_PART_RE.match(text, pos)
+        if match is None:
+            return None
+        parts.append(match["basic"] or match["literal"] or match["bare"] or "")
+        pos = match.end()
+        if pos == len(text):
+            return tuple(parts)
+        if text[pos] != ".":
+            return None
+        pos += 1
+
+
+def _scan_code(
+    text: str, depth: int, closer: str | None
+) -> tuple[str, int, str | None, int | None]:
+    """Return (code, depth, open multi-line string, first `=` offset) for a line.
+
+    `closer` is the delimiter of a multi-line string still open from an earlier
+    line. Comments are cut; brackets outside strings move `depth`.
+    """
+    pos = 0
+    equals: int | None = None
+    if closer is not None:
+        end = text.find(closer)
+        if end < 0:
+            return text, depth, closer, None
+        pos = end + 3
+        closer = None
+    for match in _TOKEN_RE.finditer(text, pos):
+        lexeme = match.group()
+        if equals is None and depth == 0 and "=" in text[pos : match.start()]:
+            equals = text.index("=", pos)
+        pos = match.end()
+        if lexeme in ('"""', "'''"):
+            end = text.find(lexeme, pos)
+            if end < 0:
+                return text, depth, lexeme, equals
+            pos = end + 3
+        elif lexeme == "#":
+            return text[: match.start()], depth, None, equals
+        elif lexeme in "[{":
+            depth += 1
+        elif lexeme in "]}":
+            depth -= 1
+    if equals is None and depth == 0 and "=" in text[pos:]:
+        equals = text.index("=", pos)
+    return text, depth, None, equals
+
+
+def walk_toml(text: str) -> Iterator[TomlLine]:
+    """Yield every non-blank, non-comment line of `text` with its key path."""
+    table: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    depth = 0
+    closer: str | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        if closer is not None or depth > 0:
+            code, depth, closer, _ = _scan_code(raw, depth, closer)
+            depth = max(depth, 0)
+            if code.strip():
+                yield TomlLine(number, key, code, header=False)
+            continue
+        stripped = raw.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("["):
+            code, _, _, _ = _scan_code(raw, 1, None)
+            inner = code.strip().strip("[]")
+            table = parse_key(inner) or (inner.strip(),)
+            key = table
+            yield TomlLine(number, table, code, header=True)
+            continue
+        code, depth, closer, equals = _scan_code(raw, 0, None)
+        depth = max(depth, 0)
+        if equals is None:
+            continue
+        key = table + (parse_key(code[:equals].strip()) or (code[:equals].strip(),))
+        yield TomlLine(number, key, code, header=False)
+
+
+def value_text(line: TomlLine) -> str:
+    """Return the part of a `key = value` line after the `=` (else the line)."""
+    _, sep, value = line.code.partition("=")
+    return value if sep and not line.header else line.code
+
+
+def first_string(text: str) -> str | None:
+    """Return the first quoted string in `text`, unquoted."""
+    match = re.search(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'', text)
+    if match is None:
+        return None
+    return match[1] if match[1] is not None else match[2]
+
+
+def toml_problem(path: str, text: str) -> Problem | None:
+    """Return why `text` is not a TOML file we will read, or None if it is fine."""
+    if len(text) > MAX_CONFIG_BYTES:
+        return Problem(path, 1, f"file too large ({len(text)} characters); not read")
+    if "\x00" in text:
+        return Problem(path, 1, "binary file (NUL bytes); not read")
+    depth = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        depth += raw.count("[") + raw.count("{")
+        if depth > MAX_NESTING * 4:
+            return Problem(path, number, "nesting too deep; not read")
+        depth -= raw.count("]") + raw.count("}")
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        found = _TOML_LINE_RE.search(str(err))
+        line = int(found[1]) if found else 1
+        return Problem(path, line, f"malformed TOML: {err}")
+    except RecursionError:
+        return Problem(path, 1, "nesting too deep; not read")
+    return None
+
+
+def strict_triples(code: str) -> Iterator[str]:
+    """Yield the Rust musl triples `code` names (C tool prefixes excluded)."""
+    for match in TRIPLE_RE.finditer(code):
+        if _TOOL_SUFFIX_RE.match(code, match.end()) is None:
+            yield match["triple"]
+
+
+def dynamic_flag(code: str) -> str | None:
+    """Return the flag in `code` that links musl dynamically, if any."""
+    match = _DYNAMIC_RE.search(code)
+    return match.group() if match else None
+
+
+_TRIGGERS: Final = ("musl", "replace-with", "crt-static", "link-self-contained")
+
+
+def scan(path: str, text: str) -> SourceResult:
+    """Return the musl uses and hints in a Cargo configuration file."""
+    if not any(trigger in text for trigger in _TRIGGERS):
+        return SourceResult()
+    problem = toml_problem(path, text)
+    if problem is not None:
+        return SourceResult(problems=(problem,))
+    uses: list[MuslUse] = []
+    hints: list[Hint] = []
+    for line in walk_toml(text):
+        for triple in dict.fromkeys(strict_triples(line.code)):
+            uses.append(
+                MuslUse(
+                    path, line.line, triple, UseKind.CARGO_CONFIG, resolves_to=(triple,)
+                )
+            )
+        if line.header:
+            continue
+        flag = dynamic_flag(line.code)
+        scope = line.key[:2]
+        if flag and (scope[:1] == ("build",) or any("musl" in k for k in scope)):
+            hints.append(Hint(path, line.line, HintKind.DYNAMIC_MUSL, flag))
+        if line.key[:3] == ("source", "crates-io", "replace-with"):
+            value = first_string(value_text(line)) or ""
+            hints.append(Hint(path, line.line, HintKind.VENDORED, value))
+    return SourceResult(tuple(uses), tuple(hints))

@@ -1,0 +1,167 @@
+"""Scan the root `Makefile` and `justfile` for musl targets.
+
+Also home of the shell-line triple finder the Dockerfile scanner shares: strict
+triples, hyphen-prefixed artifact names (`delta-1.0-x86_64-unknown-linux-musl`)
+unless they name a third-party tool download, and templated triples
+(`${ARCH}-unknown-linux-musl`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from bot.core.sources import MuslUse, Problem, SourceResult, UseKind
+from bot.core.targets import TRIPLE_RE
+
+MAX_TEXT_BYTES: Final = 1_000_000
+
+ARCH_PATTERN: Final = (
+    r"aarch64(?:_be)?|armv5te|armv7|arm|thumbv7neon|hexagon|i[56]86|loongarch64|"
+    r"mips(?:64)?(?:el)?|powerpc(?:64(?:le)?)?|riscv(?:32|64)gc|s390x|wasm32|x86_64"
+)
+# TRIPLE_RE without the `-` in its look-behind: finds `rust-cross-<triple>` image
+# names and `<tool>-<version>-<triple>.tar.gz` artifact names; callers classify.
+LOOSE_TRIPLE_RE: Final = re.compile(
+    TRIPLE_RE.pattern.replace("(?<![A-Za-z0-9_-])", "(?<![A-Za-z0-9_])", 1)
+)
+# `${ARCH}-unknown-linux-musl`, `"$ARCH"-...`, `$(ARCH)-...`, `{{arch()}}-...`.
+TEMPLATED_RE: Final = re.compile(
+    r"(?<![A-Za-z0-9_-])(?P<sel>(?P<q>\")?(?:\$\{\{\s*[\w.]+\s*\}\}|\{\{\s*(?P<j>[\w.]+)"
+    r"(?:\(\))?\s*\}\}|\$\$?\{(?P<b>\w+)[^}\s]*\}|\$\$?(?P<p>\w+)|\$\((?P<m>\w+)\))"
+    r"(?(q)\"))-unknown-linux-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
+)
+_TOOL_SUFFIX_RE: Final = re.compile(
+    r"-(?:gcc|g\+\+|cc|c\+\+|cpp|ld|ar|as|nm|strip|objcopy|objdump|ranlib|"
+    r"readelf|clang|clang\+\+|gfortran)(?![A-Za-z0-9_+])"
+)
+_TOKEN_START_RE: Final = re.compile(r"[^\s\"'`(]*$")
+_COMMENT_RE: Final = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|(?<!\S)#")
+_DEFAULT_ARCHES: Final = ("x86_64", "aarch64")
+
+# Release assets of other projects built for musl: downloading one is not a musl
+# build of this project (corpus README: traps).
+THIRD_PARTY_TOOLS: Final = frozenset(
+    {
+        "binstall", "cargo-about", "cargo-audit", "cargo-binstall", "cargo-chef",
+        "cargo-deny", "cargo-dist", "cargo-edit", "cargo-expand", "cargo-hack",
+        "cargo-llvm-cov", "cargo-machete", "cargo-make", "cargo-nextest",
+        "cargo-quickinstall", "cargo-release", "cargo-semver-checks",
+        "cargo-sort", "cargo-tarpaulin", "cargo-udeps", "cargo-watch",
+        "cargo-zigbuild", "cross", "git-cliff", "grcov", "hyperfine", "just",
+        "lychee", "maturin", "mdbook", "mdbook-linkcheck", "mdbook-mermaid",
+        "nextest", "ripgrep", "rg", "ruff", "sccache", "sd", "taplo", "trunk",
+        "typos", "uv", "wasm-bindgen", "wasm-pack", "wasm-tools", "wasmtime",
+        "zola",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A musl target named on one line: a triple or a templated selector."""
+
+    target: str
+    resolves_to: tuple[str, ...]
+    implicit: bool = False
+
+
+def cut_comment(code: str) -> str:
+    """Return a shell line without its trailing `# comment` (quotes respected)."""
+    for match in _COMMENT_RE.finditer(code):
+        if match.group() == "#":
+            return code[: match.start()]
+    return code
+
+
+def _tool_name(prefix: str) -> str:
+    """Return the program name in an artifact-name prefix (`sccache-v0.5-`)."""
+    word = _TOKEN_START_RE.search(prefix)
+    token = word.group() if word else ""
+    token = re.split(r"[/=:@]", token)[-1]
+    parts = [
+        part
+        for part in token.split("-")
+        if part and not re.match(r"[v+]?\d|.*[$}{]", part)
+    ]
+    return "-".join(parts)
+
+
+def _third_party(code: str, start: int) -> bool:
+    word = _TOKEN_START_RE.search(code, 0, start)
+    token = word.group() if word else ""
+    names = set(re.split(r"[/=:@]", token))
+    if names & THIRD_PARTY_TOOLS:
+        return True
+    return _tool_name(code[:start]) in THIRD_PARTY_TOOLS
+
+
+def loose_triples(code: str) -> Iterator[str]:
+    """Yield musl triples in `code`, hyphen-prefixed ones included."""
+    for match in LOOSE_TRIPLE_RE.finditer(code):
+        if _TOOL_SUFFIX_RE.match(code, match.end()) is None:
+            yield match["triple"]
+
+
+def arch_values(text: str, var: str) -> tuple[str, ...]:
+    """Return the architectures `text` assigns to variable `var` (in order)."""
+    found = re.findall(
+        rf"\b{re.escape(var)}\s*[:?+]?=\s*[\"']?({ARCH_PATTERN})(?![\w-])", text
+    )
+    return tuple(dict.fromkeys(found)) or _DEFAULT_ARCHES
+
+
+def find_mentions(code: str, text: str, *, images: bool = False) -> list[Mention]:
+    """Return the musl targets named on a shell-like line of `text`.
+
+    With `images`, the line names container images (a `FROM` line), so a
+    tool name such as `cross` in it is a build environment, not a download.
+    """
+    mentions: dict[str, Mention] = {}
+    for match in LOOSE_TRIPLE_RE.finditer(code):
+        triple = match["triple"]
+        if _TOOL_SUFFIX_RE.match(code, match.end()) or (
+            not images and _third_party(code, match.start())
+        ):
+            continue
+        mentions.setdefault(triple, Mention(triple, (triple,)))
+    for match in TEMPLATED_RE.finditer(code):
+        if not images and _third_party(code, match.start()):
+            continue
+        var = match["j"] or match["b"] or match["p"] or match["m"]
+        arches = arch_values(text, var) if var and var != "arch" else _DEFAULT_ARCHES
+        env = match["env"]
+        target = match.group()
+        resolves = tuple(f"{arch}-unknown-linux-{env}" for arch in arches)
+        mentions.setdefault(target, Mention(target, resolves, implicit=True))
+    return list(mentions.values())
+
+
+def text_problem(path: str, text: str) -> Problem | None:
+    """Return why a text file will not be read, or None."""
+    if len(text) > MAX_TEXT_BYTES:
+        return Problem(path, 1, f"file too large ({len(text)} characters); not read")
+    if "\x00" in text:
+        return Problem(path, 1, "binary file (NUL bytes); not read")
+    return None
+
+
+def scan(path: str, text: str) -> SourceResult:
+    """Return the musl targets named in a Makefile or justfile."""
+    if "-linux-musl" not in text:
+        return SourceResult()
+    problem = text_problem(path, text)
+    if problem is not None:
+        return SourceResult(problems=(problem,))
+    uses: list[MuslUse] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if "-linux-musl" not in raw or raw.lstrip().startswith("#"):
+            continue
+        code = cut_comment(raw)
+        uses.extend(
+            MuslUse(path, number, m.target, UseKind.MAKE, m.implicit, m.resolves_to)
+            for m in find_mentions(code, text)
+        )
+    return SourceResult(tuple(uses))
