@@ -253,12 +253,19 @@ def test_hostile_toml_inputs_are_problems() -> None:
     assert "too large" in problem.message
 
 
-def test_toml_problem_recursion_guard() -> None:
-    # Below the bracket guard on every single line but nested via inline tables.
-    text = "a = " + "{b = " * 300 + "1" + "}" * 300 + "\n"
+def test_toml_nesting_guard_spans_lines() -> None:
+    text = "a = [\n" * 70 + "]\n" * 70
     problem = cargo_config.toml_problem("x.toml", text)
     assert problem is not None
-    assert problem.line >= 1
+    assert (problem.line, problem.message) == (65, "nesting too deep; not read")
+    assert cargo_config.toml_problem("x.toml", "a = [[[1]]]\n") is None
+
+
+def test_toml_helpers_edge_cases() -> None:
+    assert cargo_config.first_string("= 1") is None
+    assert cargo_config.first_string("= 'lit'") == "lit"
+    lines = list(cargo_config.walk_toml('a = """x"""\nb = 2 # """\n'))
+    assert [(ln.line, ln.key) for ln in lines] == [(1, ("a",)), (2, ("b",))]
 
 
 # --- rust-toolchain ---------------------------------------------------------
@@ -448,6 +455,10 @@ def test_cargo_toml_libc_pin_and_patch_hints() -> None:
         '"libc:0.2.140" = { path = "x" }\n'
         "[package]\n"
         "rust-version.workspace = true\n"
+        "[package.metadata.x]\n"
+        'rust-version = ""\n'
+        "[target.'cfg(windows)'.dependencies.libc]\n"
+        'features = ["extra_traits"]\n'
     )
     result = dist.scan("Cargo.toml", text)
     assert result.uses == ()
@@ -468,6 +479,7 @@ def test_cargo_toml_libc_pin_and_patch_hints() -> None:
 
 def test_cargo_toml_without_triggers_and_malformed() -> None:
     assert dist.scan("Cargo.toml", '[package]\nname = "x"\n') == SourceResult()
+    assert dist.scan("Cargo.toml", '[package]\nrust-version = ""\n') == SourceResult()
     (problem,) = dist.scan("Cargo.toml", 'libc = "0.2"\nlibc = "0.3"\n').problems
     assert problem.line == 2
 
@@ -553,11 +565,16 @@ def test_docker_builder_images() -> None:
         "FROM blackdex/rust-musl:latest AS e\n"
         "FROM rustembedded/cross:x86_64-unknown-linux-musl AS f\n"
         "FROM rust-riscv64gc-unknown-linux-musl\n"
+        "FROM --link clux/muslrust AS build-x86_64-unknown-linux-musl\n"
+        "FROM rust:alpine AS build-aarch64-unknown-linux-musl\n"
+        "RUN cargo build\n"
     )
     result = docker.scan("ci/Dockerfile", text)
     assert [(u.line, u.target, u.resolves_to) for u in result.uses] == [
         (7, "x86_64-unknown-linux-musl", ("x86_64-unknown-linux-musl",)),
         (8, "riscv64gc-unknown-linux-musl", ("riscv64gc-unknown-linux-musl",)),
+        (9, "x86_64-unknown-linux-musl", ("x86_64-unknown-linux-musl",)),
+        (10, "aarch64-unknown-linux-musl", ("aarch64-unknown-linux-musl",)),
         (2, "blackdex/rust-musl:aarch64-musl", ("aarch64-unknown-linux-musl",)),
         (3, "messense/rust-musl-cross:x86_64-musl", ("x86_64-unknown-linux-musl",)),
         (
@@ -572,6 +589,8 @@ def test_docker_builder_images() -> None:
         "stable",
         "stable",
         "1.72.0",
+        "stable",
+        "stable",
     ]
 
 
@@ -647,6 +666,12 @@ def test_make_recipes_variables_and_downloads() -> None:
         "\tcargo build --target $(ARCH)-unknown-linux-musleabihf\n"
         "\tjust build {{arch()}}-unknown-linux-musl\n"
         "\techo '# not a comment x86_64-unknown-linux-musl'\n"
+        "\tdocker run -v $(PWD):/volume clux/muslrust:stable cargo build\n"
+        "\tdocker run rustembedded/cross:aarch64-unknown-linux-musl make\n"
+        "\tcargo build --target $(shell uname -m)-unknown-linux-musl\n"
+        "\tcurl -LO https://x/just/${ARCH}-unknown-linux-musl\n"
+        "\tdocker pull ghcr.io/blackdex/rust-musl:latest\n"
+        "\tcc -o x x.c  # x86_64-unknown-linux-musl-gcc\n"
     )
     result = make.scan("Makefile", text)
     assert [(u.line, u.target, u.resolves_to) for u in result.uses] == [
@@ -659,12 +684,24 @@ def test_make_recipes_variables_and_downloads() -> None:
             ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"),
         ),
         (11, "x86_64-unknown-linux-musl", ("x86_64-unknown-linux-musl",)),
+        (12, "clux/muslrust:stable", ("x86_64-unknown-linux-musl",)),
+        (13, "aarch64-unknown-linux-musl", ("aarch64-unknown-linux-musl",)),
+        (
+            14,
+            "$(shell uname -m)-unknown-linux-musl",
+            ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"),
+        ),
     ]
     assert {u.kind for u in result.uses} == {UseKind.MAKE}
+    assert list(make.loose_triples("x86_64-unknown-linux-musl-gcc")) == []
 
 
 def test_make_skips_and_problems() -> None:
     assert make.scan("justfile", "build:\n  cargo build\n") == SourceResult()
+    only_builder = make.scan(
+        "justfile", "b:\n  docker run messense/rust-musl-cross:x86_64-musl\n"
+    )
+    assert _uses(only_builder) == [(2, "messense/rust-musl-cross:x86_64-musl")]
     (problem,) = make.scan("Makefile", "-linux-musl\x00").problems
     assert problem.line == 1
     text = "-linux-musl " * 100_000

@@ -18,7 +18,8 @@ from bot.core.targets import TRIPLE_RE
 
 # Configuration files are a few kilobytes; anything this big is not one.
 MAX_CONFIG_BYTES: Final = 1_000_000
-# Deeper than this is an attack or junk, not configuration (tomllib recurses).
+# Open brackets deeper than this are an attack or junk, not configuration;
+# tomllib recurses per level and would hit the recursion limit near 400.
 MAX_NESTING: Final = 64
 
 _TOKEN_RE: Final = re.compile(
@@ -87,7 +88,7 @@ def _scan_code(
             return text, depth, closer, None
         pos = end + 3
         closer = None
-    for match in _TOKEN_RE.finditer(text, pos):
+    while (match := _TOKEN_RE.search(text, pos)) is not None:
         lexeme = match.group()
         if equals is None and depth == 0 and "=" in text[pos : match.start()]:
             equals = text.index("=", pos)
@@ -162,7 +163,7 @@ def toml_problem(path: str, text: str) -> Problem | None:
     depth = 0
     for number, raw in enumerate(text.splitlines(), 1):
         depth += raw.count("[") + raw.count("{")
-        if depth > MAX_NESTING * 4:
+        if depth > MAX_NESTING:
             return Problem(path, number, "nesting too deep; not read")
         depth -= raw.count("]") + raw.count("}")
     try:
@@ -171,8 +172,6 @@ def toml_problem(path: str, text: str) -> Problem | None:
         found = _TOML_LINE_RE.search(str(err))
         line = int(found[1]) if found else 1
         return Problem(path, line, f"malformed TOML: {err}")
-    except RecursionError:
-        return Problem(path, 1, "nesting too deep; not read")
     return None
 
 

@@ -15,10 +15,11 @@ from typing import Final
 from bot.core.sources import Hint, HintKind, MuslUse, SourceResult, UseKind
 from bot.core.sources.cargo_config import dynamic_flag
 from bot.core.sources.make import (
-    ARCH_PATTERN,
     Mention,
     cut_comment,
     find_mentions,
+    image_mention,
+    normalise_image,
     text_problem,
 )
 
@@ -26,16 +27,6 @@ _TRIGGERS: Final = ("-linux-musl", "alpine", "rust-musl", "muslrust", "crt-stati
 _HEREDOC_RE: Final = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
 _VAR_RE: Final = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}?")
 _ASSIGN_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S*)")
-# Images that build for musl with no musl string in the project's own files.
-_TAGGED_BUILDERS: Final = frozenset(
-    {"blackdex/rust-musl", "messense/rust-musl-cross", "rust-cross/rust-musl-cross"}
-)
-_HOST_BUILDERS: Final = frozenset(
-    {"clux/muslrust", "ekidd/rust-musl-builder", "emk/rust-musl-builder"}
-)
-_BUILDER_TAG_RE: Final = re.compile(
-    rf"(?P<arch>{ARCH_PATTERN})-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
-)
 _RUST_VERSION_RE: Final = re.compile(r"(?<![\d.])\d+\.\d+(?:\.\d+)?(?![\d.])")
 _ALPINE_VERSION_RE: Final = re.compile(r"alpine:?(\d+\.\d+)")
 # A command that compiles Rust (not `.cargo/` paths or `$CARGO_HOME`).
@@ -62,22 +53,10 @@ def _mark_builds(stages: list[_Stage]) -> None:
     for index in range(len(stages) - 1, -1, -1):
         stage = stages[index]
         if stage.alias and any(
-            later.builds and later.image == stage.alias for later in stages[index + 1 :]
+            later.builds and later.image.lower() == stage.alias.lower()
+            for later in stages[index + 1 :]
         ):
             stage.builds = True
-
-
-def normalise_image(ref: str) -> str:
-    """Return `ref` without registry host, `library/` prefix and digest."""
-    ref = ref.split("@", 1)[0]
-    parts = ref.split("/")
-    if len(parts) > 1 and (
-        "." in parts[0] or ":" in parts[0] or parts[0] == "localhost"
-    ):
-        parts = parts[1:]
-    if len(parts) > 1 and parts[0] == "library":
-        parts = parts[1:]
-    return "/".join(parts)
 
 
 def _expand(text: str, args: dict[str, str]) -> str:
@@ -92,21 +71,6 @@ def _toolchain(tag: str) -> str:
     if version:
         return version.group()
     return "nightly" if "nightly" in tag else "beta" if "beta" in tag else "stable"
-
-
-def _image_mention(image: str, arch: str) -> tuple[Mention | None, str | None]:
-    """Return the implicit use a builder image makes, and its tag."""
-    repo, _, tag = image.partition(":")
-    if repo in _TAGGED_BUILDERS or repo.endswith("/rust-musl-cross"):
-        match = _BUILDER_TAG_RE.match(tag)
-        if match is None:
-            return None, None
-        triple = f"{match['arch']}-unknown-linux-{match['env']}"
-        return Mention(f"{repo}:{match.group()}", (triple,), implicit=True), tag
-    if repo in _HOST_BUILDERS:
-        triple = f"{arch}-unknown-linux-musl"
-        return Mention(image, (triple,), implicit=True), tag
-    return None, None
 
 
 def _alpine_version(image: str) -> str:
@@ -187,8 +151,9 @@ def scan(path: str, text: str) -> SourceResult:
             and (_BUILD_CMD_RE.search(code) or _APK_RUST_RE.search(code))
         ):
             stages[-1].builds = True
-        for mention in find_mentions(code, text, images=instruction == "FROM"):
-            add(number, mention)
+        if "-linux-musl" in code:
+            for mention in find_mentions(code, text, images=instruction == "FROM"):
+                add(number, mention)
         flag = dynamic_flag(code)
         if flag:
             hints.append(Hint(path, number, HintKind.DYNAMIC_MUSL, flag))
@@ -196,11 +161,11 @@ def scan(path: str, text: str) -> SourceResult:
     explicit = {use.line for use in uses}
     _mark_builds(stages)
     for stage in stages:
-        builder, builder_tag = _image_mention(stage.image, stage.platform_arch)
+        builder, builder_tag = image_mention(stage.image, stage.platform_arch)
         if builder is not None:
             if stage.line not in explicit:
                 add(stage.line, builder)
-            toolchain = _toolchain(builder_tag or "")
+            toolchain = _toolchain(builder_tag)
             hints.append(Hint(path, stage.line, HintKind.TOOLCHAIN, toolchain))
             continue
         repo, _, tag = stage.image.partition(":")

@@ -29,9 +29,9 @@ LOOSE_TRIPLE_RE: Final = re.compile(
 )
 # `${ARCH}-unknown-linux-musl`, `"$ARCH"-...`, `$(ARCH)-...`, `{{arch()}}-...`.
 TEMPLATED_RE: Final = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<sel>(?P<q>\")?(?:\$\{\{\s*[\w.]+\s*\}\}|\{\{\s*(?P<j>[\w.]+)"
-    r"(?:\(\))?\s*\}\}|\$\$?\{(?P<b>\w+)[^}\s]*\}|\$\$?(?P<p>\w+)|\$\((?P<m>\w+)\))"
-    r"(?(q)\"))-unknown-linux-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
+    r"(?<![A-Za-z0-9_-])(?P<sel>(?P<q>\")?(?:\$\{\{[^}\n]*\}\}|\{\{\s*(?P<j>[\w.]+)"
+    r"(?:\(\))?\s*\}\}|\{\{[^}\n]*\}\}|\$\$?\{(?P<b>\w+)[^}\s]*\}|\$\$?(?P<p>\w+)|"
+    r"\$\((?P<m>\w+)\)|\$\([^)\n]*\)|`[^`\n]*`)(?(q)\"))-unknown-linux-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
 )
 _TOOL_SUFFIX_RE: Final = re.compile(
     r"-(?:gcc|g\+\+|cc|c\+\+|cpp|ld|ar|as|nm|strip|objcopy|objdump|ranlib|"
@@ -90,9 +90,11 @@ def _tool_name(prefix: str) -> str:
 
 
 def _third_party(code: str, start: int) -> bool:
+    if code[start - 1 : start] == ":":
+        return False  # an image tag such as `rustembedded/cross:<triple>`
     word = _TOKEN_START_RE.search(code, 0, start)
     token = word.group() if word else ""
-    names = set(re.split(r"[/=:@]", token))
+    names = set(re.split(r"[/=@]", token))
     if names & THIRD_PARTY_TOOLS:
         return True
     return _tool_name(code[:start]) in THIRD_PARTY_TOOLS
@@ -139,6 +141,60 @@ def find_mentions(code: str, text: str, *, images: bool = False) -> list[Mention
     return list(mentions.values())
 
 
+# Images that build for musl with no musl triple in the project's own files.
+_TAGGED_BUILDERS: Final = frozenset(
+    {"blackdex/rust-musl", "messense/rust-musl-cross", "rust-cross/rust-musl-cross"}
+)
+_HOST_BUILDERS: Final = frozenset(
+    {"clux/muslrust", "ekidd/rust-musl-builder", "emk/rust-musl-builder"}
+)
+_BUILDER_TAG_RE: Final = re.compile(
+    rf"(?P<arch>{ARCH_PATTERN})-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
+)
+_BUILDER_REF_RE: Final = re.compile(
+    r"(?<![\w./-])(?:[\w.-]+(?::\d+)?/)?(?:clux/muslrust|e(?:kidd|mk)/rust-musl-builder|"
+    r"blackdex/rust-musl|(?:messense|rust-cross)/rust-musl-cross)(?::[\w.-]+)?(?![\w/-])"
+)
+BUILDER_HINTS: Final = ("muslrust", "rust-musl")
+
+
+def normalise_image(ref: str) -> str:
+    """Return `ref` without registry host, `library/` prefix and digest."""
+    ref = ref.split("@", 1)[0]
+    parts = ref.split("/")
+    if len(parts) > 1 and (
+        "." in parts[0] or ":" in parts[0] or parts[0] == "localhost"
+    ):
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] == "library":
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def image_mention(image: str, arch: str) -> tuple[Mention | None, str]:
+    """Return the implicit use a musl builder image makes, and its tag."""
+    repo, _, tag = image.partition(":")
+    if repo in _TAGGED_BUILDERS:
+        match = _BUILDER_TAG_RE.match(tag)
+        if match is None:
+            return None, tag
+        triple = f"{match['arch']}-unknown-linux-{match['env']}"
+        return Mention(f"{repo}:{match.group()}", (triple,), implicit=True), tag
+    if repo in _HOST_BUILDERS:
+        triple = f"{arch}-unknown-linux-musl"
+        return Mention(image, (triple,), implicit=True), tag
+    return None, tag
+
+
+def builder_mentions(code: str) -> list[Mention]:
+    """Return the musl builder images a shell line runs (`docker run clux/muslrust`)."""
+    found = (
+        image_mention(normalise_image(m.group()), "x86_64")[0]
+        for m in _BUILDER_REF_RE.finditer(code)
+    )
+    return [mention for mention in found if mention is not None]
+
+
 def text_problem(path: str, text: str) -> Problem | None:
     """Return why a text file will not be read, or None."""
     if len(text) > MAX_TEXT_BYTES:
@@ -150,18 +206,21 @@ def text_problem(path: str, text: str) -> Problem | None:
 
 def scan(path: str, text: str) -> SourceResult:
     """Return the musl targets named in a Makefile or justfile."""
-    if "-linux-musl" not in text:
+    if "-linux-musl" not in text and not any(b in text for b in BUILDER_HINTS):
         return SourceResult()
     problem = text_problem(path, text)
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses: list[MuslUse] = []
     for number, raw in enumerate(text.splitlines(), 1):
-        if "-linux-musl" not in raw or raw.lstrip().startswith("#"):
+        if raw.lstrip().startswith("#"):
             continue
         code = cut_comment(raw)
+        mentions = find_mentions(code, text) if "-linux-musl" in code else []
+        if any(b in code for b in BUILDER_HINTS):
+            mentions += builder_mentions(code)
         uses.extend(
             MuslUse(path, number, m.target, UseKind.MAKE, m.implicit, m.resolves_to)
-            for m in find_mentions(code, text)
+            for m in mentions
         )
     return SourceResult(tuple(uses))
