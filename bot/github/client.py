@@ -1,0 +1,217 @@
+"""The GitHub REST client: version pinning, auth, ETag cache, rate-limit retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+from cachetools import LRUCache
+from multidict import CIMultiDict
+
+from bot.github.auth import AppAuth
+
+logger = logging.getLogger(__name__)
+
+API_VERSION: Final = "2022-11-28"
+USER_AGENT: Final = "musl-check"
+RAW: Final = "application/vnd.github.raw+json"
+ETAG_CACHE_SIZE: Final = 512
+MAX_ATTEMPTS: Final = 3
+# Longest wait honoured for a rate limit; beyond it the work fails (and shows
+# a neutral run) instead of sleeping in a background task for an hour.
+MAX_WAIT: Final = 60.0
+SECONDARY_WAIT: Final = 60.0
+# Git objects addressed by sha never change: no point keeping their ETags.
+_IMMUTABLE: Final = ("/git/blobs/", "/git/trees/")
+
+AuthSource = Callable[[], Awaitable[str]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class EtagCache(LRUCache[str, Any]):
+    """gidgethub's conditional-request cache, skipping immutable git objects."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if any(part in key for part in _IMMUTABLE):
+            return
+        super().__setitem__(key, value)
+
+
+def retry_delay(
+    exc: gidgethub.HTTPException, attempt: int, *, now: float
+) -> float | None:
+    """Return how long to wait before retrying a failed request, or None."""
+    if attempt >= MAX_ATTEMPTS:
+        return None
+    status = exc.status_code
+    headers = exc.headers or {}
+    if status >= 500:
+        return float(2 ** (attempt - 1))
+    if status not in (403, 429):
+        return None
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return SECONDARY_WAIT
+    if headers.get("x-ratelimit-remaining") == "0":
+        try:
+            return max(0.0, float(headers.get("x-ratelimit-reset", "")) - now)
+        except ValueError:
+            return SECONDARY_WAIT
+    if status == 429:
+        return SECONDARY_WAIT * attempt
+    # A 403 without rate-limit signs is a permission problem: do not retry.
+    return None
+
+
+class GitHubClient(gidgethub.aiohttp.GitHubAPI):
+    """A gidgethub client for one installation (or the App itself)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        auth: AuthSource | None = None,
+        cache: EtagCache | None = None,
+        sleep: Sleep = asyncio.sleep,
+        on_unauthorized: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(session, USER_AGENT, cache=cache, base_url=base_url)
+        self._auth = auth
+        self._sleep = sleep
+        self._on_unauthorized = on_unauthorized
+        self.request_count = 0
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        sent = dict(headers)
+        # gidgethub sends no version header; pin it on every call, getstatus too.
+        sent["x-github-api-version"] = API_VERSION
+        if self._auth is not None and "authorization" not in sent:
+            sent["authorization"] = await self._auth()
+        self.request_count += 1
+        status, got, data = await super()._request(method, url, sent, body)
+        if status >= 400:
+            logger.warning(
+                "github request failed",
+                extra={
+                    "method": method,
+                    "url": url,
+                    "status": status,
+                    "github_request_id": got.get("x-github-request-id", ""),
+                },
+            )
+            if status == 401 and self._on_unauthorized is not None:
+                self._on_unauthorized()
+        if status == 200 and sent.get("accept") == RAW:
+            # Raw bodies may be any bytes; latin-1 maps them 1:1 to a str that
+            # gidgethub can hand back and `get_raw` turns into bytes again.
+            patched = CIMultiDict(got)
+            patched["content-type"] = "application/octet-stream; charset=latin-1"
+            return status, patched, data
+        return status, got, data
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep through the injected sleeper (tests pass one that records)."""
+        await self._sleep(seconds)
+
+    async def handle_rate_limit_error(
+        self,
+        *,
+        method: str,
+        url: str,
+        exception: gidgethub.HTTPException,
+        attempt: int,
+    ) -> bool:
+        """Wait and retry on rate limits and 5xx, a bounded number of times."""
+        delay = retry_delay(exception, attempt, now=time.time())
+        if delay is None or delay > MAX_WAIT:
+            return False
+        logger.info(
+            "github retry",
+            extra={"method": method, "url": url, "delay": delay, "attempt": attempt},
+        )
+        await self.sleep(delay)
+        return True
+
+    async def get_raw(self, url: str, url_vars: Mapping[str, str]) -> bytes:
+        """Return the raw bytes of a blob or file."""
+        text = await self.getitem(url, url_vars, accept=RAW)
+        if text is None:
+            return b""
+        if isinstance(text, str):
+            return text.encode("latin-1")
+        raise TypeError("raw request returned JSON")
+
+
+class ClientFactory:
+    """Build per-installation clients sharing one token cache and ETag caches."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth: AppAuth,
+        *,
+        base_url: str,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self.auth = auth
+        self._base_url = base_url
+        self._sleep = sleep
+        self._caches: LRUCache[int, EtagCache] = LRUCache(maxsize=1024)
+
+    def app_client(self) -> GitHubClient:
+        """Return a client that authenticates as the App (JWT)."""
+
+        async def bearer() -> str:
+            return f"bearer {self.auth.app_jwt()}"
+
+        return GitHubClient(
+            self._session, base_url=self._base_url, auth=bearer, sleep=self._sleep
+        )
+
+    async def _request_token(self, installation_id: int, app_jwt: str) -> Any:
+        return await self.app_client().post(
+            "/app/installations/{installation_id}/access_tokens",
+            {"installation_id": str(installation_id)},
+            data=b"",
+            jwt=app_jwt,
+        )
+
+    def installation_client(self, installation_id: int) -> GitHubClient:
+        """Return a client for the installation; its token is fetched lazily."""
+
+        async def token() -> str:
+            value = await self.auth.installation_token(
+                installation_id, self._request_token
+            )
+            return f"token {value}"
+
+        cache = self._caches.get(installation_id)
+        if cache is None:
+            cache = EtagCache(maxsize=ETAG_CACHE_SIZE)
+            self._caches[installation_id] = cache
+        return GitHubClient(
+            self._session,
+            base_url=self._base_url,
+            auth=token,
+            cache=cache,
+            sleep=self._sleep,
+            on_unauthorized=lambda: self.auth.forget(installation_id),
+        )
+
+    def forget(self, installation_id: int) -> None:
+        """Drop the token and ETag cache of an installation."""
+        self.auth.forget(installation_id)
+        self._caches.pop(installation_id, None)

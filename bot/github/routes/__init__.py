@@ -1,0 +1,56 @@
+"""Webhook routing: one module per event, combined into one router."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot.github.routes import (
+    check_run,
+    check_suite,
+    installation,
+    ping,
+    pull_request,
+    push,
+)
+from bot.github.runner import deps_for
+
+logger = logging.getLogger(__name__)
+
+router = Router(
+    check_suite.router,
+    check_run.router,
+    pull_request.router,
+    push.router,
+    installation.router,
+    ping.router,
+)
+
+
+def is_foreign_check_run(event: Event, app_id: str) -> bool:
+    """Return whether a check_run event concerns another App's run."""
+    if event.event != "check_run":
+        return False
+    run_app = ((event.data.get("check_run") or {}).get("app") or {}).get("id")
+    return str(run_app) != app_id
+
+
+async def handle(event: Event, app: web.Application) -> None:
+    """Dispatch one verified delivery to the routes registered for it."""
+    deps = deps_for(app)
+    # Other CI (Actions...) floods check_run created/completed: drop it early.
+    if is_foreign_check_run(event, deps.settings.app_id):
+        return
+    installation_id = (event.data.get("installation") or {}).get("id")
+    if isinstance(installation_id, int):
+        gh = deps.client(installation_id)
+    else:
+        gh = deps.clients.app_client()
+    logger.debug(
+        "dispatch",
+        extra={"delivery": event.delivery_id, "event": event.event},
+    )
+    await router.dispatch(event, gh, app=app)

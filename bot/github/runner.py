@@ -1,0 +1,296 @@
+"""Every trigger becomes a CheckTarget; run_check snapshots, analyses, publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import gidgethub
+from aiohttp import web
+from cachetools import LRUCache
+
+from bot.core import analysis, render
+from bot.core.config import CONFIG_PATH, Config, parse_config
+from bot.core.findings import Report
+from bot.github import checks
+from bot.github.auth import AppAuth
+from bot.github.checks import Publication
+from bot.github.client import ClientFactory, GitHubClient, Sleep
+from bot.github.snapshot import BlobCache, EmptyRepository, Snapshot, take_snapshot
+from bot.settings import Settings
+from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+RESULT_CACHE_SIZE: Final = 4096
+NULL_SHA: Final = "0" * 40
+DISABLED: Final = "musl-check is disabled by `.github/musl-check.yml`."
+
+Analyse = Callable[[Mapping[str, bytes], Config | None], Report]
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTarget:
+    """One commit of one repository to check, and the pull request if any."""
+
+    installation_id: int
+    repo_id: int
+    owner: str
+    repo: str
+    head_sha: str
+    pull_number: int | None = None
+    head_branch: str | None = None
+    is_fork: bool = False
+
+    @property
+    def full_name(self) -> str:
+        """Return `owner/repo`."""
+        return f"{self.owner}/{self.repo}"
+
+    @property
+    def external_id(self) -> str:
+        """Return the check run's external id: the pull number or ""."""
+        return "" if self.pull_number is None else str(self.pull_number)
+
+    @classmethod
+    def _base(cls, data: Mapping[str, Any], **kw: Any) -> CheckTarget:
+        repo = data["repository"]
+        return cls(
+            installation_id=int(data["installation"]["id"]),
+            repo_id=int(repo["id"]),
+            owner=str(repo["owner"]["login"]),
+            repo=str(repo["name"]),
+            **kw,
+        )
+
+    @classmethod
+    def from_check_suite(cls, data: Mapping[str, Any]) -> CheckTarget:
+        """Build the target of a `check_suite` delivery."""
+        suite = data["check_suite"]
+        pulls = suite.get("pull_requests") or []
+        return cls._base(
+            data,
+            head_sha=str(suite["head_sha"]),
+            pull_number=_int_or_none(pulls[0].get("number")) if pulls else None,
+            head_branch=suite.get("head_branch"),
+        )
+
+    @classmethod
+    def from_check_run(cls, data: Mapping[str, Any]) -> CheckTarget:
+        """Build the target of a `check_run` delivery (the run's own commit)."""
+        run = data["check_run"]
+        external = str(run.get("external_id") or "")
+        pulls = run.get("pull_requests") or []
+        number = int(external) if external.isdigit() else None
+        if number is None and pulls:
+            number = _int_or_none(pulls[0].get("number"))
+        return cls._base(
+            data,
+            head_sha=str(run["head_sha"]),
+            pull_number=number,
+            head_branch=(run.get("check_suite") or {}).get("head_branch"),
+        )
+
+    @classmethod
+    def from_pull_request(cls, data: Mapping[str, Any]) -> CheckTarget:
+        """Build the target of a `pull_request` delivery, on the base repository.
+
+        A fork's commits get no check suite in the base repository, so the run
+        is created there at the pull request's head sha (GITHUB.md 4.3).
+        """
+        pull = data["pull_request"]
+        head_repo = pull["head"].get("repo") or {}
+        return cls._base(
+            data,
+            head_sha=str(pull["head"]["sha"]),
+            pull_number=int(pull["number"]),
+            head_branch=pull["head"].get("ref"),
+            is_fork=head_repo.get("id") != data["repository"]["id"],
+        )
+
+    @classmethod
+    def from_push(cls, data: Mapping[str, Any]) -> CheckTarget:
+        """Build the target of a `push` delivery (the pushed head commit)."""
+        ref = str(data.get("ref", ""))
+        return cls._base(
+            data,
+            head_sha=str(data["after"]),
+            head_branch=ref.removeprefix("refs/heads/"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Injectable pieces (tests, benchmarks): the analysis and the sleeper."""
+
+    analyse: Analyse = analysis.analyse
+    sleep: Sleep = asyncio.sleep
+
+
+@dataclass(slots=True)
+class Deps:
+    """Per-process state of the GitHub layer: clients, caches, locks."""
+
+    settings: Settings
+    store: Store
+    clients: ClientFactory
+    options: Options = field(default_factory=Options)
+    blobs: BlobCache = field(default_factory=BlobCache)
+    results: LRUCache[Any, Report] = field(
+        default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
+    )
+    locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
+    def client(self, installation_id: int) -> GitHubClient:
+        """Return a client for the installation."""
+        return self.clients.installation_client(installation_id)
+
+
+OPTIONS_KEY: Final = web.AppKey("musl_check_github_options", Options)
+_DEPS: weakref.WeakKeyDictionary[web.Application, Deps] = weakref.WeakKeyDictionary()
+
+
+def deps_for(app: web.Application) -> Deps:
+    """Return the GitHub-layer state of the running server, made on first use."""
+    deps = _DEPS.get(app)
+    if deps is None:
+        # Imported here: bot.server imports the routes, which import this module.
+        from bot.server import SESSION_KEY, SETTINGS_KEY, STORE_KEY
+
+        settings = app[SETTINGS_KEY]
+        options = app.get(OPTIONS_KEY) or Options()
+        auth = AppAuth(settings.app_id, settings.private_key)
+        clients = ClientFactory(
+            app[SESSION_KEY], auth, base_url=settings.api_url, sleep=options.sleep
+        )
+        deps = Deps(settings, app[STORE_KEY], clients, options)
+        _DEPS[app] = deps
+    return deps
+
+
+def _publication(report: Report, config: Config, errors: list[str]) -> Publication:
+    out = render.check_run_output(
+        report, failure_conclusion=config.failure_conclusion.value
+    )
+    notes = [f"`.github/musl-check.yml`: {e}" for e in errors]
+    return checks.from_output(out, notes=notes)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, gidgethub.HTTPException):
+        return f"GitHub answered HTTP {exc.status_code} while reading the commit"
+    if isinstance(exc, checks.AnalysisError):
+        return f"the analysis failed ({exc})"
+    return f"internal error ({type(exc).__name__})"
+
+
+async def run_check(target: CheckTarget, app: web.Application) -> Report | None:
+    """Check one commit and publish its check run; return the Report if any."""
+    return await run_check_with(target, deps_for(app))
+
+
+async def run_check_with(target: CheckTarget, deps: Deps) -> Report | None:
+    """Check one commit with explicit dependencies (see `run_check`)."""
+    key = (target.repo_id, target.head_sha)
+    lock = deps.locks.get(key)
+    if lock is None:
+        lock = deps.locks[key] = asyncio.Lock()
+    async with lock:
+        return await _run(target, deps)
+
+
+async def _run(target: CheckTarget, deps: Deps) -> Report | None:
+    gh = deps.client(target.installation_id)
+    owner, repo, sha = target.owner, target.repo, target.head_sha
+    log = {"repo": target.full_name, "sha": sha}
+    run_id = await deps.store.get_check_run(target.repo_id, sha)
+
+    async def remember(new_id: int) -> None:
+        nonlocal run_id
+        if new_id != run_id:
+            run_id = new_id
+            await deps.store.set_check_run(target.repo_id, sha, new_id)
+
+    async def mark_started() -> None:
+        await remember(
+            await checks.start(
+                gh, owner, repo, sha, run_id, external_id=target.external_id
+            )
+        )
+
+    try:
+        if run_id is None:
+            found = await checks.find_check_run(
+                gh, owner, repo, sha, deps.settings.app_id
+            )
+            if found is not None:
+                await remember(found)
+        snapshot = await take_snapshot(
+            gh, owner, repo, sha, deps.blobs, on_fetch=mark_started
+        )
+        report, config, errors = _analyse(snapshot, deps)
+        if not config.enabled:
+            pub = Publication("skipped", "disabled", DISABLED)
+        else:
+            pub = _publication(report, config, errors)
+        await remember(
+            await checks.complete(
+                gh, owner, repo, sha, run_id, pub, external_id=target.external_id
+            )
+        )
+    except EmptyRepository:
+        logger.info("empty repository, nothing to check", extra=log)
+        return None
+    except Exception as exc:
+        logger.exception("check failed", extra=log)
+        try:
+            await remember(
+                await checks.complete(
+                    gh,
+                    owner,
+                    repo,
+                    sha,
+                    run_id,
+                    checks.could_not_analyse(_reason(exc)),
+                    external_id=target.external_id,
+                )
+            )
+        except Exception:
+            logger.exception("could not publish the failure", extra=log)
+        return None
+    await deps.store.save_result(
+        target.installation_id, target.full_name, sha, report.verdict.value, pub.title
+    )
+    return report
+
+
+def _analyse(snapshot: Snapshot, deps: Deps) -> tuple[Report, Config, list[str]]:
+    """Return the report (cached while no read file changed), config, its errors."""
+    config_data = snapshot.files.get(CONFIG_PATH)
+    config, errors = Config(), list[str]()
+    if config_data is not None:
+        config, errors = parse_config(config_data)
+    key = (snapshot.key, snapshot.problems)
+    report: Report | None = deps.results.get(key)
+    if report is None:
+        try:
+            report = deps.options.analyse(snapshot.files, config)
+        except Exception as exc:
+            raise checks.AnalysisError(type(exc).__name__) from exc
+        if snapshot.problems:
+            report = dataclasses.replace(
+                report, problems=(*report.problems, *snapshot.problems)
+            )
+        deps.results[key] = report
+    return report, config, errors

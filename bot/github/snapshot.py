@@ -1,0 +1,214 @@
+"""The files the analysis reads at one commit: tree listing + blobs, cached by sha."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import gidgethub
+from cachetools import LRUCache
+
+from bot.core.scope import CONFIG_PATH, SKIP_DIRS, wanted
+from bot.core.sources import Problem
+from bot.github.client import GitHubClient
+
+# Files bigger than this are not fetched (a real Cargo.lock is a few MB).
+MAX_FILE_BYTES: Final = 8 * 1024 * 1024
+# At most this many files are read from one commit.
+MAX_FILES: Final = 500
+# Sub-tree listings allowed when the recursive listing is truncated.
+MAX_TREE_REQUESTS: Final = 200
+BLOB_CACHE_BYTES: Final = 256 * 1024 * 1024
+BLOB_FETCH_CONCURRENCY: Final = 8
+MODE_SYMLINK: Final = "120000"
+
+
+class EmptyRepository(Exception):
+    """The repository has no commits yet (git data endpoints answer 409)."""
+
+
+def git_blob_sha(data: bytes) -> str:
+    """Return the git object id of a blob holding `data`."""
+    header = f"blob {len(data)}\0".encode()
+    return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Wanted files at one commit, with the blob sha of each."""
+
+    head_sha: str
+    files: Mapping[str, bytes]
+    shas: Mapping[str, str]
+    problems: tuple[Problem, ...] = ()
+    fetched: int = 0  # blob requests this snapshot cost
+
+    @property
+    def key(self) -> tuple[tuple[str, str], ...]:
+        """Return a key that changes whenever a read file changes."""
+        return tuple(sorted(self.shas.items()))
+
+
+@dataclass(slots=True)
+class BlobCache:
+    """Blob bytes by sha, bounded by total size; shared by every installation.
+
+    Blob shas are content hashes, so a hit can never be stale. A blob id is
+    only served to a caller that listed it in a tree it could read.
+    """
+
+    max_bytes: int = BLOB_CACHE_BYTES
+    _blobs: LRUCache[str, bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._blobs = LRUCache(maxsize=self.max_bytes, getsizeof=lambda b: len(b) or 1)
+
+    def get(self, sha: str) -> bytes | None:
+        """Return the cached bytes of the blob, if any."""
+        return self._blobs.get(sha)
+
+    def put(self, sha: str, data: bytes) -> None:
+        """Remember the bytes of a blob (skipped when larger than the cache)."""
+        if len(data) < self.max_bytes:
+            self._blobs[sha] = data
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    path: str
+    sha: str
+    size: int | None
+
+
+async def _get_tree(
+    gh: GitHubClient, owner: str, repo: str, sha: str, *, recursive: bool
+) -> Mapping[str, Any]:
+    url = "/repos/{owner}/{repo}/git/trees/{sha}" + (
+        "?recursive=1" if recursive else ""
+    )
+    try:
+        data = await gh.getitem(url, {"owner": owner, "repo": repo, "sha": sha})
+    except gidgethub.HTTPException as exc:
+        if exc.status_code == 409:
+            raise EmptyRepository(f"{owner}/{repo} is empty") from exc
+        raise
+    if not isinstance(data, dict) or not isinstance(data.get("tree"), list):
+        raise ValueError("tree listing is not a git tree")
+    return data
+
+
+def _blob_entry(prefix: str, item: Mapping[str, Any]) -> _Entry | None:
+    """Return the item as a wanted regular file, or None."""
+    # Symlinks (mode 120000) point anywhere, submodules (type commit) live in
+    # another repository: neither is read.
+    if item.get("type") != "blob" or item.get("mode") == MODE_SYMLINK:
+        return None
+    path = prefix + str(item.get("path", ""))
+    if not wanted(path):
+        return None
+    size = item.get("size")
+    return _Entry(path, str(item["sha"]), size if isinstance(size, int) else None)
+
+
+async def list_wanted(
+    gh: GitHubClient, owner: str, repo: str, sha: str
+) -> tuple[list[_Entry], list[Problem]]:
+    """Return the wanted files at the commit and notes on what was left out."""
+    root = await _get_tree(gh, owner, repo, sha, recursive=True)
+    if not root.get("truncated"):
+        entries = [e for item in root["tree"] if (e := _blob_entry("", item))]
+        return entries, []
+    # Over 100,000 entries or 7 MB: walk sub-trees one level at a time,
+    # breadth first, skipping directories the analysis never reads.
+    entries = []
+    problems: list[Problem] = []
+    queue: deque[tuple[str, str]] = deque([("", sha)])
+    requests = 0
+    while queue:
+        if requests >= MAX_TREE_REQUESTS:
+            problems.append(
+                Problem(
+                    "",
+                    1,
+                    f"repository tree too large: {len(queue)} directories not read",
+                )
+            )
+            break
+        prefix, tree_sha = queue.popleft()
+        listing = await _get_tree(gh, owner, repo, tree_sha, recursive=False)
+        requests += 1
+        for item in listing["tree"]:
+            if item.get("type") == "tree" and item.get("path") not in SKIP_DIRS:
+                queue.append((f"{prefix}{item['path']}/", str(item["sha"])))
+            elif (entry := _blob_entry(prefix, item)) is not None:
+                entries.append(entry)
+    return entries, problems
+
+
+async def take_snapshot(
+    gh: GitHubClient,
+    owner: str,
+    repo: str,
+    sha: str,
+    blobs: BlobCache,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    on_fetch: Callable[[], Awaitable[None]] | None = None,
+) -> Snapshot:
+    """Return the wanted files at commit `sha`, reading blobs from the cache first."""
+    entries, problems = await list_wanted(gh, owner, repo, sha)
+    entries.sort(key=lambda e: e.path)
+    if len(entries) > MAX_FILES:
+        problems.append(
+            Problem(
+                "", 1, f"{len(entries) - MAX_FILES} files beyond {MAX_FILES} not read"
+            )
+        )
+        entries = entries[:MAX_FILES]
+    files: dict[str, bytes] = {}
+    shas: dict[str, str] = {}
+    missing: list[_Entry] = []
+    for entry in entries:
+        if entry.size is not None and entry.size > max_file_bytes:
+            problems.append(
+                Problem(
+                    entry.path,
+                    1,
+                    f"{entry.path} is {entry.size} bytes, over the "
+                    f"{max_file_bytes}-byte limit; skipped",
+                )
+            )
+            continue
+        shas[entry.path] = entry.sha
+        cached = blobs.get(entry.sha)
+        if cached is None:
+            missing.append(entry)
+        else:
+            files[entry.path] = cached
+    if missing and on_fetch is not None:
+        await on_fetch()
+    gate = asyncio.Semaphore(BLOB_FETCH_CONCURRENCY)
+
+    async def fetch(entry: _Entry) -> None:
+        async with gate:
+            data = await gh.get_raw(
+                "/repos/{owner}/{repo}/git/blobs/{sha}",
+                {"owner": owner, "repo": repo, "sha": entry.sha},
+            )
+        blobs.put(entry.sha, data)
+        files[entry.path] = data
+
+    await asyncio.gather(*(fetch(e) for e in missing))
+    return Snapshot(sha, files, shas, tuple(problems), len(missing))
+
+
+def config_text(snapshot: Snapshot) -> str | None:
+    """Return the repository's `.github/musl-check.yml`, if committed."""
+    data = snapshot.files.get(CONFIG_PATH)
+    if data is None:
+        return None
+    return data.decode("utf-8", errors="replace")

@@ -1,0 +1,224 @@
+"""Fixtures for the GitHub-layer tests: the fake GitHub, settings, signed deliveries."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# The fake lives in tests/fake_github; make `tests` importable as a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bot.github.runner import OPTIONS_KEY, Options
+from bot.server import RUNTIME_KEY, create_app, drain, sign
+from bot.settings import Settings
+from bot.store.sqlite import SqliteStore
+from tests.fake_github import FakeGitHub, create_fake_app
+
+APP_ID = 29310  # the App id of the real check_suite fixture
+SECRET = "It's a Secret to Everybody"
+REPO = "acme/app"
+WEBHOOKS = Path("/work/shared/fixtures/webhooks")
+CORPUS = Path("/work/shared/corpus")
+
+
+RIPGREP_CASE = CORPUS / "BurntSushi__ripgrep@a7f1276021"
+
+
+def corpus_cases() -> list[Path]:
+    """Return every DEV corpus case folder."""
+    return sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
+
+
+class Sleeps(list[float]):
+    """A sleeper that records the delays asked for and returns at once."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture(scope="session")
+def rsa_pem() -> tuple[str, bytes]:
+    """Return a test RSA private key (PEM text) and its public key (PEM bytes)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+@pytest.fixture
+async def fake_github(
+    rsa_pem: tuple[str, bytes], aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> FakeGitHub:
+    """Return a running fake GitHub; `fake.url` is its base URL."""
+    fake = FakeGitHub(APP_ID, rsa_pem[1])
+    server = await aiohttp_server(create_fake_app(fake))
+    fake.extra["url"] = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+def settings(
+    fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], tmp_path: Path
+) -> Settings:
+    """Return settings pointing the App at the fake GitHub."""
+    return Settings(
+        app_id=str(APP_ID),
+        private_key=rsa_pem[0],
+        webhook_secrets=(SECRET,),
+        api_url=fake_github.extra["url"],
+        store_url=f"sqlite:///{tmp_path}/musl-check.sqlite3",
+    )
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """Return the recording sleeper given to the GitHub clients."""
+    return Sleeps()
+
+
+@pytest.fixture
+def options(sleeps: Sleeps) -> Options:
+    """Return the injectable pieces of the GitHub layer (the real analysis)."""
+    return Options(sleep=sleeps)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """Return an open sqlite store."""
+    s = SqliteStore.open(str(tmp_path / "store.sqlite3"))
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def bot(
+    settings: Settings,
+    store: SqliteStore,
+    options: Options,
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> TestClient[Any, Any]:
+    """Return a client of the real server (create_app) wired to the fake."""
+    app = create_app(settings, store=store)
+    app[OPTIONS_KEY] = options
+    return await aiohttp_client(app)
+
+
+def load_payload(name: str) -> dict[str, Any]:
+    """Return the real webhook payload `<event>.<action>` (e.g. `push.payload`)."""
+    event, _, action = name.partition(".")
+    data: dict[str, Any] = json.loads((WEBHOOKS / event / f"{action}.json").read_text())
+    return data
+
+
+def adjust(
+    name: str,
+    data: dict[str, Any],
+    fake: FakeGitHub,
+    *,
+    repo: str,
+    sha: str | None,
+    pull_number: int = 7,
+    fork: bool = False,
+) -> dict[str, Any]:
+    """Point a real payload at a repository and commit of the fake."""
+    data = copy.deepcopy(data)
+    event = name.partition(".")[0]
+    r = fake.add_repo(repo)
+    repository = data.get("repository")
+    if isinstance(repository, dict):
+        repository.update(id=r.id, name=r.name, full_name=r.full_name)
+        repository["default_branch"] = r.default_branch
+        repository["owner"]["login"] = r.owner
+    if "installation" in data:
+        data["installation"]["id"] = r.installation_id
+    if event == "check_suite":
+        suite = data["check_suite"]
+        suite.update(head_sha=sha, after=sha)
+        suite["app"]["id"] = APP_ID
+    elif event == "check_run":
+        run = data["check_run"]
+        run.update(head_sha=sha, name="musl-check")
+        run["app"]["id"] = APP_ID
+        run["check_suite"]["head_sha"] = sha
+    elif event == "pull_request":
+        pull = data["pull_request"]
+        pull["number"] = data["number"] = pull_number
+        pull["head"]["sha"] = sha
+        pull["base"]["repo"] = copy.deepcopy(repository)
+        head_repo = copy.deepcopy(repository)
+        if fork:
+            assert head_repo is not None
+            head_repo.update(id=r.id + 100_000, full_name=f"forker/{r.name}")
+            head_repo["owner"]["login"] = "forker"
+        pull["head"]["repo"] = head_repo
+    elif event == "push":
+        data["ref"] = f"refs/heads/{r.default_branch}"
+        data["after"] = sha
+    return data
+
+
+class Deliver(Protocol):
+    """Post a signed delivery to the server, then drain its background work."""
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        repo: str = ...,
+        sha: str | None = ...,
+        delivery_id: str | None = ...,
+        **kw: Any,
+    ) -> Awaitable[web.Response]: ...
+
+
+@pytest.fixture
+def deliver(bot: TestClient[Any, Any], fake_github: FakeGitHub) -> Deliver:
+    """Return `deliver(name, repo=, sha=, ...)` posting real signed payloads."""
+
+    async def post(
+        name: str,
+        *,
+        repo: str = REPO,
+        sha: str | None = None,
+        delivery_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> Any:
+        data = payload if payload is not None else load_payload(name)
+        data = adjust(name, data, fake_github, repo=repo, sha=sha, **kw)
+        body = json.dumps(data).encode()
+        resp = await bot.post(
+            "/webhook",
+            data=body,
+            headers={
+                "content-type": "application/json",
+                "x-github-event": name.partition(".")[0],
+                "x-github-delivery": delivery_id or str(uuid.uuid4()),
+                "x-hub-signature-256": sign(body, SECRET),
+                "user-agent": "GitHub-Hookshot/test",
+            },
+        )
+        app = bot.server.app
+        assert app is not None
+        await drain(app, 60)
+        assert not app[RUNTIME_KEY].tasks
+        return resp
+
+    return post  # type: ignore[return-value]

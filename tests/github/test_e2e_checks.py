@@ -1,0 +1,319 @@
+"""End to end: signed real deliveries to the real server, checked on the fake GitHub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases
+
+from bot.core.analysis import analyse
+from bot.core.findings import Report, Severity
+from bot.github.runner import Options
+from tests.fake_github import Entry, FakeGitHub, folder_files
+
+CASES = corpus_cases()
+RIPGREP = next(c for c in CASES if c.name.startswith("BurntSushi__ripgrep"))
+
+
+def expected_conclusion(report: Report) -> str:
+    """Return the conclusion the DESIGN contract gives a report."""
+    severities = {f.severity for f in report.findings}
+    if Severity.FAILURE in severities:
+        return "failure"
+    if Severity.WARNING in severities:
+        return "neutral"
+    return "success"
+
+
+def annotation_lines(run: dict[str, Any]) -> list[tuple[str, int, str]]:
+    return sorted(
+        (a["path"], a["start_line"], a["annotation_level"])
+        for a in run["output"]["annotations"]
+    )
+
+
+def assert_clean(fake: FakeGitHub) -> None:
+    assert fake.violations == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_corpus_case_gets_one_completed_run(
+    case: Path, fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, case)
+    resp = await deliver("check_suite.requested", sha=sha)
+    assert resp.status == 202
+    runs = fake_github.runs_for(REPO, sha)
+    assert len(runs) == 1
+    run = runs[0]
+    assert run["status"] == "completed"
+    assert run["name"] == "musl-check"
+    report = analyse(folder_files(case))
+    assert run["conclusion"] == expected_conclusion(report)
+    want = sorted((f.path, f.line, f.severity.value) for f in report.findings)
+    assert annotation_lines(run) == want
+    assert_clean(fake_github)
+
+
+async def test_same_delivery_twice_makes_one_run(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    first = await deliver("check_suite.requested", sha=sha, delivery_id="d-1")
+    second = await deliver("check_suite.requested", sha=sha, delivery_id="d-1")
+    assert first.status == 202
+    assert second.status in (200, 202)
+    assert len(fake_github.runs_for(REPO, sha)) == 1
+    assert len(fake_github.calls("POST", "/check-runs")) == 1
+    assert_clean(fake_github)
+
+
+async def test_suite_and_synchronize_share_one_run(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    await deliver("check_suite.requested", sha=sha)
+    await deliver("pull_request.synchronize", sha=sha, pull_number=12)
+    await deliver("check_suite.rerequested", sha=sha)
+    runs = fake_github.runs_for(REPO, sha)
+    assert len(runs) == 1
+    assert runs[0]["conclusion"] == "failure"
+    # The second and third triggers found the run in the store: no lookup.
+    assert len(fake_github.calls("GET", f"/commits/{sha}/check-runs")) == 1
+    assert_clean(fake_github)
+
+
+async def test_existing_run_on_github_is_reused(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    # Made before a restart that lost the store: found through the API.
+    earlier = fake_github.add_check_run(REPO, sha, "musl-check")
+    fake_github.add_check_run(REPO, sha, "other-ci")
+    await deliver("check_suite.requested", sha=sha)
+    assert fake_github.calls("POST", "/check-runs") == []
+    assert earlier["conclusion"] == "failure"
+    assert len(fake_github.runs_for(REPO, sha)) == 2
+    lookup = fake_github.calls("GET", f"/commits/{sha}/check-runs")[0]
+    assert lookup.query["check_name"] == "musl-check"
+    assert lookup.query["app_id"] == str(APP_ID)
+    assert_clean(fake_github)
+
+
+async def test_many_annotations_are_sent_in_batches(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    files = folder_files(RIPGREP)
+    matrix = "".join(
+        f"          - target: x86_64-unknown-linux-musl\n            n: {i}\n"
+        for i in range(70)
+    )
+    files[".github/workflows/many.yml"] = (
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+        "    strategy:\n      matrix:\n        include:\n"
+        + matrix
+        + "    steps:\n      - run: cargo build --target ${{ matrix.target }}\n"
+    ).encode()
+    report = analyse(files)
+    assert len(report.findings) > 50
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    batches = [u for u in run["updates"] if "output" in u]
+    assert len(batches) == -(-len(report.findings) // 50) >= 2
+    assert all(len(b["output"].get("annotations", [])) <= 50 for b in batches)
+    assert len(run["output"]["annotations"]) == len(report.findings)
+    assert_clean(fake_github)
+
+
+async def test_fork_pull_request_runs_on_base_repo_at_head_sha(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    await deliver("pull_request.opened", sha=sha, fork=True, pull_number=3)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["head_sha"] == sha
+    assert run["external_id"] == "3"
+    assert all(
+        r.path.startswith(f"/repos/{REPO}/") or r.path.startswith("/app/")
+        for r in fake_github.requests
+    )
+    assert_clean(fake_github)
+
+
+async def test_empty_repository_is_handled(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    repo = fake_github.add_repo(REPO)
+    repo.empty = True
+    sha = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+    resp = await deliver("check_suite.requested", sha=sha)
+    assert resp.status == 202
+    assert fake_github.calls("GET", "/git/trees/")
+    assert fake_github.check_runs == []
+    assert_clean(fake_github)
+
+
+async def test_no_lockfile_is_success(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    files = folder_files(RIPGREP)
+    del files["Cargo.lock"]
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["status"] == "completed"
+    assert run["conclusion"] == expected_conclusion(analyse(files))
+    assert_clean(fake_github)
+
+
+async def test_analysis_exception_gives_neutral_run(
+    fake_github: FakeGitHub, deliver: Deliver, options: Options
+) -> None:
+    def broken(files: Any, config: Any) -> Report:
+        raise RecursionError("boom")
+
+    object.__setattr__(options, "analyse", broken)
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "neutral"
+    assert run["output"]["title"] == "could not analyse"
+    assert "RecursionError" in run["output"]["summary"]
+    assert_clean(fake_github)
+
+
+async def test_tree_5xx_is_retried(
+    fake_github: FakeGitHub, deliver: Deliver, sleeps: Sleeps
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    fake_github.fail("GET", "/git/trees/", 502)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "failure"
+    assert sleeps == [1.0]
+    assert_clean(fake_github)
+
+
+async def test_tree_5xx_persisting_gives_neutral_run_with_reason(
+    fake_github: FakeGitHub, deliver: Deliver, sleeps: Sleeps
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    fake_github.fail("GET", "/git/trees/", 503, times=10)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "neutral"
+    assert "HTTP 503" in run["output"]["summary"]
+    assert len(fake_github.calls("GET", "/git/trees/")) == 3
+    assert_clean(fake_github)
+
+
+async def test_symlinks_and_submodules_are_skipped(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    files: dict[str, bytes | Entry] = dict(folder_files(RIPGREP))
+    files["Dockerfile"] = Entry("Dockerfile", "120000", "blob", "a" * 40, 10)
+    files["vendor-sub"] = Entry("vendor-sub", "160000", "commit", "b" * 40)
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "failure"
+    blob_paths = [r.path for r in fake_github.calls("GET", "/git/blobs/")]
+    assert not any(p.endswith("a" * 40) or p.endswith("b" * 40) for p in blob_paths)
+    assert_clean(fake_github)
+
+
+async def test_push_to_default_branch_checks_head(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    await deliver("push.with-installation", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["status"] == "completed"
+
+
+async def test_push_elsewhere_or_deleting_is_ignored(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    from conftest import adjust, load_payload
+
+    other = adjust(
+        "push.x",
+        load_payload("push.with-installation"),
+        fake_github,
+        repo=REPO,
+        sha=sha,
+    )
+    other["ref"] = "refs/heads/feature"
+    await deliver("push.with-installation", sha=sha, payload=other)
+    await deliver("push.with-installation", sha="0" * 40)
+    assert fake_github.check_runs == []
+    assert fake_github.requests == []
+
+
+async def test_check_run_rerequested_reruns_that_commit(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    await deliver("check_suite.requested", sha=sha)
+    await deliver("check_run.rerequested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert len([u for u in run["updates"] if u.get("status") == "completed"]) == 2
+
+
+async def test_foreign_check_run_is_dropped(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    from conftest import adjust, load_payload
+
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    data = adjust(
+        "check_run.rerequested",
+        load_payload("check_run.rerequested"),
+        fake_github,
+        repo=REPO,
+        sha=sha,
+    )
+    data["check_run"]["app"]["id"] = APP_ID + 1
+    await deliver("check_run.rerequested", sha=sha, payload=data)
+    assert fake_github.requests == []
+
+
+async def test_disabled_config_skips(fake_github: FakeGitHub, deliver: Deliver) -> None:
+    files = folder_files(RIPGREP)
+    files[".github/musl-check.yml"] = b"enabled: false\n"
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "skipped"
+    assert_clean(fake_github)
+
+
+async def test_config_neutral_on_failure_and_errors_shown(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    files = folder_files(RIPGREP)
+    files[".github/musl-check.yml"] = b"conclusion_on_failure: neutral\nbogus: 1\n"
+    files[".github/musl-check.yml"] = b"failure_conclusion: neutral\nbogus: 1\n"
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "neutral"
+    assert "musl-check.yml" in run["output"]["summary"]
+    assert_clean(fake_github)
+
+
+async def test_installation_events_are_recorded(
+    fake_github: FakeGitHub, deliver: Deliver, store: Any
+) -> None:
+    fake_github.add_repo(REPO)
+    await deliver("installation.created")
+    await deliver("installation_repositories.added")
+    await deliver("installation.deleted")
+    await deliver("installation.suspend")
+    await deliver("ping.with-app_id")
+    assert fake_github.requests == []
+    assert fake_github.violations == []
