@@ -171,6 +171,7 @@ def adjust(
     elif event == "push":
         data["ref"] = f"refs/heads/{r.default_branch}"
         data["after"] = sha
+        data["deleted"] = sha == "0" * 40
     return data
 
 
@@ -201,8 +202,9 @@ def deliver(bot: TestClient[Any, Any], fake_github: FakeGitHub) -> Deliver:
         payload: dict[str, Any] | None = None,
         **kw: Any,
     ) -> Any:
-        data = payload if payload is not None else load_payload(name)
-        data = adjust(name, data, fake_github, repo=repo, sha=sha, **kw)
+        data = payload or adjust(
+            name, load_payload(name), fake_github, repo=repo, sha=sha, **kw
+        )
         body = json.dumps(data).encode()
         resp = await bot.post(
             "/webhook",

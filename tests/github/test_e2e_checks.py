@@ -10,11 +10,18 @@ from conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases
 
 from bot.core.analysis import analyse
 from bot.core.findings import Report, Severity
+from bot.core.render import check_run_output
 from bot.github.runner import Options
 from tests.fake_github import Entry, FakeGitHub, folder_files
 
 CASES = corpus_cases()
 RIPGREP = next(c for c in CASES if c.name.startswith("BurntSushi__ripgrep"))
+TOKEI = next(c for c in CASES if c.name.startswith("XAMPPRocky__tokei"))  # failure
+
+
+def conclusion_of(files: Any) -> str:
+    """Return the conclusion the analysis run directly gives these files."""
+    return expected_conclusion(analyse(files))
 
 
 def expected_conclusion(report: Report) -> str:
@@ -52,8 +59,15 @@ async def test_corpus_case_gets_one_completed_run(
     assert run["name"] == "musl-check"
     report = analyse(folder_files(case))
     assert run["conclusion"] == expected_conclusion(report)
-    want = sorted((f.path, f.line, f.severity.value) for f in report.findings)
-    assert annotation_lines(run) == want
+    want = [
+        (a["path"], a["start_line"], a["annotation_level"])
+        for a in check_run_output(report).annotations
+    ]
+    assert annotation_lines(run) == sorted(want)
+    # Every finding and every musl use of the scan is annotated at its line.
+    lines = {(p, n) for p, n, _ in want}
+    assert {(f.path, f.line) for f in report.findings} <= lines
+    assert {(u.path, u.line) for u in report.musl_uses} <= lines
     assert_clean(fake_github)
 
 
@@ -79,7 +93,7 @@ async def test_suite_and_synchronize_share_one_run(
     await deliver("check_suite.rerequested", sha=sha)
     runs = fake_github.runs_for(REPO, sha)
     assert len(runs) == 1
-    assert runs[0]["conclusion"] == "failure"
+    assert runs[0]["conclusion"] == conclusion_of(folder_files(RIPGREP))
     # The second and third triggers found the run in the store: no lookup.
     assert len(fake_github.calls("GET", f"/commits/{sha}/check-runs")) == 1
     assert_clean(fake_github)
@@ -94,7 +108,7 @@ async def test_existing_run_on_github_is_reused(
     fake_github.add_check_run(REPO, sha, "other-ci")
     await deliver("check_suite.requested", sha=sha)
     assert fake_github.calls("POST", "/check-runs") == []
-    assert earlier["conclusion"] == "failure"
+    assert earlier["conclusion"] == conclusion_of(folder_files(RIPGREP))
     assert len(fake_github.runs_for(REPO, sha)) == 2
     lookup = fake_github.calls("GET", f"/commits/{sha}/check-runs")[0]
     assert lookup.query["check_name"] == "musl-check"
@@ -116,15 +130,15 @@ async def test_many_annotations_are_sent_in_batches(
         + matrix
         + "    steps:\n      - run: cargo build --target ${{ matrix.target }}\n"
     ).encode()
-    report = analyse(files)
-    assert len(report.findings) > 50
+    annotations = check_run_output(analyse(files)).annotations
+    assert len(annotations) > 50
     sha = fake_github.add_commit(REPO, files)
     await deliver("check_suite.requested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
     batches = [u for u in run["updates"] if "output" in u]
-    assert len(batches) == -(-len(report.findings) // 50) >= 2
+    assert len(batches) == -(-len(annotations) // 50) >= 2
     assert all(len(b["output"].get("annotations", [])) <= 50 for b in batches)
-    assert len(run["output"]["annotations"]) == len(report.findings)
+    assert run["output"]["annotations"] == [dict(a) for a in annotations]
     assert_clean(fake_github)
 
 
@@ -192,7 +206,7 @@ async def test_tree_5xx_is_retried(
     fake_github.fail("GET", "/git/trees/", 502)
     await deliver("check_suite.requested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
-    assert run["conclusion"] == "failure"
+    assert run["conclusion"] == conclusion_of(folder_files(RIPGREP))
     assert sleeps == [1.0]
     assert_clean(fake_github)
 
@@ -219,7 +233,7 @@ async def test_symlinks_and_submodules_are_skipped(
     sha = fake_github.add_commit(REPO, files)
     await deliver("check_suite.requested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
-    assert run["conclusion"] == "failure"
+    assert run["conclusion"] == conclusion_of(folder_files(RIPGREP))
     blob_paths = [r.path for r in fake_github.calls("GET", "/git/blobs/")]
     assert not any(p.endswith("a" * 40) or p.endswith("b" * 40) for p in blob_paths)
     assert_clean(fake_github)
@@ -295,14 +309,15 @@ async def test_disabled_config_skips(fake_github: FakeGitHub, deliver: Deliver) 
 async def test_config_neutral_on_failure_and_errors_shown(
     fake_github: FakeGitHub, deliver: Deliver
 ) -> None:
-    files = folder_files(RIPGREP)
-    files[".github/musl-check.yml"] = b"conclusion_on_failure: neutral\nbogus: 1\n"
+    files = folder_files(TOKEI)
+    assert conclusion_of(files) == "failure"
     files[".github/musl-check.yml"] = b"failure_conclusion: neutral\nbogus: 1\n"
     sha = fake_github.add_commit(REPO, files)
     await deliver("check_suite.requested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["conclusion"] == "neutral"
-    assert "musl-check.yml" in run["output"]["summary"]
+    assert "`.github/musl-check.yml`: " in run["output"]["summary"]
+    assert "bogus" in run["output"]["summary"]
     assert_clean(fake_github)
 
 
