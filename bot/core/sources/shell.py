@@ -27,6 +27,8 @@ _FETCH_RE: Final = re.compile(
     r"\b(?:curl|wget|aria2c|Invoke-WebRequest|iwr|gh\s+release\s+download|"
     r"cargo[\s-]+binstall|binstall)\b|releases/download"
 )
+# Uploads of the project's own artifacts are not fetches.
+_UPLOAD_RE: Final = re.compile(r"upload|--data-binary|--form\b|\s-[TF]\s")
 # `curl ... | sh -s -- --target <triple>`: the installer picks a prebuilt binary.
 _PIPED_INSTALL_RE: Final = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")
 # Release assets of third-party tools published for musl, seen in CI files.
@@ -150,7 +152,7 @@ def find_triples(text: str) -> list[TripleMention]:
     if "linux-musl" not in text:
         return []
     urls = [m.span() for m in _URL_RE.finditer(text)] if "://" in text else []
-    fetch_line = _FETCH_RE.search(text) is not None
+    fetch_line = _FETCH_RE.search(text) is not None and not _UPLOAD_RE.search(text)
     piped = fetch_line and _PIPED_INSTALL_RE.search(text) is not None
     found = []
     for match in _LOOSE_TRIPLE_RE.finditer(text):

@@ -22,10 +22,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult, UseKind
 from bot.core.sources.shell import (
@@ -39,12 +47,15 @@ from bot.core.sources.shell import (
 from bot.core.targets import TRIPLE_RE, is_musl_triple
 
 MAX_TEXT_CHARS: Final = 2_000_000
-MAX_NODES: Final = 200_000
+MAX_EVENTS: Final = 400_000
 MAX_DEPTH: Final = 64
 # Cheap pre-filter: files without these markers cannot hold a musl use.
 MARKERS: Final = ("musl", "alpine")
 
 Path = tuple[str | int, ...]
+# YAML 1.1 line breaks besides \n (libyaml counts each as a new line).
+_RARE_BREAKS: Final = ("\r", "\x85", "\u2028", "\u2029")
+_BREAK_RE: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 class _LimitError(Exception):
@@ -56,23 +67,177 @@ class _LimitError(Exception):
         self.message = message
 
 
+class Scalar(NamedTuple):
+    """A scalar (mapping key or value) of active configuration.
+
+    `path` holds the keys and sequence indices from the document root (for a
+    key: ending with the key itself); lines and columns are 0-based marks.
+    """
+
+    path: Path
+    value: str
+    is_key: bool
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    style: str
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
-    """Composed YAML documents of one file plus its source lines."""
+    """The active scalars of one YAML file, in order, plus its source lines."""
 
-    roots: tuple[Node, ...]
+    scalars: tuple[Scalar, ...]
     lines: tuple[str, ...]
 
 
-def load_yaml(path: str, text: str) -> Document | Problem:
-    """Compose `text` with the C loader, or return a Problem naming the bad line."""
+def split_lines(text: str) -> tuple[str, ...]:
+    """Split `text` into lines the way libyaml counts them."""
+    if any(ch in text for ch in _RARE_BREAKS):
+        return tuple(_BREAK_RE.split(text))
+    return tuple(text.split("\n"))
+
+
+def _disables(key: object, value: str) -> bool:
+    """Return whether `key: value` switches its step or job off (`if: false`)."""
+    if key == "if":
+        return value.replace(" ", "").lower() in ("false", "${{false}}", "0")
+    return key == "when" and value == "never"
+
+
+def _skipped(path: Path, skip_keys: frozenset[str]) -> bool:
+    last = path[-1]
+    if last == "exclude" and len(path) >= 2 and path[-2] == "matrix":
+        return True
+    return last in skip_keys
+
+
+def _walk(text: str, skip_keys: frozenset[str]) -> list[Scalar]:
+    """Return the scalars of `text` from libyaml's event stream (aliases unexpanded)."""
+    out: list[Scalar] = []
+    loader = yaml.CSafeLoader(text)
+    try:
+        disabled = _events(loader, out, skip_keys)
+    finally:
+        loader.dispose()
+    if not disabled:
+        return out
+    return [s for s in out if not any(s.path[: len(d)] == d for d in disabled)]
+
+
+def _events(
+    loader: yaml.CSafeLoader, out: list[Scalar], skip_keys: frozenset[str]
+) -> list[Path]:
+    """Append the scalars of the event stream to `out`; return disabled paths."""
+    # Frame: [path, is_mapping, expecting_key, key, next_index, skipped, key_skipped]
+    stack: list[list[Any]] = []
+    disabled: list[Path] = []
+    watch = skip_keys | {"exclude"}
+    switches = ("if", "when")
+    budget = MAX_EVENTS
+    get_event = loader.get_event
+    new = tuple.__new__
+    while True:
+        event: Any = get_event()
+        kind = type(event)
+        if kind is StreamEndEvent:
+            return disabled
+        budget -= 1
+        if budget < 0:
+            raise _LimitError(event.start_mark.line + 1, "too many YAML nodes")
+        if kind is ScalarEvent:
+            is_key = False
+            skipped = False
+            if stack:
+                frame = stack[-1]
+                if not frame[1]:
+                    path: Path = (*frame[0], frame[4])
+                    frame[4] += 1
+                    skipped = frame[5]
+                elif frame[2]:
+                    key = frame[3] = event.value
+                    frame[2] = False
+                    path = (*frame[0], key)
+                    skipped = frame[6] = frame[5] or (
+                        key in watch and _skipped(path, skip_keys)
+                    )
+                    is_key = True
+                else:
+                    frame[2] = True
+                    path = (*frame[0], frame[3])
+                    skipped = frame[6]
+                    if frame[3] in switches and _disables(frame[3], event.value):
+                        disabled.append(frame[0])
+            else:
+                path = ()
+            if not skipped:
+                start, end = event.start_mark, event.end_mark
+                out.append(
+                    new(
+                        Scalar,
+                        (
+                            path,
+                            event.value,
+                            is_key,
+                            start.line,
+                            start.column,
+                            end.line,
+                            end.column,
+                            event.style or "",
+                        ),
+                    )
+                )
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if len(stack) >= MAX_DEPTH:
+                raise _LimitError(event.start_mark.line + 1, "YAML nested too deeply")
+            if not stack:
+                path, skipped = (), False
+            else:
+                frame = stack[-1]
+                if not frame[1]:
+                    path = (*frame[0], frame[4])
+                    frame[4] += 1
+                    skipped = frame[5]
+                elif frame[2]:  # a complex (collection) key
+                    frame[3], frame[2] = "?", False
+                    path = (*frame[0], "?")
+                    skipped = frame[6] = frame[5]
+                else:
+                    frame[2] = True
+                    path = (*frame[0], frame[3])
+                    skipped = frame[6]
+            stack.append(
+                [path, kind is MappingStartEvent, True, None, 0, skipped, skipped]
+            )
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            stack.pop()
+        elif kind is AliasEvent and stack:
+            # An alias is not expanded: its lines are scanned where the anchor
+            # stands, so an alias bomb costs no more than its text.
+            frame = stack[-1]
+            if not frame[1]:
+                frame[4] += 1
+            elif frame[2]:
+                frame[3], frame[2] = "*", False
+                frame[6] = frame[5]
+            else:
+                frame[2] = True
+
+
+def load_yaml(
+    path: str, text: str, skip_keys: frozenset[str] = frozenset()
+) -> Document | Problem:
+    """Parse `text` with the C loader, or return a Problem naming the bad line."""
     if len(text) > MAX_TEXT_CHARS:
         return Problem(path, 1, f"file too large to analyse ({len(text)} characters)")
     nul = text.find("\x00")
     if nul >= 0:
         return Problem(path, text.count("\n", 0, nul) + 1, "binary content (NUL byte)")
     try:
-        roots = tuple(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+        scalars = _walk(text, skip_keys)
+    except _LimitError as exc:
+        return Problem(path, exc.line, exc.message)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -80,18 +245,9 @@ def load_yaml(path: str, text: str) -> Document | Problem:
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         return Problem(path, line, f"invalid YAML: {exc.reason}")
-    except (yaml.YAMLError, UnicodeError, RecursionError) as exc:
+    except (yaml.YAMLError, UnicodeError) as exc:
         return Problem(path, 1, f"invalid YAML: {type(exc).__name__}")
-    return Document(tuple(r for r in roots if r is not None), tuple(text.split("\n")))
-
-
-def get(node: Node | None, key: str) -> Node | None:
-    """Return the value of `key` in a mapping node, or None."""
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            if isinstance(k, ScalarNode) and k.value == key and isinstance(v, Node):
-                return v
-    return None
+    return Document(tuple(scalars), split_lines(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,89 +258,28 @@ class Segment:
     text: str
 
 
-def segments(node: ScalarNode, lines: Sequence[str]) -> list[Segment]:
+def segments(scalar: Scalar, lines: Sequence[str]) -> list[Segment]:
     """Return the source lines a scalar spans, without shell comments."""
-    start, end = node.start_mark, node.end_mark
-    if start.line == end.line:
-        text = strip_comment(node.value) if "\n" not in node.value else node.value
-        return [Segment(start.line + 1, text)]
-    if node.style in ("|", ">"):
-        first, last = start.line + 1, end.line if end.column == 0 else end.line + 1
-        spans = [(i, lines[i]) for i in range(first, min(last, len(lines)))]
+    if scalar.line == scalar.end_line:
+        value = scalar.value
+        return [
+            Segment(
+                scalar.line + 1, strip_comment(value) if "\n" not in value else value
+            )
+        ]
+    if scalar.style in ("|", ">"):
+        last = scalar.end_line if scalar.end_column == 0 else scalar.end_line + 1
+        spans = [(i, lines[i]) for i in range(scalar.line + 1, min(last, len(lines)))]
     else:
         spans = []
-        for i in range(start.line, min(end.line + 1, len(lines))):
+        for i in range(scalar.line, min(scalar.end_line + 1, len(lines))):
             raw = lines[i]
-            if i == end.line:
-                raw = raw[: end.column]
-            if i == start.line:
-                raw = raw[start.column :]
+            if i == scalar.end_line:
+                raw = raw[: scalar.end_column]
+            if i == scalar.line:
+                raw = raw[scalar.column :]
             spans.append((i, raw))
     return [Segment(i + 1, strip_comment(raw)) for i, raw in spans]
-
-
-@dataclass(frozen=True, slots=True)
-class Scalar:
-    """A scalar of active configuration: `path` from the root, `owner` mapping."""
-
-    path: Path
-    node: ScalarNode
-    is_key: bool
-    owner: MappingNode | None
-
-
-def _is_disabled(node: MappingNode) -> bool:
-    cond = get(node, "if")
-    if isinstance(cond, ScalarNode):
-        value = cond.value.replace(" ", "").lower()
-        if value in ("false", "${{false}}", "0"):
-            return True
-    when = get(node, "when")
-    return isinstance(when, ScalarNode) and when.value == "never"
-
-
-def _skipped(path: Path, skip_keys: frozenset[str]) -> bool:
-    last = path[-1]
-    if last == "exclude" and len(path) >= 2 and path[-2] == "matrix":
-        return True
-    return isinstance(last, str) and last in skip_keys
-
-
-def walk(root: Node, skip_keys: frozenset[str] = frozenset()) -> list[Scalar]:
-    """Return the scalars (keys and values) of active configuration in order."""
-    out: list[Scalar] = []
-    seen: set[int] = set()
-    budget = MAX_NODES
-    stack: list[tuple[Node, Path, int, MappingNode | None, bool]] = [
-        (root, (), 0, None, False)
-    ]
-    while stack:
-        node, path, depth, owner, is_key = stack.pop()
-        if id(node) in seen:
-            continue  # an alias: its lines were scanned where the anchor stands
-        seen.add(id(node))
-        budget -= 1
-        if budget < 0:
-            raise _LimitError(node.start_mark.line + 1, "too many YAML nodes")
-        if depth > MAX_DEPTH:
-            raise _LimitError(node.start_mark.line + 1, "YAML nested too deeply")
-        if isinstance(node, ScalarNode):
-            out.append(Scalar(path, node, is_key, owner))
-        elif isinstance(node, SequenceNode):
-            stack.extend(
-                (node.value[i], (*path, i), depth + 1, owner, False)
-                for i in range(len(node.value) - 1, -1, -1)
-            )
-        elif isinstance(node, MappingNode) and not _is_disabled(node):
-            children: list[tuple[Node, Path, int, MappingNode | None, bool]] = []
-            for key, value in node.value:
-                name = key.value if isinstance(key, ScalarNode) else "?"
-                child = (*path, name)
-                if not _skipped(child, skip_keys):
-                    children.append((key, child, depth + 1, node, True))
-                    children.append((value, child, depth + 1, node, False))
-            stack.extend(reversed(children))
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -263,6 +358,7 @@ _HOST_MUSL_IMAGE_RE: Final = re.compile(
     r"(?:^|/)(?:clux/muslrust|ekidd/rust-musl-builder|emk/rust-musl-builder)(?::|$)"
 )
 _RUST_ALPINE_RE: Final = re.compile(r"(?:^|/)rust:[^\s/]*alpine")
+_DOCKER_RUN_RE: Final = re.compile(r"\b(?:docker|podman)\s+(?:container\s+)?run\b")
 _ALPINE_RE: Final = re.compile(r"(?:^|/)alpine(?::|$)")
 _MUSLLINUX_RE: Final = re.compile(r"musllinux[_0-9a-z]*")
 
@@ -288,14 +384,24 @@ class _Scan:
     path: str
     dialect: Dialect
     lines: Sequence[str]
-    scalars: list[Scalar]
+    scalars: Sequence[Scalar]
     uses: dict[tuple[int, str], MuslUse] = field(default_factory=dict)
     hints: list[Hint] = field(default_factory=list)
-    # (scope, key) -> value scalars; matrix values are also under ("matrix", key).
-    values: dict[tuple[Path, str], list[ScalarNode]] = field(default_factory=dict)
+    # (scope, key) -> value scalars; matrix values also under (scope, "matrix.key").
+    values: dict[tuple[Path, str], list[Scalar]] = field(default_factory=dict)
     built: dict[Path, set[str]] = field(default_factory=dict)
     dynamic_scopes: set[Path] = field(default_factory=set)
-    scope_text: dict[Path, list[str]] = field(default_factory=dict)
+    indexed: bool = False
+    candidates: list[Scalar] = field(default_factory=list)
+    building_scopes: set[Path] | None = None
+
+    def __post_init__(self) -> None:
+        # Only scalars that can name a musl target or image take part below.
+        self.candidates = [
+            s
+            for s in self.scalars
+            if "musl" in s.value or "alpine" in s.value or "-linux-" in s.value
+        ]
 
     def scope(self, path: Path) -> Path:
         if not self.dialect.scoped:
@@ -309,7 +415,6 @@ class _Scan:
         return path[:1]
 
     def add(self, line: int, target: str, resolves: tuple[str, ...] = ()) -> None:
-        implicit = bool(resolves)
         key = (line, target)
         if key not in self.uses:
             self.uses[key] = MuslUse(
@@ -317,46 +422,57 @@ class _Scan:
                 line,
                 target,
                 self.dialect.kind,
-                implicit=implicit,
-                resolves_to=resolves if implicit else (target,),
+                implicit=bool(resolves),
+                resolves_to=resolves or (target,),
             )
 
-    # -- indexing -------------------------------------------------------------
+    # -- indexing (built on first use: most files never need it) -------------
 
     def index(self) -> None:
+        if self.indexed:
+            return
+        self.indexed = True
         for scalar in self.scalars:
-            scope = self.scope(scalar.path)
             if scalar.is_key:
                 continue
             names = [p for p in scalar.path if isinstance(p, str)]
             if not names:
                 continue
+            scope = self.scope(scalar.path)
             key = names[-1]
-            in_matrix = "matrix" in names
-            self.values.setdefault((scope, key), []).append(scalar.node)
-            if in_matrix:
-                self.values.setdefault((scope, f"matrix.{key}"), []).append(scalar.node)
-                if "${{" in scalar.node.value or "fromJSON" in scalar.node.value:
+            self.values.setdefault((scope, key), []).append(scalar)
+            if "matrix" in names:
+                self.values.setdefault((scope, f"matrix.{key}"), []).append(scalar)
+                if "${{" in scalar.value:
+                    # `matrix: ${{ fromJSON(...) }}`: the job's targets are unknown.
                     self.dynamic_scopes.add(scope)
-            if names[-1] == "matrix":
-                # `matrix: ${{ fromJSON(...) }}`: the job's targets are unknown.
-                self.dynamic_scopes.add(scope)
-            self.scope_text.setdefault(scope, []).append(scalar.node.value)
+
+    def builds(self, scope: Path) -> bool:
+        """Return whether the job `scope` (() = whole file) runs a Rust build."""
+        if self.building_scopes is None:
+            self.building_scopes = set()
+            for scalar in self.scalars:
+                if not scalar.is_key and _BUILD_CMD_RE.search(scalar.value):
+                    self.building_scopes.add(self.scope(scalar.path))
+        return (
+            bool(self.building_scopes) if not scope else scope in self.building_scopes
+        )
 
     def resolve(self, ref: str, scope: Path, depth: int = 0) -> list[str]:
         """Return the literal values a variable reference can take."""
+        self.index()
         parts = ref.split(".")
         name = parts[-1]
         in_matrix = parts[0] == "matrix"
         lookup = f"matrix.{name}" if in_matrix else name
-        nodes = self.values.get((scope, lookup)) or self.values.get(((), lookup), [])
-        if not nodes and not in_matrix:
+        found = self.values.get((scope, lookup)) or self.values.get(((), lookup), [])
+        if not found and not in_matrix:
             # `$ARCH` may be set anywhere in the file (another job's env, a
             # template): take every value the file gives it.
-            nodes = [n for (_s, k), ns in self.values.items() if k == name for n in ns]
+            found = [n for (_s, k), ns in self.values.items() if k == name for n in ns]
         out: list[str] = []
-        for node in nodes:
-            value = node.value.strip()
+        for scalar in found:
+            value = scalar.value.strip()
             if "$" in value or "<<" in value:
                 refs = [
                     t.arch_ref for t in find_templated(value + "-unknown-linux-musl")
@@ -367,6 +483,21 @@ class _Scan:
             out.extend(v.strip() for v in value.split(",") if v.strip())
         return list(dict.fromkeys(out))
 
+    def sibling(self, scalar: Scalar, key: str) -> list[str]:
+        """Return the value(s) of `key` in the mapping that holds `scalar`."""
+        want = (*scalar.path[:-1], key)
+        n = len(want)
+        return [
+            s.value
+            for s in self.scalars
+            if not s.is_key
+            and s.path[:n] == want
+            and (
+                len(s.path) == n
+                or (len(s.path) == n + 1 and isinstance(s.path[n], int))
+            )
+        ]
+
     # -- explicit triples -----------------------------------------------------
 
     def is_condition(self, scalar: Scalar) -> bool:
@@ -374,16 +505,20 @@ class _Scan:
         return any(isinstance(p, str) and p in keys for p in scalar.path)
 
     def explicit(self) -> None:
-        pending: list[tuple[int, str, Path]] = []
-        for scalar in self.scalars:
-            value = scalar.node.value
+        # (line, triple, scope, path, is_condition) of every non-download mention.
+        mentions: list[tuple[int, str, Path, Path, bool]] = []
+        guards: dict[Path, str] = {}  # step/job path -> its `if:` text
+        for scalar in self.candidates:
+            value = scalar.value
             if "linux-musl" not in value:
                 continue
             scope = self.scope(scalar.path)
             condition = self.is_condition(scalar) or (
                 scalar.is_key and value.lstrip().startswith("${{")
             )
-            for seg in segments(scalar.node, self.lines):
+            if condition and scalar.path[-1] == "if":
+                guards[scalar.path[:-1]] = value
+            for seg in segments(scalar, self.lines):
                 exprs = (
                     [m.span() for m in _EXPR_RE.finditer(seg.text)]
                     if self.dialect.expressions and "${{" in seg.text
@@ -393,17 +528,50 @@ class _Scan:
                     if mention.download:
                         continue
                     in_expr = any(a <= mention.start < b for a, b in exprs)
-                    if condition or in_expr:
-                        pending.append((seg.line, mention.triple, scope))
-                    else:
-                        self.built.setdefault(scope, set()).add(mention.triple)
-                        self.add(seg.line, mention.triple)
-        for line, triple, scope in pending:
-            if self.condition_live(triple, scope):
+                    mentions.append(
+                        (
+                            seg.line,
+                            mention.triple,
+                            scope,
+                            scalar.path,
+                            condition or in_expr,
+                        )
+                    )
+
+        def guard_of(path: Path) -> Path | None:
+            for guard in guards:
+                if path[: len(guard)] == guard:
+                    return guard
+            return None
+
+        # Targets a job builds: plain mentions outside steps guarded by a
+        # condition on a triple (such a step may itself be dead).
+        for _line, triple, scope, path, cond in mentions:
+            if not cond and guard_of(path) is None:
+                self.built.setdefault(scope, set()).add(triple)
+        dead = {g for g, text in guards.items() if self.guard_dead(g, text)}
+        for _line, triple, scope, path, cond in mentions:
+            guard = guard_of(path)
+            if not cond and guard is not None and guard not in dead:
+                self.built.setdefault(scope, set()).add(triple)
+        for line, triple, scope, path, cond in mentions:
+            guard = guard_of(path)
+            if guard in dead:
+                continue  # a step that only runs for a target nobody builds
+            if not cond or self.condition_live(triple, scope):
                 self.add(line, triple)
+
+    def guard_dead(self, guard: Path, text: str) -> bool:
+        """Return whether an `if:` on musl triples can never hold in its job."""
+        if not self.dialect.job_scoped_conditions or "!" in text:
+            return False
+        scope = self.scope(guard)
+        triples = {m.triple for m in find_triples(text)}
+        return bool(triples) and not any(self.condition_live(t, scope) for t in triples)
 
     def condition_live(self, triple: str, scope: Path) -> bool:
         """Return whether a condition on `triple` can hold (the triple is built)."""
+        self.index()
         if self.dialect.job_scoped_conditions and scope:
             if scope in self.dynamic_scopes:
                 return True
@@ -417,12 +585,12 @@ class _Scan:
     # -- implicit uses --------------------------------------------------------
 
     def templated(self) -> None:
-        for scalar in self.scalars:
-            value = scalar.node.value
+        for scalar in self.candidates:
+            value = scalar.value
             if "-linux-" not in value or self.is_condition(scalar):
                 continue
             scope = self.scope(scalar.path)
-            for seg in segments(scalar.node, self.lines):
+            for seg in segments(scalar, self.lines):
                 for tpl in find_templated(seg.text):
                     probe = find_triples(
                         seg.text[: tpl.start]
@@ -441,14 +609,15 @@ class _Scan:
                 arches = list(_FALLBACK_ARCHES)
         else:
             arches = [tpl.arch]
-        env_nodes: list[ScalarNode] = []
+        env_nodes: list[Scalar] = []
         if tpl.env_ref:
+            self.index()
             name = tpl.env_ref.split(".")[-1]
             lookup = f"matrix.{name}" if tpl.env_ref.startswith("matrix.") else name
-            nodes = self.values.get((scope, lookup)) or self.values.get(
+            found = self.values.get((scope, lookup)) or self.values.get(
                 ((), lookup), []
             )
-            env_nodes = [n for n in nodes if n.value.strip().startswith("musl")]
+            env_nodes = [n for n in found if n.value.strip().startswith("musl")]
             envs = [n.value.strip() for n in env_nodes]
         else:
             envs = [tpl.env]
@@ -465,26 +634,21 @@ class _Scan:
         for node in env_nodes:
             env = node.value.strip()
             own = tuple(t for t in resolved if t.endswith(f"-linux-{env}"))
-            self.add(node.start_mark.line + 1, env, own or resolved)
+            self.add(node.line + 1, env, own or resolved)
 
     def musllinux(self) -> None:
-        for scalar in self.scalars:
-            if scalar.is_key or "musllinux" not in scalar.node.value:
+        for scalar in self.candidates:
+            if scalar.is_key or "musllinux" not in scalar.value:
                 continue
             names = [p for p in scalar.path if isinstance(p, str)]
             if not names or names[-1] != "manylinux":
                 continue
-            match = _MUSLLINUX_RE.search(scalar.node.value)
+            match = _MUSLLINUX_RE.search(scalar.value)
             if match is None:  # pragma: no cover - guarded by the `in` test
                 continue
             scope = self.scope(scalar.path)
             targets: list[str] = []
-            sibling = get(scalar.owner, "target")
-            raw: list[str] = []
-            if isinstance(sibling, ScalarNode):
-                raw = [sibling.value]
-            elif isinstance(sibling, SequenceNode):
-                raw = [n.value for n in sibling.value if isinstance(n, ScalarNode)]
+            raw = self.sibling(scalar, "target")
             for value in raw:
                 tpls = find_templated(value.strip() + "-unknown-linux-musl")
                 if "${{" in value and tpls and tpls[0].arch_ref:
@@ -495,17 +659,18 @@ class _Scan:
             if not raw:
                 targets = [_MUSL_FOR_ARCH["x86_64"]]  # maturin builds for the host
             if targets:
-                line = scalar.node.start_mark.line + 1
-                self.add(line, match.group(0), _dedupe(targets))
+                self.add(scalar.line + 1, match.group(0), _dedupe(targets))
 
     def images(self) -> None:
-        for scalar in self.scalars:
+        for scalar in self.candidates:
             if scalar.is_key:
                 continue
+            if "docker" in scalar.value and "run" in scalar.value:
+                self.docker_run_images(scalar)
             names = [p for p in scalar.path if isinstance(p, str)]
             if not names:
                 continue
-            value = scalar.node.value.strip()
+            value = scalar.value.strip()
             key = names[-1]
             if key == "uses" and value.startswith("docker://"):
                 value = value.removeprefix("docker://")
@@ -517,28 +682,39 @@ class _Scan:
                 continue
             self.image(scalar, value.split("@", 1)[0])
 
+    def docker_run_images(self, scalar: Scalar) -> None:
+        """Report musl builder images a `docker run` command builds in."""
+        for seg in segments(scalar, self.lines):
+            if _DOCKER_RUN_RE.search(seg.text) is None:
+                continue
+            for word in seg.text.split():
+                musl = _MUSL_IMAGE_RE.search(word)
+                if musl is not None:
+                    self.add_musl_image(seg.line, musl)
+                elif _HOST_MUSL_IMAGE_RE.search(word):
+                    self.add_host_image(seg.line, word.strip("'\""))
+
+    def add_musl_image(self, line: int, musl: re.Match[str]) -> None:
+        arch = _ARCH_ALIASES.get(musl.group("arch"), musl.group("arch"))
+        triple = f"{arch}-unknown-linux-{musl.group('env')}"
+        if is_musl_triple(triple):
+            name = f"{musl.group('name')}:{musl.group('arch')}-{musl.group('env')}"
+            self.add(line, name, (triple,))
+
+    def add_host_image(self, line: int, image: str) -> None:
+        arch = "aarch64" if re.search(r"arm64|aarch64", image) else "x86_64"
+        self.add(line, image, (_MUSL_FOR_ARCH[arch],))
+
     def image(self, scalar: Scalar, image: str) -> None:
-        scope = self.scope(scalar.path)
-        texts = (
-            self.scope_text.get(scope, [])
-            if scope
-            else [t for ts in self.scope_text.values() for t in ts]
-        )
-        builds = any(_BUILD_CMD_RE.search(t) for t in texts)
-        if not builds:
+        if not self.builds(self.scope(scalar.path)):
             return  # runs or tests something already built
-        line = scalar.node.start_mark.line + 1
+        line = scalar.line + 1
         musl = _MUSL_IMAGE_RE.search(image)
         if musl is not None:
-            arch = _ARCH_ALIASES.get(musl.group("arch"), musl.group("arch"))
-            triple = f"{arch}-unknown-linux-{musl.group('env')}"
-            if is_musl_triple(triple):
-                name = f"{musl.group('name')}:{musl.group('arch')}-{musl.group('env')}"
-                self.add(line, name, (triple,))
+            self.add_musl_image(line, musl)
             return
         if _HOST_MUSL_IMAGE_RE.search(image):
-            arch = "aarch64" if re.search(r"arm64|aarch64", image) else "x86_64"
-            self.add(line, image, (_MUSL_FOR_ARCH[arch],))
+            self.add_host_image(line, image)
             return
         if _RUST_ALPINE_RE.search(image):
             self.add(line, image, (_MUSL_FOR_ARCH["x86_64"],))
@@ -551,62 +727,74 @@ class _Scan:
 # Hints (regex over the raw text: cheap, and also for files without "musl")
 
 _PIN: Final = r"(?P<pin>\d+\.\d+(?:\.\d+)?|stable|beta|nightly(?:-\d{4}-\d{2}-\d{2})?)"
-_TOOLCHAIN_HINT_RES: Final = (
-    re.compile(r"dtolnay/rust-toolchain@" + _PIN + r"(?![\w.])"),
-    re.compile(
-        r"^[ \t-]*toolchain:[ \t]*['\"]?" + _PIN + r"['\"]?[ \t]*(?:#.*)?$", re.M
-    ),
+# Each pattern starts with a literal so the regex engine skips ahead cheaply.
+_ACTION_PIN_RE: Final = re.compile(r"dtolnay/rust-toolchain@" + _PIN + r"(?![\w.])")
+_TOOLCHAIN_KEY_RE: Final = re.compile(
+    r"toolchain:[ \t]*['\"]?" + _PIN + r"['\"]?[ \t]*(?:#.*)?$", re.M
 )
-_UNRESOLVED_RES: Final = (
-    re.compile(r"^[ \t-]*matrix:[ \t]*['\"]?\$\{\{[^\n]*\}\}", re.M),
-    re.compile(
-        r"^[ \t-]*uses:[ \t]*['\"]?(?P<wf>[\w.\-/]*\.github/workflows/[^\s'\"]+)", re.M
-    ),
+_DYNAMIC_MATRIX_RE: Final = re.compile(r"matrix:[ \t]*['\"]?\$\{\{")
+_REUSABLE_RE: Final = re.compile(
+    r"uses:[ \t]*['\"]?(?P<wf>[\w.\-/]*\.github/workflows/[^\s'\"]+)"
 )
 
 
-def _line_of(text: str, pos: int) -> tuple[int, str]:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text.count("\n", 0, pos) + 1, text[start : end if end >= 0 else len(text)]
+def _line_at(text: str, pos: int) -> tuple[int, int]:
+    """Return the 1-based line number and start offset of the line holding `pos`."""
+    return text.count("\n", 0, pos) + 1, text.rfind("\n", 0, pos) + 1
 
 
-def _active(line_text: str, col_text: str) -> bool:
-    """Return whether the match at the end of `col_text` is outside a comment."""
-    return strip_comment(col_text) == col_text and not line_text.lstrip().startswith(
-        "#"
-    )
+def _lines_with(text: str, needle: str) -> list[int]:
+    """Return the start offsets of the lines that contain `needle`."""
+    starts: list[int] = []
+    pos = text.find(needle)
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        if not starts or starts[-1] != start:
+            starts.append(start)
+        end = text.find("\n", pos)
+        if end < 0:
+            break
+        pos = text.find(needle, end)
+    return starts
 
 
 def scan_hints(path: str, text: str) -> list[Hint]:
     """Return toolchain pins, dynamic-musl flags and unresolvable matrices in `text`."""
     hints: list[Hint] = []
 
-    def emit(pos: int, kind: HintKind, value: str) -> None:
-        line, line_text = _line_of(text, pos)
-        start = text.rfind("\n", 0, pos) + 1
-        if _active(line_text, text[start:pos]):
-            hints.append(Hint(path, line, kind, value))
+    def emit(pos: int, kind: HintKind, value: str, *, key: bool = False) -> None:
+        line, start = _line_at(text, pos)
+        before = text[start:pos]
+        if strip_comment(before) != before or before.lstrip().startswith("#"):
+            return  # inside a comment
+        if key and before.strip(" \t-"):
+            return  # `toolchain:` etc. must be the key of its line
+        hints.append(Hint(path, line, kind, value))
 
     if "toolchain" in text:
-        for regex in _TOOLCHAIN_HINT_RES:
-            for m in regex.finditer(text):
-                emit(m.start("pin"), HintKind.TOOLCHAIN, m.group("pin"))
-    if "rustup" in text or "cargo +" in text:
-        for m in re.finditer(r"[^\n]*(?:rustup|cargo \+)[^\n]*", text):
-            for pin in find_toolchain_pins(m.group(0)):
-                emit(m.start() + m.group(0).find(pin), HintKind.TOOLCHAIN, pin)
-    if "crt-static" in text or "link-self-contained" in text:
-        for m in re.finditer(r"[^\n]*(?:crt-static|link-self-contained)[^\n]*", text):
-            flag = find_dynamic_musl(m.group(0))
+        for m in _ACTION_PIN_RE.finditer(text):
+            emit(m.start(), HintKind.TOOLCHAIN, m.group("pin"))
+        for m in _TOOLCHAIN_KEY_RE.finditer(text):
+            emit(m.start(), HintKind.TOOLCHAIN, m.group("pin"), key=True)
+    for needle in ("rustup", "cargo +"):
+        for start in _lines_with(text, needle):
+            end = text.find("\n", start)
+            line_text = text[start : end if end >= 0 else len(text)]
+            for pin in find_toolchain_pins(line_text):
+                emit(start + line_text.find(pin), HintKind.TOOLCHAIN, pin)
+    for needle in ("crt-static", "link-self-contained"):
+        for start in _lines_with(text, needle):
+            end = text.find("\n", start)
+            line_text = text[start : end if end >= 0 else len(text)]
+            flag = find_dynamic_musl(line_text)
             if flag is not None:
-                emit(m.start() + m.group(0).find(flag), HintKind.DYNAMIC_MUSL, flag)
-    if "matrix" in text:
-        for m in _UNRESOLVED_RES[0].finditer(text):
-            emit(m.end() - 1, HintKind.UNRESOLVED, "dynamic matrix")
+                emit(start + line_text.find(flag), HintKind.DYNAMIC_MUSL, flag)
+    if "${{" in text:
+        for m in _DYNAMIC_MATRIX_RE.finditer(text):
+            emit(m.start(), HintKind.UNRESOLVED, "dynamic matrix", key=True)
     if ".github/workflows/" in text and "target" in text:
-        for m in _UNRESOLVED_RES[1].finditer(text):
-            emit(m.start("wf"), HintKind.UNRESOLVED, m.group("wf"))
+        for m in _REUSABLE_RE.finditer(text):
+            emit(m.start(), HintKind.UNRESOLVED, m.group("wf"), key=True)
     return hints
 
 
@@ -615,17 +803,10 @@ def scan_ci(path: str, text: str, dialect: Dialect) -> SourceResult:
     hints = scan_hints(path, text)
     if not any(marker in text for marker in MARKERS):
         return SourceResult(hints=tuple(hints))
-    doc = load_yaml(path, text)
+    doc = load_yaml(path, text, dialect.skip_keys)
     if isinstance(doc, Problem):
         return SourceResult(hints=tuple(hints), problems=(doc,))
-    try:
-        scalars = [s for root in doc.roots for s in walk(root, dialect.skip_keys)]
-    except _LimitError as exc:
-        return SourceResult(
-            hints=tuple(hints), problems=(Problem(path, exc.line, exc.message),)
-        )
-    scan = _Scan(path, dialect, doc.lines, scalars)
-    scan.index()
+    scan = _Scan(path, dialect, doc.lines, doc.scalars)
     scan.explicit()
     scan.templated()
     scan.musllinux()
