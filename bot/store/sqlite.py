@@ -5,25 +5,35 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from asyncio import Future
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from bot.store import RETENTION_S, StoredDelivery, StoredResult
 
 T = TypeVar("T")
 
+# Bodies of finished deliveries are dropped by the periodic `pending()` sweep
+# once this old, in bulk and outside the burst that brought them.
+BODY_GRACE_S: Final = 30.0
+
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     event TEXT NOT NULL,
-    body BLOB NOT NULL,
     received_at REAL NOT NULL,
     owner TEXT,
     lease_until REAL NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     finished_at REAL,
     error TEXT
+);
+-- Bodies live apart: updating any column of a row rewrites the whole row, and
+-- claim/finish must not rewrite a 25 MB payload.
+CREATE TABLE IF NOT EXISTS bodies (
+    id TEXT PRIMARY KEY,
+    body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_unfinished
     ON deliveries (received_at) WHERE finished_at IS NULL;
@@ -55,19 +65,20 @@ CREATE TABLE IF NOT EXISTS installations (
 class SqliteStore:
     """The default store: a local SQLite file in WAL mode.
 
-    Statements are short (single-row writes on primary keys), so they run
-    directly on the event loop under a lock; with `threaded=True` they run in
-    a worker thread instead (bench/ingress.py measures both).
+    Calls are queued and written in batches, one transaction per batch (group
+    commit), in a worker thread so the event loop keeps serving; with
+    `threaded=False` batches run on the loop (bench/ingress.py measures both).
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, threaded: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, threaded: bool = True) -> None:
         """Wrap an open connection whose schema exists (use `SqliteStore.open`)."""
         self._conn = conn
-        self._lock = asyncio.Lock()
         self._threaded = threaded
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
-    def open(cls, path: str, *, threaded: bool = False) -> SqliteStore:
+    def open(cls, path: str, *, threaded: bool = True) -> SqliteStore:
         """Open (creating directory, file and schema) the database at `path`."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -84,24 +95,56 @@ class SqliteStore:
             "DELETE FROM deliveries WHERE finished_at IS NOT NULL AND finished_at < ?",
             (time.time() - RETENTION_S,),
         )
+        conn.execute(
+            "DELETE FROM bodies WHERE id NOT IN"
+            " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
+        )
         return cls(conn, threaded=threaded)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        async with self._lock:
-            if self._threaded:
-                return await asyncio.to_thread(fn, self._conn)
-            return fn(self._conn)
+        # Group commit: calls made while a batch is being written are queued
+        # and written together in the next transaction, off the event loop.
+        future: Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((fn, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                fns = [fn for fn, _ in batch]
+                if self._threaded:
+                    outcomes = await asyncio.to_thread(_execute, self._conn, fns)
+                else:
+                    outcomes = _execute(self._conn, fns)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flusher = None
 
     async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
         """Record a delivery; return False if its id was seen before."""
 
         def q(c: sqlite3.Connection) -> bool:
             cur = c.execute(
-                "INSERT OR IGNORE INTO deliveries (id, event, body, received_at) "
-                "VALUES (?, ?, ?, ?)",
-                (delivery_id, event, body, time.time()),
+                "INSERT OR IGNORE INTO deliveries (id, event, received_at)"
+                " VALUES (?, ?, ?)",
+                (delivery_id, event, time.time()),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            c.execute(
+                "INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)",
+                (delivery_id, body),
+            )
+            return True
 
         return await self._run(q)
 
@@ -122,14 +165,16 @@ class SqliteStore:
         return await self._run(q)
 
     async def finish(self, delivery_id: str, error: str | None = None) -> None:
-        """Mark a delivery done; its body is dropped, its id kept for dedupe."""
+        """Mark a delivery done; its id is kept for dedupe, its body dropped later."""
 
         def q(c: sqlite3.Connection) -> None:
             c.execute(
-                "UPDATE deliveries SET finished_at = ?, error = ?, body = x'',"
+                "UPDATE deliveries SET finished_at = ?, error = ?,"
                 " owner = NULL, lease_until = 0 WHERE id = ?",
                 (time.time(), error, delivery_id),
             )
+            # Deleting a big blob costs as much as writing it: bodies of
+            # finished deliveries are dropped in bulk by `pending()` instead.
 
         await self._run(q)
 
@@ -137,10 +182,17 @@ class SqliteStore:
         """Return unfinished deliveries whose lease is free or expired."""
 
         def q(c: sqlite3.Connection) -> list[StoredDelivery]:
+            c.execute(
+                "DELETE FROM bodies WHERE id IN (SELECT id FROM deliveries"
+                " WHERE finished_at IS NOT NULL AND finished_at < ?)",
+                (time.time() - BODY_GRACE_S,),
+            )
             rows = c.execute(
-                "SELECT id, event, body, received_at, attempts FROM deliveries"
-                " WHERE finished_at IS NULL AND (owner IS NULL OR lease_until <= ?)"
-                " ORDER BY received_at LIMIT ?",
+                "SELECT d.id, d.event, b.body, d.received_at, d.attempts"
+                " FROM deliveries d JOIN bodies b ON b.id = d.id"
+                " WHERE d.finished_at IS NULL"
+                " AND (d.owner IS NULL OR d.lease_until <= ?)"
+                " ORDER BY d.received_at LIMIT ?",
                 (time.time(), limit),
             ).fetchall()
             return [StoredDelivery(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
@@ -226,6 +278,30 @@ class SqliteStore:
         await self._run(q)
 
     async def close(self) -> None:
-        """Close the connection."""
-        async with self._lock:
-            self._conn.close()
+        """Write what is queued, then close the connection."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        self._conn.close()
+
+
+def _execute(
+    conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
+) -> list[tuple[bool, Any]]:
+    """Run `fns` in one transaction; return (ok, result or exception) for each."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        return [(False, exc)] * len(fns)
+    outcomes: list[tuple[bool, Any]] = []
+    for fn in fns:
+        # A failed statement is rolled back by SQLite on its own; the others stay.
+        try:
+            outcomes.append((True, fn(conn)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        return [(False, exc)] * len(fns)
+    return outcomes
