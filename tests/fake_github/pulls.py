@@ -457,6 +457,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
             full_json = _pull_json(request, fake, pull)
             for key in ("number", "id", "state", "title", "body", "html_url"):
                 simple[key] = full_json[key]
+            simple["requested_teams"] = []
             simple["head"].update(
                 ref=pull.head_ref, sha=pull.head_sha, repo=full_json["head"]["repo"]
             )

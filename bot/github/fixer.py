@@ -1,0 +1,522 @@
+"""Apply the lockfile fix: a commit on the pull request's branch, or a fix PR.
+
+The new Cargo.lock is the blob at the analysed head with the core's FixPlan
+edits applied, committed through the git data API (GITHUB.md 8.1): blob, tree
+on `base_tree`, commit with the head as parent, then a fast-forward-only ref
+update that GitHub refuses (422) when the branch moved. Fork branches are out
+of the installation's reach (GITHUB.md 8.2) and the default branch is not
+pushed to directly; both get a pull request from `musl-check/libc-<version>`,
+reused and updated rather than duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+import gidgethub
+from aiohttp import web
+
+from bot.core import analysis
+from bot.core.config import Config, parse_config
+from bot.core.findings import Report
+from bot.core.fixes import FixPlan, apply_edits
+from bot.core.scope import CONFIG_PATH
+from bot.crates import index_for
+from bot.github.client import GitHubClient
+from bot.github.reviews import is_at_risk
+from bot.github.runner import deps_for
+from bot.github.snapshot import git_blob_sha, take_snapshot
+
+logger = logging.getLogger(__name__)
+
+FIX_BRANCH_PREFIX: Final = "musl-check/libc-"
+FILE_MODE: Final = "100644"
+# The check run's button (GITHUB.md 4.2: label <= 20, identifier <= 20,
+# description <= 40 characters).
+FIX_ACTION: Final[dict[str, str]] = {
+    "label": "Fix libc",
+    "description": "Update libc in Cargo.lock to 0.2.146+",
+    "identifier": "fix-libc",
+}
+
+
+def fix_actions(report: Report) -> list[dict[str, str]]:
+    """Return the check run's `actions`: the Fix button when a lockfile fix exists."""
+    if is_at_risk(report) and report.fixes:
+        return [dict(FIX_ACTION)]
+    return []
+
+
+class FixStatus(StrEnum):
+    """What `apply_fix` did."""
+
+    COMMITTED = "committed"  # pushed onto the pull request's own branch
+    PR_OPENED = "pr-opened"
+    PR_UPDATED = "pr-updated"  # the fix branch moved onto a new base
+    UP_TO_DATE = "up-to-date"  # the open fix PR already holds this fix
+    PR_CLOSED = "pr-closed"  # a fix PR for this version was closed: not reopened
+    HEAD_MOVED = "head-moved"
+    NOT_EDITABLE = "not-editable"  # no exact edit (index down, several libc, ...)
+    NOT_NEEDED = "not-needed"
+
+
+SUCCESS: Final = frozenset(
+    {
+        FixStatus.COMMITTED,
+        FixStatus.PR_OPENED,
+        FixStatus.PR_UPDATED,
+        FixStatus.UP_TO_DATE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    """The outcome, with a message fit for a reply comment."""
+
+    status: FixStatus
+    message: str
+    commit_sha: str | None = None
+    pull_number: int | None = None
+    branch: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the fix is (now) on GitHub."""
+        return self.status in SUCCESS
+
+
+@dataclass(frozen=True, slots=True)
+class FixTarget:
+    """Where the fix goes.
+
+    `push_branch` is a branch of this repository to commit onto (a same-repo
+    pull request); None opens or updates a fix PR into `base_branch` instead.
+    """
+
+    owner: str
+    repo: str
+    head_sha: str
+    base_branch: str
+    push_branch: str | None = None
+    pull_number: int | None = None  # the pull request being fixed, if any
+    is_fork: bool = False
+
+    @property
+    def vars(self) -> dict[str, str]:
+        """Return the repository URL variables."""
+        return {"owner": self.owner, "repo": self.repo}
+
+
+def commit_message(plan: FixPlan) -> str:
+    """Return the fix commit's message: what changed and why."""
+    return (
+        f"Update libc {plan.old_version} -> {plan.new_version} for musl 1.2.5\n\n"
+        "musl 1.2.4 removed the LFS64 symbols (open64, fstat64, ...) that the\n"
+        f"libc crate up to 0.2.144 links against on musl targets, and Rust 1.93\n"
+        "bundles musl 1.2.5 for x86_64, aarch64 and powerpc64le-unknown-linux-musl,\n"
+        "so musl builds with the old libc fail to link. libc 0.2.146 is the\n"
+        "first release without those symbols.\n\n"
+        f"Same change as `{plan.command}` (only {plan.path} changes).\n"
+        "https://blog.rust-lang.org/2025/12/05/Updating-musl-1.2.5/"
+    )
+
+
+def fix_branch(plan: FixPlan) -> str:
+    """Return the branch a fix PR for `plan` lives on."""
+    return f"{FIX_BRANCH_PREFIX}{plan.new_version}"
+
+
+def _ref_vars(target: FixTarget, branch: str) -> dict[str, str]:
+    return {**target.vars, "branch": branch}
+
+
+async def _ref_sha(gh: GitHubClient, target: FixTarget, branch: str) -> str | None:
+    try:
+        data = await gh.getitem(
+            "/repos/{owner}/{repo}/git/ref/heads/{+branch}", _ref_vars(target, branch)
+        )
+    except gidgethub.BadRequest as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+    return str(data["object"]["sha"])
+
+
+async def _commit(
+    gh: GitHubClient, target: FixTarget, parent: str, path: str, text: str, msg: str
+) -> str:
+    commit = await gh.getitem(
+        "/repos/{owner}/{repo}/git/commits/{sha}", {**target.vars, "sha": parent}
+    )
+    blob = await gh.post(
+        "/repos/{owner}/{repo}/git/blobs",
+        target.vars,
+        data={"content": text, "encoding": "utf-8"},
+    )
+    # Without base_tree every file not listed would be deleted (GITHUB.md 8.1).
+    tree = await gh.post(
+        "/repos/{owner}/{repo}/git/trees",
+        target.vars,
+        data={
+            "base_tree": commit["tree"]["sha"],
+            "tree": [
+                {"path": path, "mode": FILE_MODE, "type": "blob", "sha": blob["sha"]}
+            ],
+        },
+    )
+    created = await gh.post(
+        "/repos/{owner}/{repo}/git/commits",
+        target.vars,
+        data={"message": msg, "tree": tree["sha"], "parents": [parent]},
+    )
+    return str(created["sha"])
+
+
+async def _lock_blob_at(
+    gh: GitHubClient, target: FixTarget, sha: str, path: str
+) -> str | None:
+    """Return the blob sha of `path` (a root-level file) at commit `sha`."""
+    commit = await gh.getitem(
+        "/repos/{owner}/{repo}/git/commits/{sha}", {**target.vars, "sha": sha}
+    )
+    tree = await gh.getitem(
+        "/repos/{owner}/{repo}/git/trees/{sha}",
+        {**target.vars, "sha": commit["tree"]["sha"]},
+    )
+    for entry in tree.get("tree", []):
+        if entry.get("path") == path and entry.get("type") == "blob":
+            return str(entry["sha"])
+    return None
+
+
+async def apply_fix(
+    gh: GitHubClient, target: FixTarget, plan: FixPlan, lock_text: str
+) -> FixResult:
+    """Commit the fix to the pull request's branch, or open/update a fix PR."""
+    if not plan.edits or plan.new_version is None:
+        why = plan.reason or "no exact Cargo.lock edit is known"
+        return FixResult(
+            FixStatus.NOT_EDITABLE,
+            f"musl-check cannot edit {plan.path} itself: {why}. "
+            f"Run `{plan.command}` and commit {plan.path}.",
+        )
+    new_text = apply_edits(lock_text, plan.edits)
+    if target.push_branch is not None:
+        return await _push(gh, target, target.push_branch, plan, new_text)
+    return await _fix_pull_request(gh, target, plan, lock_text, new_text)
+
+
+async def _push(
+    gh: GitHubClient, target: FixTarget, branch: str, plan: FixPlan, new_text: str
+) -> FixResult:
+    moved = FixResult(
+        FixStatus.HEAD_MOVED,
+        f"`{branch}` moved since {target.head_sha[:12]} was analysed, so nothing "
+        "was pushed. Comment `/musl-check fix` again to fix the new head.",
+        branch=branch,
+    )
+    if await _ref_sha(gh, target, branch) != target.head_sha:
+        return moved
+    sha = await _commit(
+        gh, target, target.head_sha, plan.path, new_text, commit_message(plan)
+    )
+    try:
+        await gh.patch(
+            "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
+            _ref_vars(target, branch),
+            data={"sha": sha, "force": False},
+        )
+    except gidgethub.BadRequest as exc:
+        # 422 "Update is not a fast forward": someone pushed in between.
+        if exc.status_code == 422 and await _ref_sha(gh, target, branch) != (
+            target.head_sha
+        ):
+            return moved
+        raise
+    return FixResult(
+        FixStatus.COMMITTED,
+        f"Pushed {sha[:12]} to `{branch}`: libc {plan.old_version} -> "
+        f"{plan.new_version} in {plan.path}.",
+        commit_sha=sha,
+        branch=branch,
+    )
+
+
+async def _fix_base(
+    gh: GitHubClient, target: FixTarget, plan: FixPlan, lock_text: str
+) -> str:
+    """Return the commit a fix PR starts from.
+
+    For a pull request whose Cargo.lock is the same as its base branch's, the
+    fix goes on the base branch's tip (the fix PR then holds only the
+    lockfile change); otherwise on the analysed head itself.
+    """
+    if target.pull_number is None:
+        return target.head_sha
+    tip = await _ref_sha(gh, target, target.base_branch)
+    if tip is None or "/" in plan.path:
+        return target.head_sha
+    at_tip = await _lock_blob_at(gh, target, tip, plan.path)
+    if at_tip == git_blob_sha(lock_text.encode()):
+        return tip
+    return target.head_sha
+
+
+async def _find_fix_pull(
+    gh: GitHubClient, target: FixTarget, branch: str
+) -> Mapping[str, Any] | None:
+    found: Mapping[str, Any] | None = None
+    async for pull in gh.getiter(
+        "/repos/{owner}/{repo}/pulls?head={head}&state=all&per_page=100",
+        {**target.vars, "head": f"{target.owner}:{branch}"},
+    ):
+        if not isinstance(pull, dict):
+            continue
+        if (pull.get("head") or {}).get("ref") != branch:
+            continue
+        if pull.get("state") == "open":
+            return pull
+        found = found or pull
+    return found
+
+
+def _pull_body(target: FixTarget, plan: FixPlan) -> str:
+    lines = [
+        f"Updates libc {plan.old_version} → {plan.new_version} in `{plan.path}`.",
+        "",
+        "musl 1.2.4 removed the LFS64 symbols (`open64`, `fstat64`, ...) that "
+        "libc up to 0.2.144 links against on musl targets, and Rust 1.93 bundles "
+        "musl 1.2.5, so musl builds with the old libc fail to link. libc 0.2.146 "
+        "is the first release without them.",
+        "",
+        f"Same change as `{plan.command}`.",
+    ]
+    if target.pull_number is not None and target.is_fork:
+        lines += [
+            "",
+            f"Opened for #{target.pull_number}, whose branch lives in a fork "
+            "musl-check cannot push to.",
+        ]
+    return "\n".join(lines)
+
+
+async def _fix_pull_request(
+    gh: GitHubClient, target: FixTarget, plan: FixPlan, lock_text: str, new_text: str
+) -> FixResult:
+    branch = fix_branch(plan)
+    base = await _fix_base(gh, target, plan, lock_text)
+    existing = await _ref_sha(gh, target, branch)
+    pull = await _find_fix_pull(gh, target, branch)
+    if pull is not None and pull.get("state") != "open":
+        return FixResult(
+            FixStatus.PR_CLOSED,
+            f"A fix pull request for libc {plan.new_version} (#{pull['number']}) "
+            "was closed; musl-check does not open it again.",
+            pull_number=int(pull["number"]),
+            branch=branch,
+        )
+    up_to_date = False
+    commit_sha = existing
+    if existing is not None:
+        head = await gh.getitem(
+            "/repos/{owner}/{repo}/git/commits/{sha}", {**target.vars, "sha": existing}
+        )
+        parents = [p.get("sha") for p in head.get("parents", [])]
+        up_to_date = parents == [base]
+    if not up_to_date:
+        commit_sha = await _commit(
+            gh, target, base, plan.path, new_text, commit_message(plan)
+        )
+        if existing is None:
+            await gh.post(
+                "/repos/{owner}/{repo}/git/refs",
+                target.vars,
+                data={"ref": f"refs/heads/{branch}", "sha": commit_sha},
+            )
+        else:
+            # Our own branch: moving it onto the new base is a forced update.
+            await gh.patch(
+                "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
+                _ref_vars(target, branch),
+                data={"sha": commit_sha, "force": True},
+            )
+    if pull is not None:
+        number = int(pull["number"])
+        status = FixStatus.UP_TO_DATE if up_to_date else FixStatus.PR_UPDATED
+        verb = "already holds" if up_to_date else "now holds"
+        return FixResult(
+            status,
+            f"#{number} {verb} the fix (libc {plan.old_version} -> "
+            f"{plan.new_version}).",
+            commit_sha=commit_sha,
+            pull_number=number,
+            branch=branch,
+        )
+    created = await gh.post(
+        "/repos/{owner}/{repo}/pulls",
+        target.vars,
+        data={
+            "title": f"Update libc {plan.old_version} -> {plan.new_version} "
+            "for musl 1.2.5",
+            "head": branch,
+            "base": target.base_branch,
+            "body": _pull_body(target, plan),
+            "maintainer_can_modify": True,
+        },
+    )
+    number = int(created["number"])
+    return FixResult(
+        FixStatus.PR_OPENED,
+        f"Opened #{number} with the fix (libc {plan.old_version} -> "
+        f"{plan.new_version}).",
+        commit_sha=commit_sha,
+        pull_number=number,
+        branch=branch,
+    )
+
+
+def _config(files: Mapping[str, bytes]) -> Config:
+    data = files.get(CONFIG_PATH)
+    if data is None:
+        return Config()
+    config, _errors = parse_config(data.decode("utf-8", errors="replace"))
+    return config
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """A commit analysed with index data, ready to fix."""
+
+    report: Report
+    config: Config
+    files: Mapping[str, bytes]
+    index_reached: bool
+
+
+async def analyse_commit(
+    gh: GitHubClient, app: web.Application, owner: str, repo: str, sha: str
+) -> Analysed:
+    """Snapshot and analyse `sha` with libc's index entries (for exact edits)."""
+    deps = deps_for(app)
+    snapshot = await take_snapshot(gh, owner, repo, sha, deps.blobs)
+    config = _config(snapshot.files)
+    entries = await index_for(app).libc()
+    report = analysis.analyse(snapshot.files, config, entries)
+    return Analysed(report, config, snapshot.files, entries is not None)
+
+
+def _plan(analysed: Analysed) -> tuple[FixPlan | None, str | None]:
+    plan = analysed.report.fixes[0] if analysed.report.fixes else None
+    if plan is None:
+        return None, None
+    data = analysed.files.get(plan.path)
+    return plan, None if data is None else data.decode("utf-8", errors="replace")
+
+
+def _not_needed(sha: str) -> FixResult:
+    return FixResult(
+        FixStatus.NOT_NEEDED,
+        f"Nothing to fix at {sha[:12]}: the root Cargo.lock has no libc older "
+        "than 0.2.146.",
+    )
+
+
+async def fix_pull(
+    gh: GitHubClient, app: web.Application, owner: str, repo: str, number: int
+) -> FixResult:
+    """Fix pull request `number` at its current head (re-read from GitHub)."""
+    pull = await gh.getitem(
+        "/repos/{owner}/{repo}/pulls/{number}",
+        {"owner": owner, "repo": repo, "number": str(number)},
+    )
+    head, base = pull["head"], pull["base"]
+    head_sha = str(head["sha"])
+    head_repo = head.get("repo") or {}
+    base_repo = base.get("repo") or {}
+    is_fork = not head_repo or head_repo.get("full_name") != base_repo.get("full_name")
+    default = base_repo.get("default_branch")
+    push_branch = None
+    if not is_fork and head.get("ref") != default:
+        push_branch = str(head["ref"])
+    target = FixTarget(
+        owner,
+        repo,
+        head_sha,
+        base_branch=str(base["ref"]),
+        push_branch=push_branch,
+        pull_number=number,
+        is_fork=is_fork,
+    )
+    analysed = await analyse_commit(gh, app, owner, repo, head_sha)
+    return await _apply(gh, target, analysed)
+
+
+async def _apply(gh: GitHubClient, target: FixTarget, analysed: Analysed) -> FixResult:
+    plan, text = _plan(analysed)
+    if plan is None or text is None:
+        return _not_needed(target.head_sha)
+    result = await apply_fix(gh, target, plan, text)
+    if result.status is FixStatus.NOT_EDITABLE and not analysed.index_reached:
+        return FixResult(
+            FixStatus.NOT_EDITABLE,
+            "The crates.io index could not be reached, so musl-check cannot "
+            f"write the new checksum. Run `{plan.command}` and commit {plan.path}.",
+        )
+    logger.info(
+        "fix applied",
+        extra={
+            "repo": f"{target.owner}/{target.repo}",
+            "sha": target.head_sha,
+            "status": result.status.value,
+        },
+    )
+    return result
+
+
+async def fix_default_branch(
+    gh: GitHubClient,
+    app: web.Application,
+    owner: str,
+    repo: str,
+    sha: str,
+    default_branch: str,
+) -> FixResult | None:
+    """Open or update the one fix PR for an at-risk default branch at `sha`.
+
+    Returns None when the repository's config does not ask for fix PRs
+    (`fix_pull_requests`). The push route calls this after `run_check`.
+    """
+    analysed = await analyse_commit(gh, app, owner, repo, sha)
+    if not analysed.config.fix_pull_requests:
+        return None
+    if not is_at_risk(analysed.report):
+        return _not_needed(sha)
+    target = FixTarget(owner, repo, sha, base_branch=default_branch)
+    return await _apply(gh, target, analysed)
+
+
+async def fix_branch_head(
+    gh: GitHubClient,
+    app: web.Application,
+    owner: str,
+    repo: str,
+    sha: str,
+    branch: str | None,
+    default_branch: str,
+) -> FixResult:
+    """Fix a commit that is no pull request's head (the Fix button on a push).
+
+    The default branch (or an unknown branch) gets a fix PR; another branch of
+    the repository gets the commit directly.
+    """
+    push_branch = branch if branch and branch != default_branch else None
+    target = FixTarget(
+        owner, repo, sha, base_branch=default_branch, push_branch=push_branch
+    )
+    analysed = await analyse_commit(gh, app, owner, repo, sha)
+    return await _apply(gh, target, analysed)
