@@ -12,9 +12,11 @@ from bot.github.routes import (
     check_run,
     check_suite,
     installation,
+    issue_comment,
     ping,
     pull_request,
     push,
+    requested_action,
 )
 from bot.github.runner import deps_for
 
@@ -27,6 +29,8 @@ router = Router(
     push.router,
     installation.router,
     ping.router,
+    issue_comment.router,
+    requested_action.router,
 )
 
 
