@@ -228,23 +228,32 @@ def test_parse_key_rejects_garbage() -> None:
 @pytest.mark.parametrize(
     ("text", "line"),
     [
-        ("[build]\ntarget = \n", 2),
-        ("[build\n# x86_64-unknown-linux-musl\n", 1),
+        ('[build]\ntarget = "x86_64-unknown-linux-musl"\nbad =\n', 3),
+        ('[build\ntarget = "x86_64-unknown-linux-musl"\n', 1),
         ('[build]\ntarget = "x86_64-unknown-linux-musl"\ntarget = "x"\n', 3),
     ],
 )
 def test_malformed_toml_is_a_problem(text: str, line: int) -> None:
-    result = cargo_config.scan(".cargo/config.toml", text + "# musl\n")
+    result = cargo_config.scan(".cargo/config.toml", text)
     assert result.uses == ()
     (problem,) = result.problems
     assert problem.line == line
     assert problem.message.startswith("malformed TOML")
 
 
+def test_malformed_toml_without_findings_is_not_parsed() -> None:
+    text = "[alias]\nb = \n# musl\n"
+    assert cargo_config.scan(".cargo/config.toml", text) == SourceResult()
+
+
 def test_hostile_toml_inputs_are_problems() -> None:
-    deep = "a = " + "[" * 100_000 + "]" * 100_000 + "\n# musl\n"
+    triple = '"x86_64-unknown-linux-musl"'
+    deep = "a = " + "[" * 100_000 + triple + "]" * 100_000 + "\n"
     (problem,) = cargo_config.scan(".cargo/config.toml", deep).problems
-    assert "nesting" in problem.message
+    assert (problem.line, problem.message) == (1, "nesting too deep; not read")
+    # Balanced junk on a line that matters to no rule is skipped unparsed.
+    junk = "a = " + "[" * 100_000 + "]" * 100_000 + "\n# musl\n"
+    assert cargo_config.scan(".cargo/config.toml", junk) == SourceResult()
     binary = "musl\x00\x01\x02\xff" * 10
     (problem,) = cargo_config.scan(".cargo/config.toml", binary).problems
     assert "binary" in problem.message
@@ -255,10 +264,11 @@ def test_hostile_toml_inputs_are_problems() -> None:
 
 def test_toml_nesting_guard_spans_lines() -> None:
     text = "a = [\n" * 70 + "]\n" * 70
-    problem = cargo_config.toml_problem("x.toml", text)
+    lines, problem = cargo_config.read_toml("x.toml", text)
+    assert lines == []
     assert problem is not None
     assert (problem.line, problem.message) == (65, "nesting too deep; not read")
-    assert cargo_config.toml_problem("x.toml", "a = [[[1]]]\n") is None
+    assert cargo_config.read_toml("x.toml", "a = [[[1]]]\n")[1] is None
 
 
 def test_toml_helpers_edge_cases() -> None:
@@ -306,7 +316,8 @@ def test_toolchain_legacy_file_in_toml_form_and_malformed() -> None:
     assert toolchain.scan("rust-toolchain.toml", "[toolchain]\nprofile = 'x'\n") == (
         SourceResult()
     )
-    (problem,) = toolchain.scan("rust-toolchain.toml", "[toolchain\nchannel=1").problems
+    bad = '[toolchain\nchannel="1.70"'
+    (problem,) = toolchain.scan("rust-toolchain.toml", bad).problems
     assert problem.line == 1
     empty = toolchain.scan("rust-toolchain.toml", "[toolchain]\nchannel = ''\n")
     assert empty == SourceResult()
@@ -480,8 +491,19 @@ def test_cargo_toml_libc_pin_and_patch_hints() -> None:
 def test_cargo_toml_without_triggers_and_malformed() -> None:
     assert dist.scan("Cargo.toml", '[package]\nname = "x"\n') == SourceResult()
     assert dist.scan("Cargo.toml", '[package]\nrust-version = ""\n') == SourceResult()
-    (problem,) = dist.scan("Cargo.toml", 'libc = "0.2"\nlibc = "0.3"\n').problems
-    assert problem.line == 2
+    bad = '[dependencies]\nlibc = "=0.2.1"\nlibc = "0.3"\n'
+    (problem,) = dist.scan("Cargo.toml", bad).problems
+    assert problem.line == 3
+    (problem,) = dist.scan("Cargo.toml", "libc = " + "{b = " * 80).problems
+    assert problem.message == "nesting too deep; not read"
+
+
+@pytest.mark.parametrize("scanner", [cross.scan, toolchain.scan, dist.scan])
+def test_toml_scanners_refuse_binary(scanner: Scanner) -> None:
+    (problem,) = scanner(
+        "x.toml", "[toolchain]\nx86_64-unknown-linux-musl\x00"
+    ).problems
+    assert problem.message == "binary file (NUL bytes); not read"
 
 
 # --- Dockerfiles --------------------------------------------------------------

@@ -102,6 +102,8 @@ def _scan_code(
             return text[: match.start()], depth, None, equals
         elif lexeme in "[{":
             depth += 1
+            if depth > MAX_NESTING:
+                return text, depth, None, equals
         elif lexeme in "]}":
             depth -= 1
     if equals is None and depth == 0 and "=" in text[pos:]:
@@ -109,35 +111,89 @@ def _scan_code(
     return text, depth, None, equals
 
 
-def walk_toml(text: str) -> Iterator[TomlLine]:
-    """Yield every non-blank, non-comment line of `text` with its key path."""
+def _matching_lines(text: str, needles: tuple[str, ...]) -> set[int]:
+    """Return the 1-based numbers of the lines holding any of `needles`."""
+    numbers: set[int] = set()
+    for needle in needles:
+        line, pos = 1, 0
+        start = text.find(needle)
+        while start >= 0:
+            line += text.count("\n", pos, start)
+            pos = start
+            numbers.add(line)
+            start = text.find(needle, start + len(needle))
+    return numbers
+
+
+def read_toml(
+    path: str, text: str, wanted: tuple[str, ...] | None = None
+) -> tuple[list[TomlLine], Problem | None]:
+    """Return the lines of `text` with their key paths, or why it is unreadable.
+
+    With `wanted`, only lines holding one of its strings, and lines of tables
+    with one in their name, are returned (the walk still tracks every table).
+    Size, binary content and nesting are checked here; syntax only by
+    `toml_problem`.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        return [], Problem(
+            path, 1, f"file too large ({len(text)} characters); not read"
+        )
+    if "\x00" in text:
+        return [], Problem(path, 1, "binary file (NUL bytes); not read")
+    found: list[TomlLine] = []
     table: tuple[str, ...] = ()
+    table_wanted = wanted is None
     key: tuple[str, ...] = ()
     depth = 0
     closer: str | None = None
-    for number, raw in enumerate(text.splitlines(), 1):
+    wanted_lines = _matching_lines(text, wanted) if wanted is not None else set()
+    for number, raw in enumerate(text.split("\n"), 1):
+        keep = table_wanted or number in wanted_lines
         if closer is not None or depth > 0:
             code, depth, closer, _ = _scan_code(raw, depth, closer)
+            if depth > MAX_NESTING:
+                return [], Problem(path, number, "nesting too deep; not read")
             depth = max(depth, 0)
-            if code.strip():
-                yield TomlLine(number, key, code, header=False)
+            if keep and code.strip():
+                found.append(TomlLine(number, key, code, header=False))
             continue
         stripped = raw.lstrip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped or stripped[0] == "#":
             continue
-        if stripped.startswith("["):
+        if stripped[0] == "[":
             code, _, _, _ = _scan_code(raw, 1, None)
             inner = code.strip().strip("[]")
             table = parse_key(inner) or (inner.strip(),)
             key = table
-            yield TomlLine(number, table, code, header=True)
+            table_wanted = wanted is None or any(
+                needle in part for needle in wanted for part in table
+            )
+            if keep or table_wanted:
+                found.append(TomlLine(number, table, code, header=True))
             continue
+        if (
+            not keep
+            and '"""' not in raw
+            and "'''" not in raw
+            and raw.count("[") + raw.count("{") == raw.count("]") + raw.count("}")
+        ):
+            continue  # opens no multi-line array, table or string
         code, depth, closer, equals = _scan_code(raw, 0, None)
+        if depth > MAX_NESTING:
+            return [], Problem(path, number, "nesting too deep; not read")
         depth = max(depth, 0)
-        if equals is None:
-            continue
-        key = table + (parse_key(code[:equals].strip()) or (code[:equals].strip(),))
-        yield TomlLine(number, key, code, header=False)
+        if equals is not None:
+            name = code[:equals].strip()
+            key = table + (parse_key(name) or (name,))
+            if keep:
+                found.append(TomlLine(number, key, code, header=False))
+    return found, None
+
+
+def walk_toml(text: str) -> list[TomlLine]:
+    """Return every non-blank, non-comment line of `text` with its key path."""
+    return read_toml("", text)[0]
 
 
 def value_text(line: TomlLine) -> str:
@@ -155,17 +211,7 @@ def first_string(text: str) -> str | None:
 
 
 def toml_problem(path: str, text: str) -> Problem | None:
-    """Return why `text` is not a TOML file we will read, or None if it is fine."""
-    if len(text) > MAX_CONFIG_BYTES:
-        return Problem(path, 1, f"file too large ({len(text)} characters); not read")
-    if "\x00" in text:
-        return Problem(path, 1, "binary file (NUL bytes); not read")
-    depth = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        depth += raw.count("[") + raw.count("{")
-        if depth > MAX_NESTING:
-            return Problem(path, number, "nesting too deep; not read")
-        depth -= raw.count("]") + raw.count("}")
+    """Return the TOML syntax error in `text` (with its line), or None."""
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -173,6 +219,18 @@ def toml_problem(path: str, text: str) -> Problem | None:
         line = int(found[1]) if found else 1
         return Problem(path, line, f"malformed TOML: {err}")
     return None
+
+
+def checked(path: str, text: str, result: SourceResult) -> SourceResult:
+    """Return `result`, or the syntax problem if it found anything in bad TOML.
+
+    tomllib is slow next to the line walk, so it only runs on files that
+    produced a use or hint: those findings must not come from a broken file.
+    """
+    if not result.uses and not result.hints:
+        return result
+    problem = toml_problem(path, text)
+    return result if problem is None else SourceResult(problems=(problem,))
 
 
 def strict_triples(code: str) -> Iterator[str]:
@@ -189,18 +247,25 @@ def dynamic_flag(code: str) -> str | None:
 
 
 _TRIGGERS: Final = ("musl", "replace-with", "crt-static", "link-self-contained")
+_WANTED: Final = (
+    "-linux-musl",
+    "replace-with",
+    "crt-static",
+    "self-contained",
+    "crates-io",
+)
 
 
 def scan(path: str, text: str) -> SourceResult:
     """Return the musl uses and hints in a Cargo configuration file."""
     if not any(trigger in text for trigger in _TRIGGERS):
         return SourceResult()
-    problem = toml_problem(path, text)
+    lines, problem = read_toml(path, text, _WANTED)
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses: list[MuslUse] = []
     hints: list[Hint] = []
-    for line in walk_toml(text):
+    for line in lines:
         for triple in dict.fromkeys(strict_triples(line.code)):
             uses.append(
                 MuslUse(
@@ -216,4 +281,4 @@ def scan(path: str, text: str) -> SourceResult:
         if line.key[:3] == ("source", "crates-io", "replace-with"):
             value = first_string(value_text(line)) or ""
             hints.append(Hint(path, line.line, HintKind.VENDORED, value))
-    return SourceResult(tuple(uses), tuple(hints))
+    return checked(path, text, SourceResult(tuple(uses), tuple(hints)))

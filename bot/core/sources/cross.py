@@ -14,12 +14,13 @@ from typing import Final
 from bot.core.sources import MuslUse, SourceResult, UseKind
 from bot.core.sources.cargo_config import (
     TomlLine,
+    checked,
+    read_toml,
     strict_triples,
-    toml_problem,
-    walk_toml,
 )
 from bot.core.sources.make import loose_triples
 
+_WANTED: Final = ("-linux-musl",)
 # Keys whose value names a container image or its Dockerfile: a triple there is
 # the build environment for that target even when hyphen-prefixed.
 _IMAGE_KEYS: Final = frozenset({"image", "dockerfile", "name", "file"})
@@ -39,12 +40,10 @@ def scan(path: str, text: str) -> SourceResult:
     """Return the musl targets a Cross.toml configures."""
     if "-linux-musl" not in text:
         return SourceResult()
-    problem = toml_problem(path, text)
+    lines, problem = read_toml(path, text, _WANTED)
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses = [
-        use
-        for line in walk_toml(text)
-        for use in cross_uses(path, line, line.key, UseKind.CROSS)
+        use for line in lines for use in cross_uses(path, line, line.key, UseKind.CROSS)
     ]
-    return SourceResult(tuple(uses))
+    return checked(path, text, SourceResult(tuple(uses)))

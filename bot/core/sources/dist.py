@@ -19,11 +19,11 @@ from typing import Final
 from bot.core.sources import Hint, HintKind, MuslUse, SourceResult, UseKind
 from bot.core.sources.cargo_config import (
     TomlLine,
+    checked,
     first_string,
+    read_toml,
     strict_triples,
-    toml_problem,
     value_text,
-    walk_toml,
 )
 from bot.core.sources.cross import cross_uses
 
@@ -33,6 +33,9 @@ _DEP_TABLES: Final = frozenset(
 # Packaging metadata whose paths/targets name what the project builds.
 _BUILD_METADATA: Final = frozenset({"dist", "rpm", "generate-rpm", "deb"})
 _HINT_RE: Final = re.compile(r"rust-version|\blibc\b")
+# Lines worth a look: hints, musl triples, and every line of a `libc` or
+# `[patch]` table (`[dependencies.libc]` then `version = ...`).
+_WANTED: Final = ("rust-version", "libc", "-linux-musl", "patch", "replace")
 _COMPARATOR_RE: Final = re.compile(
     r"\s*(?P<op>=|<=|>=|<|>|~|\^)?\s*v?(?P<major>\d+|\*|x|X)"
     r"(?:\.(?P<minor>\d+|\*|x|X))?(?:\.(?P<patch>\d+|\*|x|X))?(?:[-+][\w.-]*)?\s*"
@@ -151,13 +154,17 @@ def scan(path: str, text: str) -> SourceResult:
     musl = "-linux-musl" in text
     if not musl and _HINT_RE.search(text) is None:
         return SourceResult()
-    problem = toml_problem(path, text)
+    lines, problem = read_toml(path, text, _WANTED)
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses: list[MuslUse] = []
     hints: list[Hint] = []
-    for line in walk_toml(text):
+    for line in lines:
         if musl:
             uses.extend(_uses(path, line))
         hints.extend(_hints(path, line))
-    return SourceResult(tuple(uses), tuple(hints))
+    result = SourceResult(tuple(uses), tuple(hints))
+    if uses or any(hint.kind is not HintKind.MSRV for hint in hints):
+        # An MSRV alone is read from its own line; not worth a full parse.
+        return checked(path, text, result)
+    return result

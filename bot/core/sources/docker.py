@@ -117,7 +117,7 @@ def scan(path: str, text: str) -> SourceResult:
             )
         )  # fmt: skip
 
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         stripped = raw.strip()
         if heredoc is not None:
             if stripped == heredoc:

@@ -70,6 +70,8 @@ class Mention:
 
 def cut_comment(code: str) -> str:
     """Return a shell line without its trailing `# comment` (quotes respected)."""
+    if "#" not in code:
+        return code
     for match in _COMMENT_RE.finditer(code):
         if match.group() == "#":
             return code[: match.start()]
@@ -212,7 +214,7 @@ def scan(path: str, text: str) -> SourceResult:
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses: list[MuslUse] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         if raw.lstrip().startswith("#"):
             continue
         code = cut_comment(raw)

@@ -12,16 +12,17 @@ from typing import Final
 from bot.core.sources import Hint, HintKind, MuslUse, SourceResult, UseKind
 from bot.core.sources.cargo_config import (
     MAX_CONFIG_BYTES,
+    checked,
     first_string,
+    read_toml,
     strict_triples,
-    toml_problem,
     value_text,
-    walk_toml,
 )
 from bot.core.sources.make import loose_triples
 
 # A legacy file holds a bare toolchain name such as `1.70.0` or `nightly-2023-06-01`.
 _CHANNEL_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_WANTED: Final = ("-linux-musl", "channel")
 
 
 def _channel_uses(path: str, line: int, channel: str) -> list[MuslUse]:
@@ -36,7 +37,7 @@ def _channel_uses(path: str, line: int, channel: str) -> list[MuslUse]:
 def _scan_legacy(path: str, text: str) -> SourceResult:
     if len(text) > MAX_CONFIG_BYTES or "\x00" in text:
         return SourceResult()
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         channel = raw.strip()
         if not channel or channel.startswith("#"):
             continue
@@ -53,12 +54,12 @@ def scan(path: str, text: str) -> SourceResult:
         return _scan_legacy(path, text)
     if "channel" not in text and "musl" not in text:
         return SourceResult()
-    problem = toml_problem(path, text)
+    lines, problem = read_toml(path, text, _WANTED)
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses: list[MuslUse] = []
     hints: list[Hint] = []
-    for line in walk_toml(text):
+    for line in lines:
         if line.key == ("toolchain", "channel") and not line.header:
             channel = first_string(value_text(line))
             if channel:
@@ -69,4 +70,4 @@ def scan(path: str, text: str) -> SourceResult:
             MuslUse(path, line.line, triple, UseKind.TOOLCHAIN, resolves_to=(triple,))
             for triple in dict.fromkeys(strict_triples(line.code))
         )
-    return SourceResult(tuple(uses), tuple(hints))
+    return checked(path, text, SourceResult(tuple(uses), tuple(hints)))
