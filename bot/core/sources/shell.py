@@ -1,8 +1,9 @@
 """Find Rust musl targets in shell and command text (CI steps, RUN lines, recipes).
 
 A triple on a command line is a build target unless it is part of a download:
-a URL, a piped installer, or the release asset of a third-party tool built for
-musl (`cross-x86_64-unknown-linux-musl.tar.gz`, `sccache-v0.5.4-...`). Artifact
+a URL, a fetch command (curl, wget, gh release download, binstall), or the
+release asset of a third-party tool built for musl
+(`cross-x86_64-unknown-linux-musl.tar.gz`, `sccache-v0.5.4-...`). Artifact
 names of the project itself (`starship-x86_64-unknown-linux-musl.tar.gz`) and
 `target/<triple>/release` paths stay uses: the corpus labels them so.
 """
@@ -29,8 +30,6 @@ _FETCH_RE: Final = re.compile(
 )
 # Uploads of the project's own artifacts are not fetches.
 _UPLOAD_RE: Final = re.compile(r"upload|--data-binary|--form\b|\s-[TF]\s")
-# `curl ... | sh -s -- --target <triple>`: the installer picks a prebuilt binary.
-_PIPED_INSTALL_RE: Final = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b")
 # Release assets of third-party tools published for musl, seen in CI files.
 _TOOL_PREFIXES: Final = (
     "cross-",
@@ -87,7 +86,7 @@ _CHANNEL: Final = (
 )
 _RUSTUP_PIN_RE: Final = re.compile(
     r"\brustup\s+(?:default|override\s+set|toolchain\s+install|install)\s+"
-    r"(?:--\S+\s+)*" + _CHANNEL + r"(?![\w.])"
+    r"(?:--?[\w-]+(?:[= ](?![\d])[\w,-]+)?\s+)*" + _CHANNEL + r"(?![\w.])"
 )
 _CARGO_PLUS_RE: Final = re.compile(r"\bcargo\s+\+" + _CHANNEL + r"(?![\w.])")
 _DYNAMIC_RE: Final = re.compile(
@@ -153,17 +152,17 @@ def find_triples(text: str) -> list[TripleMention]:
         return []
     urls = [m.span() for m in _URL_RE.finditer(text)] if "://" in text else []
     fetch_line = _FETCH_RE.search(text) is not None and not _UPLOAD_RE.search(text)
-    piped = fetch_line and _PIPED_INSTALL_RE.search(text) is not None
     found = []
     for match in _LOOSE_TRIPLE_RE.finditer(text):
         start, end = match.span()
-        prefix = _token_prefix(text, start)
         hyphenated = start > 0 and text[start - 1] == "-"
+        # On a fetch line every triple picks an asset of what is fetched.
         download = (
-            piped
+            fetch_line
             or any(a <= start < b for a, b in urls)
             or (
-                hyphenated and (fetch_line or prefix.lower().startswith(_TOOL_PREFIXES))
+                hyphenated
+                and _token_prefix(text, start).lower().startswith(_TOOL_PREFIXES)
             )
         )
         found.append(TripleMention(match.group("triple"), start, end, download))

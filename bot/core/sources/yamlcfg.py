@@ -44,7 +44,7 @@ from bot.core.sources.shell import (
     find_triples,
     strip_comment,
 )
-from bot.core.targets import TRIPLE_RE, is_musl_triple
+from bot.core.targets import TRIPLE_RE
 
 MAX_TEXT_CHARS: Final = 2_000_000
 MAX_EVENTS: Final = 400_000
@@ -443,6 +443,10 @@ class _Scan:
             self.values.setdefault((scope, key), []).append(scalar)
             if "matrix" in names:
                 self.values.setdefault((scope, f"matrix.{key}"), []).append(scalar)
+                if names[-2] not in ("matrix", "include"):
+                    # `${{ matrix.platform.target }}`: an object-valued axis.
+                    dotted = f"matrix.{names[-2]}.{key}"
+                    self.values.setdefault((scope, dotted), []).append(scalar)
                 if "${{" in scalar.value:
                     # `matrix: ${{ fromJSON(...) }}`: the job's targets are unknown.
                     self.dynamic_scopes.add(scope)
@@ -465,7 +469,11 @@ class _Scan:
         name = parts[-1]
         in_matrix = parts[0] == "matrix"
         lookup = f"matrix.{name}" if in_matrix else name
-        found = self.values.get((scope, lookup)) or self.values.get(((), lookup), [])
+        found = (
+            self.values.get((scope, ref))
+            or self.values.get((scope, lookup))
+            or self.values.get(((), lookup), [])
+        )
         if not found and not in_matrix:
             # `$ARCH` may be set anywhere in the file (another job's env, a
             # template): take every value the file gives it.
@@ -622,10 +630,7 @@ class _Scan:
         else:
             envs = [tpl.env]
         triples = [
-            f"{arch}-{tpl.vendor}-linux-{env}"
-            for env in envs
-            for arch in arches
-            if is_musl_triple(f"{arch}-{tpl.vendor}-linux-{env}")
+            f"{arch}-{tpl.vendor}-linux-{env}" for env in envs for arch in arches
         ]
         if not triples:
             return
@@ -697,9 +702,8 @@ class _Scan:
     def add_musl_image(self, line: int, musl: re.Match[str]) -> None:
         arch = _ARCH_ALIASES.get(musl.group("arch"), musl.group("arch"))
         triple = f"{arch}-unknown-linux-{musl.group('env')}"
-        if is_musl_triple(triple):
-            name = f"{musl.group('name')}:{musl.group('arch')}-{musl.group('env')}"
-            self.add(line, name, (triple,))
+        name = f"{musl.group('name')}:{musl.group('arch')}-{musl.group('env')}"
+        self.add(line, name, (triple,))
 
     def add_host_image(self, line: int, image: str) -> None:
         arch = "aarch64" if re.search(r"arm64|aarch64", image) else "x86_64"
@@ -748,14 +752,17 @@ def _lines_with(text: str, needle: str) -> list[int]:
     starts: list[int] = []
     pos = text.find(needle)
     while pos >= 0:
-        start = text.rfind("\n", 0, pos) + 1
-        if not starts or starts[-1] != start:
-            starts.append(start)
+        starts.append(text.rfind("\n", 0, pos) + 1)
         end = text.find("\n", pos)
         if end < 0:
             break
         pos = text.find(needle, end)
     return starts
+
+
+def _line_from(text: str, start: int) -> str:
+    end = text.find("\n", start)
+    return text[start : end if end >= 0 else len(text)]
 
 
 def scan_hints(path: str, text: str) -> list[Hint]:
@@ -776,19 +783,19 @@ def scan_hints(path: str, text: str) -> list[Hint]:
             emit(m.start(), HintKind.TOOLCHAIN, m.group("pin"))
         for m in _TOOLCHAIN_KEY_RE.finditer(text):
             emit(m.start(), HintKind.TOOLCHAIN, m.group("pin"), key=True)
-    for needle in ("rustup", "cargo +"):
-        for start in _lines_with(text, needle):
-            end = text.find("\n", start)
-            line_text = text[start : end if end >= 0 else len(text)]
-            for pin in find_toolchain_pins(line_text):
-                emit(start + line_text.find(pin), HintKind.TOOLCHAIN, pin)
-    for needle in ("crt-static", "link-self-contained"):
-        for start in _lines_with(text, needle):
-            end = text.find("\n", start)
-            line_text = text[start : end if end >= 0 else len(text)]
-            flag = find_dynamic_musl(line_text)
-            if flag is not None:
-                emit(start + line_text.find(flag), HintKind.DYNAMIC_MUSL, flag)
+    starts = sorted({*_lines_with(text, "rustup"), *_lines_with(text, "cargo +")})
+    for start in starts:
+        line_text = _line_from(text, start)
+        for pin in find_toolchain_pins(line_text):
+            emit(start + line_text.find(pin), HintKind.TOOLCHAIN, pin)
+    starts = sorted(
+        {*_lines_with(text, "crt-static"), *_lines_with(text, "link-self-contained")}
+    )
+    for start in starts:
+        line_text = _line_from(text, start)
+        flag = find_dynamic_musl(line_text)
+        if flag is not None:
+            emit(start + line_text.find(flag), HintKind.DYNAMIC_MUSL, flag)
     if "${{" in text:
         for m in _DYNAMIC_MATRIX_RE.finditer(text):
             emit(m.start(), HintKind.UNRESOLVED, "dynamic matrix", key=True)
@@ -800,7 +807,7 @@ def scan_hints(path: str, text: str) -> list[Hint]:
 
 def scan_ci(path: str, text: str, dialect: Dialect) -> SourceResult:
     """Return the musl uses, hints and problems of one YAML CI file."""
-    hints = scan_hints(path, text)
+    hints = sorted(scan_hints(path, text), key=lambda h: h.line)
     if not any(marker in text for marker in MARKERS):
         return SourceResult(hints=tuple(hints))
     doc = load_yaml(path, text, dialect.skip_keys)
@@ -812,5 +819,5 @@ def scan_ci(path: str, text: str, dialect: Dialect) -> SourceResult:
     scan.musllinux()
     scan.images()
     uses = tuple(sorted(scan.uses.values(), key=lambda u: (u.line, u.target)))
-    all_hints = sorted([*hints, *scan.hints], key=lambda h: (h.line, h.kind))
+    all_hints = sorted([*hints, *scan.hints], key=lambda h: h.line)
     return SourceResult(uses=uses, hints=tuple(all_hints))
