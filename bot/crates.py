@@ -14,10 +14,12 @@ import asyncio
 import json
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
+from aiohttp import web
 from cachetools import TTLCache
 
 from bot.core.fixes import IndexEntry
@@ -168,3 +170,20 @@ class CratesIndex:
         entries = tuple(parse_index(body.decode("utf-8", errors="replace")))
         self._stored[url] = _Cached(etag, entries)
         return entries
+
+
+_INDEXES: weakref.WeakKeyDictionary[web.Application, CratesIndex] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def index_for(app: web.Application) -> CratesIndex:
+    """Return the running server's index client (one per app, made on first use)."""
+    index = _INDEXES.get(app)
+    if index is None:
+        # Imported here: bot.server imports the routes, which import this module.
+        from bot.server import SESSION_KEY, SETTINGS_KEY
+
+        index = CratesIndex(app[SESSION_KEY], app[SETTINGS_KEY].crates_index_url)
+        _INDEXES[app] = index
+    return index

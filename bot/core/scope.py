@@ -6,20 +6,18 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Final
 
-from bot.core.sources import (
-    SourceResult,
-    azure,
-    cargo_config,
-    circleci,
-    cirrus,
-    cross,
-    dist,
-    docker,
-    gitlab,
-    make,
-    toolchain,
-    workflows,
-)
+from bot.core.sources import SourceResult
+from bot.core.sources.azure import scan as scan_azure
+from bot.core.sources.cargo_config import scan as scan_cargo_config
+from bot.core.sources.circleci import scan as scan_circleci
+from bot.core.sources.cirrus import scan as scan_cirrus
+from bot.core.sources.cross import scan as scan_cross
+from bot.core.sources.dist import scan as scan_dist
+from bot.core.sources.docker import scan as scan_docker
+from bot.core.sources.gitlab import scan as scan_gitlab
+from bot.core.sources.make import scan as scan_make
+from bot.core.sources.toolchain import scan as scan_toolchain
+from bot.core.sources.workflows import scan as scan_workflows
 
 Scanner = Callable[[str, str], SourceResult]
 
@@ -29,24 +27,24 @@ CONFIG_PATH: Final = ".github/musl-check.yml"
 
 # Root-level files, by exact repository-relative path.
 _ROOT_FILES: Final[dict[str, Scanner]] = {
-    ".cargo/config.toml": cargo_config.scan,
-    ".cargo/config": cargo_config.scan,
-    "rust-toolchain.toml": toolchain.scan,
-    "rust-toolchain": toolchain.scan,
-    "Cross.toml": cross.scan,
-    "Cargo.toml": dist.scan,
-    "dist-workspace.toml": dist.scan,
-    "dist.toml": dist.scan,
-    ".gitlab-ci.yml": gitlab.scan,
-    ".circleci/config.yml": circleci.scan,
-    ".cirrus.yml": cirrus.scan,
-    "azure-pipelines.yml": azure.scan,
-    "Makefile": make.scan,
-    "makefile": make.scan,
-    "GNUmakefile": make.scan,
-    "justfile": make.scan,
-    "Justfile": make.scan,
-    ".justfile": make.scan,
+    ".cargo/config.toml": scan_cargo_config,
+    ".cargo/config": scan_cargo_config,
+    "rust-toolchain.toml": scan_toolchain,
+    "rust-toolchain": scan_toolchain,
+    "Cross.toml": scan_cross,
+    "Cargo.toml": scan_dist,
+    "dist-workspace.toml": scan_dist,
+    "dist.toml": scan_dist,
+    ".gitlab-ci.yml": scan_gitlab,
+    ".circleci/config.yml": scan_circleci,
+    ".cirrus.yml": scan_cirrus,
+    "azure-pipelines.yml": scan_azure,
+    "Makefile": scan_make,
+    "makefile": scan_make,
+    "GNUmakefile": scan_make,
+    "justfile": scan_make,
+    "Justfile": scan_make,
+    ".justfile": scan_make,
 }
 
 # Directories a repository snapshot never needs to descend into.
@@ -73,9 +71,9 @@ def scanner_for(path: str) -> Scanner | None:
     if path in _ROOT_FILES:
         return _ROOT_FILES[path]
     if _is_workflow(path):
-        return workflows.scan
+        return scan_workflows
     if _is_dockerfile(PurePosixPath(path).name):
-        return docker.scan
+        return scan_docker
     return None
 
 
