@@ -13,7 +13,7 @@ import pytest
 from bot.cli import main
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-AT_RISK = CORPUS / "BurntSushi__ripgrep@a7f1276021"
+AT_RISK = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"  # getrandom 0.2.7: fails
 OK_CASE = CORPUS / "ajeetdsouza__zoxide@e3ef7c9b41"
 LATENT = CORPUS / "containers__youki@17073e8afb"
 
@@ -27,7 +27,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 def test_at_risk_fails_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["scan", str(AT_RISK)], capsys)
     assert code == 1
-    assert "Cargo.lock:290" in out
+    assert "Cargo.lock:639" in out
     assert "\x1b[" not in out  # no colour when not a terminal
 
 
@@ -112,13 +112,14 @@ def test_hostile_files_become_findings(
     report = json.loads(out)
     unreadable = {f["path"] for f in report["findings"] if f["rule"] == "unreadable"}
     assert {
-        ".github/workflows/bomb.yml",
         ".github/workflows/deep.yml",
         ".github/workflows/bin.yml",
         ".cargo/config.toml",
         "Cross.toml",
         "Cargo.lock",
     } <= unreadable
+    # Aliases are never expanded: the bomb costs nothing and names no target.
+    assert not [u for u in report["musl_uses"] if u["path"].endswith("bomb.yml")]
     assert code in {0, 1}
 
 

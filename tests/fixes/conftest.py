@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from index_data import IndexServer, index_app
-
-# The fake lives in tests/fake_github; make `tests` importable as a package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.github.client import GitHubClient
 from tests.fake_github import FakeGitHub, create_fake_app
+from tests.fixes.index_data import IndexServer, index_app
 
 TOKEN = "ghs_fixes_test_token"
 

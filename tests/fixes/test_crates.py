@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import aiohttp
-from index_data import CKSUM, LIBC_TABLE, IndexServer, index_line
 
 from bot.core.fixes import IndexEntry
 from bot.crates import CratesIndex, parse_index
+from tests.fixes.index_data import CKSUM, LIBC_TABLE, IndexServer, index_line
 
 
 async def test_reads_every_version_with_checksums_yanked_and_msrv(

@@ -6,8 +6,6 @@ import tomllib
 
 import gidgethub
 import pytest
-from index_data import CKSUM
-from test_reviews import REPO, RIPGREP, plan_for, ripgrep_lock, with_libc
 
 from bot.core.fixes import FixPlan
 from bot.github.client import GitHubClient
@@ -21,6 +19,8 @@ from bot.github.fixer import (
 from tests.fake_github import FakeGitHub
 from tests.fake_github.git_data import branch_sha, meta_of, read_file, set_branch
 from tests.fake_github.pulls import add_pull, pulls_of
+from tests.fixes.index_data import CKSUM
+from tests.fixes.test_reviews import REPO, RIPGREP, plan_for, ripgrep_lock, with_libc
 
 
 def violations(fake: FakeGitHub) -> list[str]:
@@ -184,7 +184,7 @@ async def test_plan_without_edits_gives_the_command(
 
 
 def test_fix_button_only_for_at_risk_reports_with_a_fix() -> None:
-    from test_reviews import report
+    from tests.fixes.test_reviews import report
 
     from bot.core.findings import Verdict
 

@@ -6,8 +6,6 @@ import re
 import tomllib
 from pathlib import Path
 
-from index_data import CKSUM
-
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import FixPlan, LineEdit
 from bot.github.client import GitHubClient
@@ -23,6 +21,7 @@ from bot.github.reviews import (
 )
 from tests.fake_github import FakeGitHub
 from tests.fake_github.pulls import add_pull, recorded
+from tests.fixes.index_data import CKSUM
 
 CORPUS = Path("/work/shared/corpus")
 RIPGREP = CORPUS / "BurntSushi__ripgrep@a7f1276021"

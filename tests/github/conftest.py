@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,9 +14,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-# The fake lives in tests/fake_github; make `tests` importable as a package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.github.runner import OPTIONS_KEY, Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign

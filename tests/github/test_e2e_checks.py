@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases
 
 from bot.core.analysis import analyse
 from bot.core.findings import Report, Severity
 from bot.core.render import check_run_output
 from bot.github.runner import Options
 from tests.fake_github import Entry, FakeGitHub, folder_files
+from tests.github.conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases
 
 CASES = corpus_cases()
 RIPGREP = next(c for c in CASES if c.name.startswith("BurntSushi__ripgrep"))
@@ -252,7 +252,7 @@ async def test_push_elsewhere_or_deleting_is_ignored(
     fake_github: FakeGitHub, deliver: Deliver
 ) -> None:
     sha = fake_github.add_folder(REPO, RIPGREP)
-    from conftest import adjust, load_payload
+    from tests.github.conftest import adjust, load_payload
 
     other = adjust(
         "push.x",
@@ -281,7 +281,7 @@ async def test_check_run_rerequested_reruns_that_commit(
 async def test_foreign_check_run_is_dropped(
     fake_github: FakeGitHub, deliver: Deliver
 ) -> None:
-    from conftest import adjust, load_payload
+    from tests.github.conftest import adjust, load_payload
 
     sha = fake_github.add_folder(REPO, RIPGREP)
     data = adjust(

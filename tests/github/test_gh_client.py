@@ -11,7 +11,6 @@ import aiohttp
 import gidgethub
 import jwt
 import pytest
-from conftest import APP_ID, REPO, RIPGREP_CASE, Sleeps
 
 from bot.core.sources import Problem
 from bot.github.auth import AppAuth, TokenError, parse_expires_at
@@ -30,6 +29,7 @@ from bot.github.snapshot import (
     take_snapshot,
 )
 from tests.fake_github import Entry, FakeGitHub, folder_files
+from tests.github.conftest import APP_ID, REPO, RIPGREP_CASE, Sleeps
 
 
 @pytest.fixture

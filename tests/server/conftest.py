@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from serverkit import ROTATED, SECRET, Recorder
 
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
+from tests.server.serverkit import ROTATED, SECRET, Recorder
 
 
 @pytest.fixture(scope="session")

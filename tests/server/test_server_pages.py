@@ -15,7 +15,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from serverkit import SECRET, Recorder, headers, payload, settle
 
 from bot.server import (
     JsonFormatter,
@@ -26,6 +25,7 @@ from bot.server import (
 )
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
+from tests.server.serverkit import SECRET, Recorder, headers, payload, settle
 
 BODY = payload("pull_request", "opened")
 

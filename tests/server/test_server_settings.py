@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from serverkit import ROTATED, SECRET
 
 from bot.settings import (
     MAX_BODY_BYTES,
@@ -15,6 +14,7 @@ from bot.settings import (
     parse_env_file,
     read_env,
 )
+from tests.server.serverkit import ROTATED, SECRET
 
 
 def test_defaults(env: dict[str, str], pem: str) -> None:

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from openapi_schema_validator import OAS30Validator
-from serverkit import FIXTURES
 
 from bot.settings import Settings, needs_setup, read_env
 from bot.setup import SETUP_KEY, create_setup_app, default_manifest_path, load_manifest
+from tests.server.serverkit import FIXTURES
 
 OPENAPI = json.loads((FIXTURES / "github-openapi-subset.json").read_text())
 CONVERSION = OPENAPI["paths"]["/app-manifests/{code}/conversions"]["post"]

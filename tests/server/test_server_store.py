@@ -9,11 +9,11 @@ from pathlib import Path
 
 import fakeredis
 import pytest
-from serverkit import payload
 
 from bot.store import Store, StoreError, open_store
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
+from tests.server.serverkit import payload
 
 BODY = payload("push", "with-installation")
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from serverkit import ROTATED, SECRET, Recorder, headers, payload, settle
 
 from bot.server import (
     RUNTIME_KEY,
@@ -22,6 +21,7 @@ from bot.server import (
 )
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
+from tests.server.serverkit import ROTATED, SECRET, Recorder, headers, payload, settle
 
 TestClientT = TestClient[web.Request, web.Application]
 BODY = payload("pull_request", "synchronize")
