@@ -184,9 +184,8 @@ async def test_plan_without_edits_gives_the_command(
 
 
 def test_fix_button_only_for_at_risk_reports_with_a_fix() -> None:
-    from tests.fixes.test_reviews import report
-
     from bot.core.findings import Verdict
+    from tests.fixes.test_reviews import report
 
     plan = plan_for(ripgrep_lock(), "0.2.144", "0.2.146")
     [action] = fix_actions(report(Verdict.AT_RISK, plan))
