@@ -12,10 +12,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Start the App (first run without credentials: a setup page that registers it).
 run: $(BIN)/.installed
-	$(BIN)/musl-check scan $(REPO)
+	$(BIN)/musl-check serve
 
-scan: run
+# Scan a local checkout: make scan REPO=path/to/repo
+scan: $(BIN)/.installed
+	$(BIN)/musl-check scan $(REPO)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot tests bench
@@ -30,7 +33,10 @@ pytest: $(BIN)/.installed
 test: lint typecheck pytest
 
 bench: $(BIN)/.installed
+	$(BIN)/python bench/lockfile.py
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/api_calls.py
+	$(BIN)/python bench/ingress.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -20,8 +20,8 @@ from bot.core.sources import (
     make,
     toolchain,
 )
+from tests.shared import CORPUS
 
-CORPUS = Path("/work/shared/corpus")
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
 
 Scanner = Callable[[str, str], SourceResult]

@@ -6,13 +6,14 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, Final
 
 from jsonschema import validators
 from openapi_schema_validator import OAS30Validator
 
-SPEC_PATH: Final = Path("/work/shared/fixtures/github-openapi-subset.json")
+from tests.shared import OPENAPI
+
+SPEC_PATH: Final = OPENAPI
 # Path parameters that may hold slashes.
 _GREEDY: Final = frozenset({"path", "ref", "basehead"})
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.core.commands import CommandKind
 from bot.github.routes.issue_comment import CommentCommands
+from tests.shared import WEBHOOKS as ALL_WEBHOOKS
 
-WEBHOOKS = Path("/work/shared/fixtures/webhooks/issue_comment")
+WEBHOOKS = ALL_WEBHOOKS / "issue_comment"
 
 
 def payload(name: str, body: str, **user: str) -> dict[str, Any]:

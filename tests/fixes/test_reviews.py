@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import FixPlan, LineEdit
@@ -22,8 +21,8 @@ from bot.github.reviews import (
 from tests.fake_github import FakeGitHub
 from tests.fake_github.pulls import add_pull, recorded
 from tests.fixes.index_data import CKSUM
+from tests.shared import CORPUS
 
-CORPUS = Path("/work/shared/corpus")
 RIPGREP = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 REPO = "acme/app"
 LIBC_LINE = 290  # `version = "0.2.144"` in ripgrep's Cargo.lock

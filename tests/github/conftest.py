@@ -20,13 +20,11 @@ from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, create_fake_app
+from tests.shared import CORPUS, WEBHOOKS
 
 APP_ID = 29310  # the App id of the real check_suite fixture
 SECRET = "It's a Secret to Everybody"
 REPO = "acme/app"
-WEBHOOKS = Path("/work/shared/fixtures/webhooks")
-CORPUS = Path("/work/shared/corpus")
-
 
 RIPGREP_CASE = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 
