@@ -37,6 +37,20 @@ class StoredResult:
     updated_at: float  # Unix time
 
 
+@dataclass(frozen=True, slots=True)
+class PullFeedback:
+    """What was last posted on a pull request, so an unchanged update posts nothing.
+
+    `verdict` is the report's verdict when feedback was posted, `digest` a hash
+    of everything the feedback depends on except the head sha, `lock_blob` the
+    blob sha of the Cargo.lock the suggestion was made for ("" if none).
+    """
+
+    verdict: str
+    digest: str
+    lock_blob: str = ""
+
+
 class Store(Protocol):
     """What the server and the GitHub layer need from durable storage."""
 
@@ -76,6 +90,14 @@ class Store(Protocol):
         self, installation_id: int, account: str, active: bool
     ) -> None:
         """Record an installation; results of inactive ones are hidden."""
+
+    async def get_pull_feedback(self, repo_id: int, number: int) -> PullFeedback | None:
+        """Return what was last posted on pull request `number`, if anything."""
+
+    async def set_pull_feedback(
+        self, repo_id: int, number: int, feedback: PullFeedback
+    ) -> None:
+        """Record what was just posted on pull request `number`."""
 
     async def close(self) -> None:
         """Release connections."""

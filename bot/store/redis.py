@@ -7,9 +7,10 @@ from typing import Final
 
 from redis.asyncio import Redis
 
-from bot.store import RETENTION_S, StoredDelivery, StoredResult
+from bot.store import RETENTION_S, PullFeedback, StoredDelivery, StoredResult
 
 CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
+PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
 
 
 def _text(value: object) -> str:
@@ -184,6 +185,35 @@ class RedisStore:
                 pipe.srem(key, installation_id)
             else:
                 pipe.sadd(key, installation_id)
+            await pipe.execute()
+
+    async def get_pull_feedback(self, repo_id: int, number: int) -> PullFeedback | None:
+        """Return what was last posted on pull request `number`, if anything."""
+        data = await self._r.hgetall(self._k("pull_feedback", repo_id, number))
+        if not data:
+            return None
+        fields = {_text(k): _text(v) for k, v in data.items()}
+        return PullFeedback(
+            fields.get("verdict", ""),
+            fields.get("digest", ""),
+            fields.get("lock_blob", ""),
+        )
+
+    async def set_pull_feedback(
+        self, repo_id: int, number: int, feedback: PullFeedback
+    ) -> None:
+        """Record what was just posted on pull request `number`."""
+        key = self._k("pull_feedback", repo_id, number)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "verdict": feedback.verdict,
+                    "digest": feedback.digest,
+                    "lock_blob": feedback.lock_blob,
+                },
+            )
+            pipe.expire(key, PULL_FEEDBACK_TTL_S)
             await pipe.execute()
 
     async def close(self) -> None:

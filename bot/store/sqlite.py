@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from bot.store import RETENTION_S, StoredDelivery, StoredResult
+from bot.store import RETENTION_S, PullFeedback, StoredDelivery, StoredResult
 
 T = TypeVar("T")
 
@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS results (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_updated ON results (updated_at);
+CREATE TABLE IF NOT EXISTS pull_feedback (
+    repo_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    lock_blob TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (repo_id, number)
+);
 CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY,
     account TEXT NOT NULL,
@@ -273,6 +282,43 @@ class SqliteStore:
                 " account = excluded.account, active = excluded.active,"
                 " updated_at = excluded.updated_at",
                 (installation_id, account, int(active), time.time()),
+            )
+
+        await self._run(q)
+
+    async def get_pull_feedback(self, repo_id: int, number: int) -> PullFeedback | None:
+        """Return what was last posted on pull request `number`, if anything."""
+
+        def q(c: sqlite3.Connection) -> PullFeedback | None:
+            row = c.execute(
+                "SELECT verdict, digest, lock_blob FROM pull_feedback"
+                " WHERE repo_id = ? AND number = ?",
+                (repo_id, number),
+            ).fetchone()
+            return None if row is None else PullFeedback(*row)
+
+        return await self._run(q)
+
+    async def set_pull_feedback(
+        self, repo_id: int, number: int, feedback: PullFeedback
+    ) -> None:
+        """Record what was just posted on pull request `number`."""
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO pull_feedback"
+                " (repo_id, number, verdict, digest, lock_blob, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (repo_id, number) DO UPDATE"
+                " SET verdict = excluded.verdict, digest = excluded.digest,"
+                " lock_blob = excluded.lock_blob, updated_at = excluded.updated_at",
+                (
+                    repo_id,
+                    number,
+                    feedback.verdict,
+                    feedback.digest,
+                    feedback.lock_blob,
+                    time.time(),
+                ),
             )
 
         await self._run(q)

@@ -10,7 +10,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from bot.store import Store, StoreError, open_store
+from bot.store import PullFeedback, Store, StoreError, open_store
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
 from tests.server.serverkit import payload
@@ -87,6 +87,19 @@ async def test_check_runs(any_store: Store) -> None:
     await any_store.set_check_run(2, "abc", 7)
     assert await any_store.get_check_run(1, "abc") == 43
     assert await any_store.get_check_run(2, "abc") == 7
+
+
+async def test_pull_feedback(any_store: Store) -> None:
+    assert await any_store.get_pull_feedback(1, 7) is None
+    first = PullFeedback("at-risk", "d1", "b" * 40)
+    await any_store.set_pull_feedback(1, 7, first)
+    await any_store.set_pull_feedback(2, 7, PullFeedback("clean", "d2"))
+    assert await any_store.get_pull_feedback(1, 7) == first
+    fixed = PullFeedback("musl-libc-ok", "d3", "")
+    await any_store.set_pull_feedback(1, 7, fixed)
+    assert await any_store.get_pull_feedback(1, 7) == fixed
+    assert await any_store.get_pull_feedback(2, 7) == PullFeedback("clean", "d2")
+    assert await any_store.get_pull_feedback(1, 8) is None
 
 
 async def test_results_latest_per_repo(any_store: Store) -> None:
