@@ -1,0 +1,82 @@
+"""The organisation default config read from the org's `.github` repository."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from bot.core.config import FailureConclusion
+from bot.github.auth import AppAuth
+from bot.github.client import ClientFactory
+from bot.github.org_config import OrgConfigs
+from tests.fake_github import FakeGitHub
+from tests.github.conftest import APP_ID, Sleeps
+
+ORG_FILE = b"failure_conclusion: neutral\nsuggestions: false\nbogus: 1\n"
+
+
+@pytest.fixture
+async def factory(
+    fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], sleeps: Sleeps
+) -> AsyncIterator[ClientFactory]:
+    async with aiohttp.ClientSession() as session:
+        auth = AppAuth(str(APP_ID), rsa_pem[0])
+        yield ClientFactory(
+            session, auth, base_url=fake_github.extra["url"], sleep=sleeps
+        )
+
+
+async def test_org_default_is_read_and_cached(
+    fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    fake_github.add_commit("acme/.github", {".github/musl-check.yml": ORG_FILE})
+    configs = OrgConfigs()
+    gh = factory.installation_client(1)
+    config, errors = await configs.get(gh, "acme")
+    assert config is not None
+    assert config.failure_conclusion is FailureConclusion.NEUTRAL
+    assert config.suggestions is False
+    assert len(errors) == 1
+    assert errors[0].startswith("acme/.github/.github/musl-check.yml: ")
+    assert "bogus" in errors[0]
+    before = len(fake_github.calls("GET", "/contents/"))
+    assert await configs.get(gh, "ACME") == (config, errors)  # cached, any case
+    assert len(fake_github.calls("GET", "/contents/")) == before == 1
+    assert not fake_github.violations
+
+
+async def test_no_org_repo_means_no_default(
+    fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    fake_github.add_commit("solo/app", {"README.md": b"hi"})
+    configs = OrgConfigs()
+    gh = factory.installation_client(1)
+    assert await configs.get(gh, "solo") == (None, ())
+    assert await configs.get(gh, "solo") == (None, ())
+    assert len(fake_github.calls("GET", "/contents/")) == 1  # the 404 is cached too
+
+
+async def test_expired_entries_are_fetched_again(
+    fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    fake_github.add_commit("acme/.github", {".github/musl-check.yml": ORG_FILE})
+    configs = OrgConfigs(ttl_s=0.0)
+    gh = factory.installation_client(1)
+    await configs.get(gh, "acme")
+    await configs.get(gh, "acme")
+    assert len(fake_github.calls("GET", "/contents/")) == 2
+
+
+async def test_server_errors_are_not_cached(
+    fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    fake_github.add_commit("acme/.github", {".github/musl-check.yml": ORG_FILE})
+    fake_github.fail("GET", "/contents/", 502, times=3)
+    configs = OrgConfigs()
+    gh = factory.installation_client(1)
+    assert await configs.get(gh, "acme") == (None, ())
+    config, _ = await configs.get(gh, "acme")
+    assert config is not None
+    assert config.suggestions is False
