@@ -76,9 +76,3 @@ def bundled_musl_breaks(triple: str, rust: Version | None) -> bool:
         return rust >= RUST_MUSL_125
     return rust >= RUST_MUSL_124_OTHERS
 
-
-def is_musl_triple(text: str) -> bool:
-    """Return whether `text` is a Rust musl target triple (official or custom)."""
-    return TRIPLE_RE.fullmatch(text) is not None or (
-        "-linux-musl" in text and text.count("-") >= 3
-    )
