@@ -59,7 +59,6 @@ HOST_TOOLS_TARGETS: Final = frozenset(
         "x86_64-unknown-linux-musl",
         "aarch64-unknown-linux-musl",
         "powerpc64le-unknown-linux-musl",
-        "powerpc64-unknown-linux-musl",
     }
 )
 RUST_MUSL_125: Final = Version(1, 93, 0)

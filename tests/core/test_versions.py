@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot.core.targets import bundled_musl_breaks
 from bot.core.versions import LIBC_FIXED, Version, parse_rust_version, parse_version
 
 
@@ -49,3 +50,23 @@ def test_round_trip_and_build_metadata() -> None:
 )
 def test_rust_versions(text: str, expected: Version | None) -> None:
     assert parse_rust_version(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("triple", "rust", "breaks"),
+    [
+        ("x86_64-unknown-linux-musl", "1.92.0", False),
+        ("x86_64-unknown-linux-musl", "1.93.0", True),
+        ("aarch64-unknown-linux-musl", "1.80", False),
+        ("powerpc64le-unknown-linux-musl", "1.93", True),
+        # Only the three above waited for 1.93; the rest had musl 1.2.4 in 1.74.
+        ("powerpc64-unknown-linux-musl", "1.80", True),
+        ("armv7-unknown-linux-musleabihf", "1.73", False),
+        ("armv7-unknown-linux-musleabihf", "1.74", True),
+        ("loongarch64-unknown-linux-musl", "1.78", True),
+        ("x86_64-unknown-linux-musl", None, True),
+    ],
+)
+def test_bundled_musl_breaks(triple: str, rust: str | None, breaks: bool) -> None:
+    version = None if rust is None else parse_rust_version(rust)
+    assert bundled_musl_breaks(triple, version) is breaks
