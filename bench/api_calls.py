@@ -4,7 +4,9 @@ Runs the real server (create_app) against tests/fake_github in this process
 and prints the requests each delivery made. Budget (DESIGN.md): a
 pull_request.synchronize whose config files did not change costs at most 2
 requests (tree + check run) with warm token, blob and result caches and an
-existing run; the last line says whether it holds.
+existing run, also on an at-risk pull request whose suggestion and summary
+comment were already posted; the last line says whether it holds. libc's index
+is served locally (tests/fixes/index_data.py), as the tests do.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from bot.server import create_app, drain, sign  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa: E402
+from tests.fake_github.pulls import add_pull, recorded  # noqa: E402
+from tests.fixes.index_data import IndexServer, index_app  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CASE = SHARED / "corpus" / "BurntSushi__ripgrep@a7f1276021"
@@ -37,6 +41,7 @@ APP_ID = 29310
 SECRET = "bench-secret"
 REPO = "acme/app"
 BUDGET = 2
+PULL = 7
 
 
 def payload(name: str, fake: FakeGitHub, sha: str) -> dict[str, Any]:
@@ -51,6 +56,7 @@ def payload(name: str, fake: FakeGitHub, sha: str) -> dict[str, Any]:
         data["check_suite"].update(head_sha=sha, after=sha)
     else:
         pull = data["pull_request"]
+        pull["number"] = data["number"] = PULL
         pull["head"]["sha"] = sha
         pull["head"]["repo"] = copy.deepcopy(data["repository"])
         pull["base"]["repo"] = copy.deepcopy(data["repository"])
@@ -79,13 +85,22 @@ async def main() -> None:
     first = fake.add_commit(REPO, files)
     # The next push changes only source code: every read blob is unchanged.
     second = fake.add_commit(REPO, {**files, "src/main.rs": b"fn main() {}\n"})
-    async with TestServer(create_fake_app(fake)) as gh_server:
+    third = fake.add_commit(REPO, {**files, "src/main.rs": b"fn main() {1;}\n"})
+    # The pull request adds Cargo.lock, so the libc lines are in its diff.
+    base = fake.add_commit(REPO, {p: d for p, d in files.items() if p != "Cargo.lock"})
+    pull = add_pull(fake, REPO, PULL, head_sha=second, base_sha=base)
+    index = IndexServer()
+    async with (
+        TestServer(create_fake_app(fake)) as gh_server,
+        TestServer(index_app(index)) as index_server,
+    ):
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
                 app_id=str(APP_ID),
                 private_key=pem,
                 webhook_secrets=(SECRET,),
                 api_url=str(gh_server.make_url("")).rstrip("/"),
+                crates_index_url=str(index_server.make_url("")).rstrip("/"),
             )
             store = SqliteStore.open(str(Path(tmp) / "bench.sqlite3"))
             app = create_app(settings, store=store)
@@ -114,14 +129,22 @@ async def main() -> None:
                 print(f"case: {CASE.name}, {len(files)} files read per commit")
                 cold = await deliver("check_suite.requested", first)
                 new_sha = await deliver("check_suite.requested", second)
-                warm = await deliver("pull_request.synchronize", second)
-                again = await deliver("pull_request.opened", first)
+                opened = await deliver("pull_request.opened", second)
+                pull.head_sha = third
+                await deliver("check_suite.requested", third)
+                warm = await deliver("pull_request.synchronize", third)
             await store.close()
     assert fake.violations == [], fake.violations
     print(f"schema violations: {len(fake.violations)}")
     print(f"check_suite.requested, cold process: {cold} requests")
     print(f"check_suite.requested, new sha, blobs cached, no run yet: {new_sha}")
-    print(f"pull_request.opened on an already checked sha: {again} requests")
+    reviews = len(recorded(fake, "reviews"))
+    comments = len(recorded(fake, "issue_comments"))
+    print(
+        f"pull_request.opened, at risk, checked sha: {opened} requests "
+        f"({reviews} review, {comments} summary comment posted)"
+    )
+    print(f"crates index requests: {len(index.requests)}")
     verdict = "ok" if warm <= BUDGET else "OVER BUDGET"
     print(
         f"pull_request.synchronize, config unchanged: {warm} requests "

@@ -45,8 +45,12 @@ FIX_ACTION: Final[dict[str, str]] = {
 
 
 def fix_actions(report: Report) -> list[dict[str, str]]:
-    """Return the check run's `actions`: the Fix button when a lockfile fix exists."""
-    if is_at_risk(report) and report.fixes:
+    """Return the check run's `actions`: the Fix button when an exact edit exists.
+
+    Without one (index unreachable, several libc, git libc) the fix is the
+    command alone, so the button would only answer "cannot".
+    """
+    if is_at_risk(report) and any(plan.edits for plan in report.fixes):
         return [dict(FIX_ACTION)]
     return []
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -16,14 +17,17 @@ from cachetools import LRUCache
 
 from bot.core import analysis, render
 from bot.core.config import CONFIG_PATH, Config, parse_config
-from bot.core.findings import Report
-from bot.github import checks
+from bot.core.findings import Report, Verdict
+from bot.core.fixes import IndexEntry
+from bot.core.scope import ROOT_LOCKFILE
+from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
+from bot.github import checks, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
 from bot.github.client import ClientFactory, GitHubClient, Sleep
 from bot.github.snapshot import BlobCache, EmptyRepository, Snapshot, take_snapshot
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import PullFeedback, Store
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +35,9 @@ RESULT_CACHE_SIZE: Final = 4096
 NULL_SHA: Final = "0" * 40
 DISABLED: Final = "musl-check is disabled by `.github/musl-check.yml`."
 
-Analyse = Callable[[Mapping[str, bytes], Config | None], Report]
+Analyse = Callable[
+    [Mapping[str, bytes], Config | None, Sequence[IndexEntry] | None], Report
+]
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -144,6 +150,7 @@ class Deps:
     store: Store
     clients: ClientFactory
     options: Options = field(default_factory=Options)
+    index: CratesIndex | None = None  # None: no index (fix edits never exact)
     blobs: BlobCache = field(default_factory=BlobCache)
     results: LRUCache[Any, Report] = field(
         default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
@@ -166,6 +173,7 @@ def deps_for(app: web.Application) -> Deps:
     deps = _DEPS.get(app)
     if deps is None:
         # Imported here: bot.server imports the routes, which import this module.
+        from bot.crates import index_for
         from bot.server import SESSION_KEY, SETTINGS_KEY, STORE_KEY
 
         settings = app[SETTINGS_KEY]
@@ -174,17 +182,25 @@ def deps_for(app: web.Application) -> Deps:
         clients = ClientFactory(
             app[SESSION_KEY], auth, base_url=settings.api_url, sleep=options.sleep
         )
-        deps = Deps(settings, app[STORE_KEY], clients, options)
+        deps = Deps(settings, app[STORE_KEY], clients, options, index_for(app))
         _DEPS[app] = deps
     return deps
 
 
-def _publication(report: Report, config: Config, errors: list[str]) -> Publication:
+def _publication(
+    report: Report, config: Config, errors: list[str], index_reached: bool
+) -> Publication:
+    # Imported here: fixer imports this module.
+    from bot.github.fixer import fix_actions
+
     out = render.check_run_output(
         report, failure_conclusion=config.failure_conclusion.value
     )
     notes = [f"`.github/musl-check.yml`: {e}" for e in errors]
-    return checks.from_output(out, notes=notes)
+    if not index_reached and report.fixes:
+        notes.append(INDEX_UNREACHABLE_NOTE)
+    pub = checks.from_output(out, notes=notes)
+    return dataclasses.replace(pub, actions=fix_actions(report))
 
 
 def _reason(exc: BaseException) -> str:
@@ -195,22 +211,30 @@ def _reason(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__})"
 
 
-async def run_check(target: CheckTarget, app: web.Application) -> Report | None:
-    """Check one commit and publish its check run; return the Report if any."""
-    return await run_check_with(target, deps_for(app))
+async def run_check(
+    target: CheckTarget, app: web.Application, *, fresh_feedback: bool = False
+) -> Report | None:
+    """Check one commit and publish its check run; return the Report if any.
+
+    For a pull request the suggestions and summary comment follow (see
+    `_feedback`); `fresh_feedback` re-publishes them even when nothing changed.
+    """
+    return await run_check_with(target, deps_for(app), fresh_feedback=fresh_feedback)
 
 
-async def run_check_with(target: CheckTarget, deps: Deps) -> Report | None:
+async def run_check_with(
+    target: CheckTarget, deps: Deps, *, fresh_feedback: bool = False
+) -> Report | None:
     """Check one commit with explicit dependencies (see `run_check`)."""
     key = (target.repo_id, target.head_sha)
     lock = deps.locks.get(key)
     if lock is None:
         lock = deps.locks[key] = asyncio.Lock()
     async with lock:
-        return await _run(target, deps)
+        return await _run(target, deps, fresh_feedback)
 
 
-async def _run(target: CheckTarget, deps: Deps) -> Report | None:
+async def _run(target: CheckTarget, deps: Deps, fresh: bool) -> Report | None:
     gh = deps.client(target.installation_id)
     owner, repo, sha = target.owner, target.repo, target.head_sha
     log = {"repo": target.full_name, "sha": sha}
@@ -239,11 +263,12 @@ async def _run(target: CheckTarget, deps: Deps) -> Report | None:
         snapshot = await take_snapshot(
             gh, owner, repo, sha, deps.blobs, on_fetch=mark_started
         )
-        report, config, errors = _analyse(snapshot, deps)
+        entries = await _index_entries(snapshot, deps)
+        report, config, errors = _analyse(snapshot, deps, entries)
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:
-            pub = _publication(report, config, errors)
+            pub = _publication(report, config, errors, entries is not None)
         await remember(
             await checks.complete(
                 gh, owner, repo, sha, run_id, pub, external_id=target.external_id
@@ -272,20 +297,95 @@ async def _run(target: CheckTarget, deps: Deps) -> Report | None:
     await deps.store.save_result(
         target.installation_id, target.full_name, sha, report.verdict.value, pub.title
     )
+    if target.pull_number is not None and config.enabled:
+        try:
+            await _feedback(
+                gh, target, deps, report, config, snapshot, entries is None, fresh
+            )
+        except Exception:
+            logger.exception("could not post pull request feedback", extra=log)
     return report
 
 
-def _analyse(snapshot: Snapshot, deps: Deps) -> tuple[Report, Config, list[str]]:
+async def _index_entries(snapshot: Snapshot, deps: Deps) -> Sequence[IndexEntry] | None:
+    """Return libc's index entries when the commit has a root Cargo.lock."""
+    if deps.index is None or ROOT_LOCKFILE not in snapshot.files:
+        return None
+    return await deps.index.libc()
+
+
+def feedback_digest(report: Report, config: Config, index_unreachable: bool) -> str:
+    """Return a hash of everything pull-request feedback depends on but the sha."""
+    parts = [
+        report.verdict.value,
+        reviews.summary_body(report, ""),
+        repr(report.fixes),
+        f"{config.suggestions}/{config.summary_comment}/{index_unreachable}",
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+async def _feedback(
+    gh: GitHubClient,
+    target: CheckTarget,
+    deps: Deps,
+    report: Report,
+    config: Config,
+    snapshot: Snapshot,
+    index_unreachable: bool,
+    fresh: bool,
+) -> None:
+    """Post suggestions and the summary comment unless they were already posted.
+
+    The store remembers per pull request what was last posted, so an update
+    that changes none of it (and a clean pull request that was never at risk)
+    costs no request at all.
+    """
+    number = target.pull_number
+    if number is None:
+        return
+    stored = await deps.store.get_pull_feedback(target.repo_id, number)
+    at_risk = reviews.is_at_risk(report)
+    was_at_risk = stored is not None and stored.verdict == Verdict.AT_RISK
+    if not at_risk and not was_at_risk and not fresh:
+        return  # never at risk, or already marked fixed
+    plan = report.fixes[0] if report.fixes else None
+    lock_blob = snapshot.shas.get(plan.path, "") if plan is not None else ""
+    new = PullFeedback(
+        report.verdict.value,
+        feedback_digest(report, config, index_unreachable) if at_risk else "",
+        lock_blob,
+    )
+    if stored == new and not fresh:
+        return
+    pull = reviews.PullRequest(target.owner, target.repo, number, target.head_sha)
+    done = await reviews.publish_feedback(
+        gh,
+        pull,
+        report,
+        snapshot.files,
+        suggestions=config.suggestions,
+        summary_comment=config.summary_comment,
+        index_unreachable=index_unreachable,
+    )
+    if done is not None:
+        await deps.store.set_pull_feedback(target.repo_id, number, new)
+
+
+def _analyse(
+    snapshot: Snapshot, deps: Deps, entries: Sequence[IndexEntry] | None
+) -> tuple[Report, Config, list[str]]:
     """Return the report (cached while no read file changed), config, its errors."""
     config_data = snapshot.files.get(CONFIG_PATH)
     config, errors = Config(), list[str]()
     if config_data is not None:
         config, errors = parse_config(config_data)
-    key = (snapshot.key, snapshot.problems)
+    index_key = None if entries is None else hash(tuple(entries))
+    key = (snapshot.key, snapshot.problems, index_key)
     report: Report | None = deps.results.get(key)
     if report is None:
         try:
-            report = deps.options.analyse(snapshot.files, config)
+            report = deps.options.analyse(snapshot.files, config, entries)
         except Exception as exc:
             raise checks.AnalysisError(type(exc).__name__) from exc
         if snapshot.problems:

@@ -20,6 +20,7 @@ from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, create_fake_app
+from tests.fixes.index_data import IndexServer, index_app
 from tests.shared import CORPUS, WEBHOOKS
 
 APP_ID = 29310  # the App id of the real check_suite fixture
@@ -68,11 +69,26 @@ async def fake_github(
 
 
 @pytest.fixture
+async def crates_index(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> IndexServer:
+    """Return a running local sparse index serving libc's real index lines."""
+    state = IndexServer()
+    server = await aiohttp_server(index_app(state))
+    state.url = str(server.make_url("")).rstrip("/")
+    return state
+
+
+@pytest.fixture
 def settings(
-    fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], tmp_path: Path
+    fake_github: FakeGitHub,
+    crates_index: IndexServer,
+    rsa_pem: tuple[str, bytes],
+    tmp_path: Path,
 ) -> Settings:
-    """Return settings pointing the App at the fake GitHub."""
+    """Return settings pointing the App at the fake GitHub and the local index."""
     return Settings(
+        crates_index_url=crates_index.url,
         app_id=str(APP_ID),
         private_key=rsa_pem[0],
         webhook_secrets=(SECRET,),

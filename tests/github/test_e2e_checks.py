@@ -10,8 +10,10 @@ import pytest
 from bot.core.analysis import analyse
 from bot.core.findings import Report, Severity
 from bot.core.render import check_run_output
+from bot.crates import parse_index
 from bot.github.runner import Options
 from tests.fake_github import Entry, FakeGitHub, folder_files
+from tests.fixes.index_data import index_lines
 from tests.github.conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases
 
 CASES = corpus_cases()
@@ -130,7 +132,9 @@ async def test_many_annotations_are_sent_in_batches(
         + matrix
         + "    steps:\n      - run: cargo build --target ${{ matrix.target }}\n"
     ).encode()
-    annotations = check_run_output(analyse(files)).annotations
+    # The App reads libc's index (the local one), so fixes name an exact version.
+    entries = parse_index("\n".join(index_lines()))
+    annotations = check_run_output(analyse(files, None, entries)).annotations
     assert len(annotations) > 50
     sha = fake_github.add_commit(REPO, files)
     await deliver("check_suite.requested", sha=sha)
@@ -186,7 +190,7 @@ async def test_no_lockfile_is_success(
 async def test_analysis_exception_gives_neutral_run(
     fake_github: FakeGitHub, deliver: Deliver, options: Options
 ) -> None:
-    def broken(files: Any, config: Any) -> Report:
+    def broken(files: Any, config: Any, index: Any) -> Report:
         raise RecursionError("boom")
 
     object.__setattr__(options, "analyse", broken)

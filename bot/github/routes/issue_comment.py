@@ -7,6 +7,7 @@ acts only on commands its previous body did not hold (GITHUB.md 9).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,25 +148,34 @@ async def pull_target(
 
 
 async def recheck(gh: GitHubClient, app: web.Application, target: CheckTarget) -> bool:
-    """Run the check for a pull request head and post its feedback."""
-    report = await run_check(target, app)
-    if report is None or target.pull_number is None:
-        return False
-    analysed = await fixer.analyse_commit(
-        gh, app, target.owner, target.repo, target.head_sha
-    )
-    await reviews.publish_feedback(
-        gh,
-        reviews.PullRequest(
-            target.owner, target.repo, target.pull_number, target.head_sha
+    """Run the check for a pull request head; its feedback is re-published too."""
+    return await run_check(target, app, fresh_feedback=True) is not None
+
+
+async def check_fixed_head(
+    app: web.Application, target: CheckTarget, result: fixer.FixResult
+) -> None:
+    """Give the commit a fix created its own check run.
+
+    GitHub announces the push (synchronize, check_suite) as well; the run is
+    found again by (repository, sha) then, not duplicated.
+    """
+    if not result.ok or result.commit_sha is None:
+        return
+    if result.status is fixer.FixStatus.COMMITTED:
+        number, branch = target.pull_number, result.branch
+    else:
+        number, branch = result.pull_number, result.branch
+    await run_check(
+        dataclasses.replace(
+            target,
+            head_sha=result.commit_sha,
+            pull_number=number,
+            head_branch=branch,
+            is_fork=False,
         ),
-        analysed.report,
-        analysed.files,
-        suggestions=analysed.config.suggestions,
-        summary_comment=analysed.config.summary_comment,
-        index_unreachable=not analysed.index_reached,
+        app,
     )
-    return True
 
 
 async def _run(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> None:
@@ -197,6 +207,10 @@ async def _fix(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> N
     result = await fixer.fix_pull(gh, app, cc.owner, cc.repo, cc.number)
     await react(gh, cc, "rocket" if result.ok else "confused")
     await reply(gh, cc, f"@{cc.login} {result.message}")
+    target = CheckTarget(
+        cc.installation_id, cc.repo_id, cc.owner, cc.repo, "", pull_number=cc.number
+    )
+    await check_fixed_head(app, target, result)
 
 
 async def _help(gh: GitHubClient, cc: CommentCommands, command: Command) -> None:

@@ -1,24 +1,49 @@
-"""`push` to the default branch: check the pushed head commit."""
+"""`push` to the default branch: check the pushed head commit, maybe open a fix PR."""
 
 from __future__ import annotations
+
+import logging
 
 from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from bot.github import fixer
 from bot.github.client import GitHubClient
+from bot.github.reviews import is_at_risk
 from bot.github.runner import NULL_SHA, CheckTarget, run_check
+
+logger = logging.getLogger(__name__)
 
 router = Router()
 
 
 @router.register("push")
 async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> None:
-    """Check the default branch's new head; ignore other refs and deletions."""
+    """Check the default branch's new head; ignore other refs and deletions.
+
+    When it is at risk and `.github/musl-check.yml` sets `fix_pull_requests`,
+    the one fix pull request is opened (or moved onto the new head).
+    """
     data = event.data
     default = (data.get("repository") or {}).get("default_branch")
     if data.get("ref") != f"refs/heads/{default}":
         return
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
-    await run_check(CheckTarget.from_push(data), app)
+    target = CheckTarget.from_push(data)
+    report = await run_check(target, app)
+    if report is None or not is_at_risk(report):
+        return
+    result = await fixer.fix_default_branch(
+        gh, app, target.owner, target.repo, target.head_sha, str(default)
+    )
+    if result is not None:
+        logger.info(
+            "default branch fix",
+            extra={
+                "delivery": event.delivery_id,
+                "repo": target.full_name,
+                "status": result.status.value,
+            },
+        )

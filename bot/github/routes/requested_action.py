@@ -8,6 +8,7 @@ GET commits/{sha}/pulls, since `check_run.pull_requests` is empty for forks.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Final
 
@@ -17,7 +18,7 @@ from gidgethub.sansio import Event
 
 from bot.github import fixer
 from bot.github.client import GitHubClient
-from bot.github.routes.issue_comment import may_write
+from bot.github.routes.issue_comment import check_fixed_head, may_write
 from bot.github.runner import CheckTarget
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ async def on_requested_action(
             {"owner": target.owner, "repo": target.repo, "number": str(number)},
             data={"body": f"@{login} {result.message}"},
         )
+        target = dataclasses.replace(target, pull_number=number)
     else:
         default = str((data.get("repository") or {}).get("default_branch", ""))
         result = await fixer.fix_branch_head(
@@ -75,3 +77,4 @@ async def on_requested_action(
             default,
         )
     logger.info("fix button", extra={**log, "status": result.status.value})
+    await check_fixed_head(app, target, result)
