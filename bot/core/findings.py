@@ -112,23 +112,29 @@ def _is_old(pkg: LockedPackage) -> bool:
     return version is not None and version < LIBC_FIXED
 
 
-def _is_trigger(pkg: LockedPackage, uses: Sequence[MuslUse]) -> bool:
+_TRIGGER_NAMES: Final = frozenset({"rustix", *(name for name, _, _ in _TRIGGERS)})
+
+
+def _is_trigger(pkg: LockedPackage, rustix_arch: bool) -> bool:
+    if pkg.name not in _TRIGGER_NAMES:
+        return False  # most packages: no version parse needed
     version = _version(pkg.version)
     if version is None:
         return False
     if pkg.name == "rustix":
-        return any(
-            triple.startswith(_RUSTIX_LIBC_ARCHES)
-            for use in uses
-            for triple in use.resolves_to
-        )
+        return rustix_arch
     return any(
         pkg.name == name and low <= version <= high for name, low, high in _TRIGGERS
     )
 
 
 def _triggers(lock: Lockfile, uses: Sequence[MuslUse]) -> list[LockedPackage]:
-    return [pkg for pkg in lock.packages if _is_trigger(pkg, uses)]
+    rustix_arch = any(
+        triple.startswith(_RUSTIX_LIBC_ARCHES)
+        for use in uses
+        for triple in use.resolves_to
+    )
+    return [pkg for pkg in lock.packages if _is_trigger(pkg, rustix_arch)]
 
 
 def _pin_for(use: MuslUse, hints: Sequence[Hint]) -> Version | None:

@@ -795,13 +795,20 @@ def test_empty_and_scalar_documents() -> None:
 
 
 def test_load_yaml_returns_scalars_with_paths() -> None:
-    doc = yamlcfg.load_yaml("f.yml", "a:\n  - b: c\n")
+    doc = yamlcfg.load_yaml("f.yml", "a:\n  - b: c\n    x86_64-unknown-linux-musl: d\n")
     assert isinstance(doc, yamlcfg.Document)
+    # Keys are kept only when they can name a target: nothing reads other keys.
     assert [(s.path, s.value, s.is_key) for s in doc.scalars] == [
-        (("a",), "a", True),
-        (("a", 0, "b"), "b", True),
         (("a", 0, "b"), "c", False),
+        (("a", 0, "x86_64-unknown-linux-musl"), "x86_64-unknown-linux-musl", True),
+        (("a", 0, "x86_64-unknown-linux-musl"), "d", False),
     ]
+
+
+def test_alias_keys_do_not_leak_the_previous_path() -> None:
+    doc = yamlcfg.load_yaml("f.yml", "a: &k x\nm:\n  b: 1\n  *k : musl\n")
+    assert isinstance(doc, yamlcfg.Document)
+    assert [(s.path, s.value) for s in doc.scalars][-1] == (("m", "*"), "musl")
 
 
 # ---------------------------------------------------------------------------

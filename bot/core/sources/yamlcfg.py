@@ -126,59 +126,69 @@ def _walk(text: str, skip_keys: frozenset[str]) -> list[Scalar]:
     return [s for s in out if not any(s.path[: len(d)] == d for d in disabled)]
 
 
+def _names_target(value: str) -> bool:
+    """Return whether a scalar can name a musl target or image (see `_Scan`)."""
+    return "musl" in value or "alpine" in value or "-linux-" in value
+
+
 def _events(
     loader: yaml.CSafeLoader, out: list[Scalar], skip_keys: frozenset[str]
 ) -> list[Path]:
-    """Append the scalars of the event stream to `out`; return disabled paths."""
-    # Frame: [path, is_mapping, expecting_key, key, next_index, skipped, key_skipped]
+    """Append the scalars of the event stream to `out`; return disabled paths.
+
+    Every value scalar is kept (jobs are indexed by their values); a key only
+    when it can name a target, since nothing else ever looks at keys.
+    """
+    # Frame: [path, is_mapping, expecting_key, key, next_index, skipped,
+    #         key_skipped, key_path]; the key's path is built once for key+value.
     stack: list[list[Any]] = []
     disabled: list[Path] = []
     watch = skip_keys | {"exclude"}
     switches = ("if", "when")
     budget = MAX_EVENTS
     get_event = loader.get_event
+    append = out.append
     new = tuple.__new__
+    frame: list[Any] = []
     while True:
         event: Any = get_event()
         kind = type(event)
-        if kind is StreamEndEvent:
-            return disabled
         budget -= 1
-        if budget < 0:
+        if budget < 0 and kind is not StreamEndEvent:
             raise _LimitError(event.start_mark.line + 1, "too many YAML nodes")
         if kind is ScalarEvent:
-            is_key = False
-            skipped = False
-            if stack:
-                frame = stack[-1]
-                if not frame[1]:
-                    path: Path = (*frame[0], frame[4])
-                    frame[4] += 1
-                    skipped = frame[5]
-                elif frame[2]:
-                    key = frame[3] = event.value
-                    frame[2] = False
-                    path = (*frame[0], key)
-                    skipped = frame[6] = frame[5] or (
-                        key in watch and _skipped(path, skip_keys)
-                    )
-                    is_key = True
-                else:
-                    frame[2] = True
-                    path = (*frame[0], frame[3])
-                    skipped = frame[6]
-                    if frame[3] in switches and _disables(frame[3], event.value):
-                        disabled.append(frame[0])
+            value = event.value
+            if not stack:
+                path: Path = ()
+                is_key = skipped = False
+            elif not frame[1]:
+                path = (*frame[0], frame[4])
+                frame[4] += 1
+                is_key, skipped = False, frame[5]
+            elif frame[2]:
+                frame[2] = False
+                frame[3] = value
+                path = frame[7] = (*frame[0], value)
+                skipped = frame[6] = frame[5] or (
+                    value in watch and _skipped(path, skip_keys)
+                )
+                if skipped or not _names_target(value):
+                    continue
+                is_key = True
             else:
-                path = ()
+                frame[2] = True
+                path = frame[7]
+                is_key, skipped = False, frame[6]
+                if frame[3] in switches and _disables(frame[3], value):
+                    disabled.append(frame[0])
             if not skipped:
                 start, end = event.start_mark, event.end_mark
-                out.append(
+                append(
                     new(
                         Scalar,
                         (
                             path,
-                            event.value,
+                            value,
                             is_key,
                             start.line,
                             start.column,
@@ -188,38 +198,48 @@ def _events(
                         ),
                     )
                 )
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if len(stack) >= MAX_DEPTH:
-                raise _LimitError(event.start_mark.line + 1, "YAML nested too deeply")
-            if not stack:
-                path, skipped = (), False
-            else:
-                frame = stack[-1]
-                if not frame[1]:
-                    path = (*frame[0], frame[4])
-                    frame[4] += 1
-                    skipped = frame[5]
-                elif frame[2]:  # a complex (collection) key
-                    frame[3], frame[2] = "?", False
-                    path = (*frame[0], "?")
-                    skipped = frame[6] = frame[5]
-                else:
-                    frame[2] = True
-                    path = (*frame[0], frame[3])
-                    skipped = frame[6]
-            stack.append(
-                [path, kind is MappingStartEvent, True, None, 0, skipped, skipped]
-            )
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             stack.pop()
+            if stack:
+                frame = stack[-1]
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if not stack:
+                path, skipped = (), False
+            elif len(stack) >= MAX_DEPTH:
+                raise _LimitError(event.start_mark.line + 1, "YAML nested too deeply")
+            elif not frame[1]:
+                path = (*frame[0], frame[4])
+                frame[4] += 1
+                skipped = frame[5]
+            elif frame[2]:  # a complex (collection) key
+                frame[3], frame[2] = "?", False
+                path = frame[7] = (*frame[0], "?")
+                skipped = frame[6] = frame[5]
+            else:
+                frame[2] = True
+                path = frame[7]
+                skipped = frame[6]
+            frame = [
+                path,
+                kind is MappingStartEvent,
+                True,
+                None,
+                0,
+                skipped,
+                skipped,
+                (),
+            ]
+            stack.append(frame)
+        elif kind is StreamEndEvent:
+            return disabled
         elif kind is AliasEvent and stack:
             # An alias is not expanded: its lines are scanned where the anchor
             # stands, so an alias bomb costs no more than its text.
-            frame = stack[-1]
             if not frame[1]:
                 frame[4] += 1
             elif frame[2]:
                 frame[3], frame[2] = "*", False
+                frame[7] = (*frame[0], "*")
                 frame[6] = frame[5]
             else:
                 frame[2] = True
@@ -742,66 +762,71 @@ _REUSABLE_RE: Final = re.compile(
 )
 
 
-def _line_at(text: str, pos: int) -> tuple[int, int]:
-    """Return the 1-based line number and start offset of the line holding `pos`."""
-    return text.count("\n", 0, pos) + 1, text.rfind("\n", 0, pos) + 1
+# Needles of the lines worth a closer look (`rustup default X`, `-crt-static`).
+_LINE_NEEDLES: Final = ("rustup", "cargo +", "crt-static", "link-self-contained")
 
 
-def _lines_with(text: str, needle: str) -> list[int]:
-    """Return the start offsets of the lines that contain `needle`."""
-    starts: list[int] = []
-    pos = text.find(needle)
-    while pos >= 0:
-        starts.append(text.rfind("\n", 0, pos) + 1)
-        end = text.find("\n", pos)
-        if end < 0:
-            break
-        pos = text.find(needle, end)
-    return starts
-
-
-def _line_from(text: str, start: int) -> str:
-    end = text.find("\n", start)
-    return text[start : end if end >= 0 else len(text)]
+def _marked_lines(text: str) -> list[tuple[int, str]]:
+    """Return (start offset, text) of each line that holds one of `_LINE_NEEDLES`."""
+    starts: set[int] = set()
+    for needle in _LINE_NEEDLES:
+        pos = text.find(needle)
+        while pos >= 0:  # str.find skips ahead far faster than a regex
+            starts.add(text.rfind("\n", 0, pos) + 1)
+            end = text.find("\n", pos)
+            if end < 0:
+                break
+            pos = text.find(needle, end)
+    found = []
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        found.append((start, text[start : end if end >= 0 else len(text)]))
+    return found
 
 
 def scan_hints(path: str, text: str) -> list[Hint]:
     """Return toolchain pins, dynamic-musl flags and unresolvable matrices in `text`."""
-    hints: list[Hint] = []
-
-    def emit(pos: int, kind: HintKind, value: str, *, key: bool = False) -> None:
-        line, start = _line_at(text, pos)
-        before = text[start:pos]
-        if strip_comment(before) != before or before.lstrip().startswith("#"):
-            return  # inside a comment
-        if key and before.strip(" \t-"):
-            return  # `toolchain:` etc. must be the key of its line
-        hints.append(Hint(path, line, kind, value))
-
+    # (offset, kind, value, must be the key of its line), in pass order.
+    found: list[tuple[int, HintKind, str, bool]] = []
     if "toolchain" in text:
         for m in _ACTION_PIN_RE.finditer(text):
-            emit(m.start(), HintKind.TOOLCHAIN, m.group("pin"))
+            found.append((m.start(), HintKind.TOOLCHAIN, m.group("pin"), False))
         for m in _TOOLCHAIN_KEY_RE.finditer(text):
-            emit(m.start(), HintKind.TOOLCHAIN, m.group("pin"), key=True)
-    starts = sorted({*_lines_with(text, "rustup"), *_lines_with(text, "cargo +")})
-    for start in starts:
-        line_text = _line_from(text, start)
-        for pin in find_toolchain_pins(line_text):
-            emit(start + line_text.find(pin), HintKind.TOOLCHAIN, pin)
-    starts = sorted(
-        {*_lines_with(text, "crt-static"), *_lines_with(text, "link-self-contained")}
-    )
-    for start in starts:
-        line_text = _line_from(text, start)
-        flag = find_dynamic_musl(line_text)
-        if flag is not None:
-            emit(start + line_text.find(flag), HintKind.DYNAMIC_MUSL, flag)
+            found.append((m.start(), HintKind.TOOLCHAIN, m.group("pin"), True))
+    for start, line_text in _marked_lines(text):
+        if "rustup" in line_text or "cargo +" in line_text:
+            for pin in find_toolchain_pins(line_text):
+                found.append(
+                    (start + line_text.find(pin), HintKind.TOOLCHAIN, pin, False)
+                )
+        if "crt-static" in line_text or "link-self-contained" in line_text:
+            flag = find_dynamic_musl(line_text)
+            if flag is not None:
+                at = start + line_text.find(flag)
+                found.append((at, HintKind.DYNAMIC_MUSL, flag, False))
     if "${{" in text:
         for m in _DYNAMIC_MATRIX_RE.finditer(text):
-            emit(m.start(), HintKind.UNRESOLVED, "dynamic matrix", key=True)
+            found.append((m.start(), HintKind.UNRESOLVED, "dynamic matrix", True))
     if ".github/workflows/" in text and "target" in text:
         for m in _REUSABLE_RE.finditer(text):
-            emit(m.start(), HintKind.UNRESOLVED, m.group("wf"), key=True)
+            found.append((m.start(), HintKind.UNRESOLVED, m.group("wf"), True))
+    if not found:
+        return []
+    # Line numbers in one forward pass over the sorted offsets.
+    line_of: dict[int, int] = {}
+    line, last = 1, 0
+    for pos in sorted({f[0] for f in found}):
+        line += text.count("\n", last, pos)
+        line_of[pos] = line
+        last = pos
+    hints: list[Hint] = []
+    for pos, kind, value, key in found:
+        before = text[text.rfind("\n", 0, pos) + 1 : pos]
+        if strip_comment(before) != before or before.lstrip().startswith("#"):
+            continue  # inside a comment
+        if key and before.strip(" \t-"):
+            continue  # `toolchain:` etc. must be the key of its line
+        hints.append(Hint(path, line_of[pos], kind, value))
     return hints
 
 
