@@ -242,6 +242,8 @@ def strict_triples(code: str) -> Iterator[str]:
 
 def dynamic_flag(code: str) -> str | None:
     """Return the flag in `code` that links musl dynamically, if any."""
+    if "crt-static" not in code and "link-self-contained" not in code:
+        return None  # the regex needs one of them; most lines have neither
     match = _DYNAMIC_RE.search(code)
     return match.group() if match else None
 

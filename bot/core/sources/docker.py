@@ -147,6 +147,7 @@ def scan(path: str, text: str) -> SourceResult:
                 heredoc, pending_heredoc = pending_heredoc, None
         if (
             stages
+            and not stages[-1].builds
             and instruction in ("RUN", "CMD", "ENTRYPOINT")
             and (_BUILD_CMD_RE.search(code) or _APK_RUST_RE.search(code))
         ):
