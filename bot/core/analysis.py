@@ -17,6 +17,9 @@ from bot.core.versions import Version, parse_rust_version
 MAX_LOCKFILE_BYTES: Final = 32 * 1024 * 1024
 MAX_CONFIG_BYTES: Final = 2 * 1024 * 1024
 _BINARY_PROBE: Final = 8192
+# The locked packages the rules read: libc, the crates that call LFS64 symbols
+# through it (findings._TRIGGERS) and rustix. Only these are built.
+LOCKFILE_NAMES: Final = frozenset({"libc", "getrandom", "tempfile", "rustix"})
 
 
 def _decode(path: str, data: bytes, limit: int) -> tuple[str | None, Problem | None]:
@@ -51,15 +54,21 @@ def scan_config_file(path: str, data: bytes) -> SourceResult:
     return SourceResult(found.uses, found.hints, (problem, *found.problems))
 
 
-def read_lockfile(path: str, data: bytes) -> tuple[Lockfile | None, Problem | None]:
-    """Return the parsed lockfile at `path`, or why it cannot be read."""
+def read_lockfile(
+    path: str, data: bytes, names: frozenset[str] | None = None
+) -> tuple[Lockfile | None, str, Problem | None]:
+    """Return the parsed lockfile at `path`, its text, and why it cannot be read.
+
+    The text is "" when the file is not read at all; `names` is passed on to
+    `parse_lockfile`.
+    """
     text, problem = _decode(path, data, MAX_LOCKFILE_BYTES)
     if text is None:
-        return None, problem
-    lock = parse_lockfile(text, path)
+        return None, "", problem
+    lock = parse_lockfile(text, path, names)
     if lock.error is not None:
         problem = Problem(path, lock.error.line, f"{path}: {lock.error.message}")
-    return lock, problem
+    return lock, text, problem
 
 
 def _msrv(hints: Sequence[Hint]) -> Version | None:
@@ -92,14 +101,14 @@ def analyse(
             continue
         data = files[path]
         if is_lockfile(path):
-            lock, problem = read_lockfile(path, data)
+            lock, text, problem = read_lockfile(path, data, LOCKFILE_NAMES)
             if problem is not None:
                 problems.append(problem)
             if lock is None:
                 continue
             if path == ROOT_LOCKFILE:
                 root = lock
-                root_text = data.decode("utf-8", errors="replace")
+                root_text = text
             else:
                 nested.append(lock)
             continue
@@ -109,8 +118,7 @@ def analyse(
         problems.extend(found.problems)
     fixes: tuple[FixPlan, ...] = ()
     if root is not None:
-        text = root_text.removeprefix("\ufeff")
-        plan = plan_fix(root, text, index, _msrv(hints))
+        plan = plan_fix(root, root_text, index, _msrv(hints))
         fixes = (plan,) if plan is not None else ()
     return decide(
         Evidence(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -43,15 +44,22 @@ class LockfileError:
 
 @dataclass(frozen=True, slots=True)
 class Lockfile:
-    """A parsed Cargo.lock; on bad input `error` is set, `packages` may be partial."""
+    """A parsed Cargo.lock; on bad input `error` is set, `packages` may be partial.
+
+    When `names` is set, `packages` holds only the packages with those names
+    (the rest of the file was still checked and counted for `format_version`).
+    """
 
     path: str
     format_version: int | None  # None when it cannot be told (no checksums, no key)
     packages: tuple[LockedPackage, ...]
     error: LockfileError | None = None
+    names: frozenset[str] | None = None  # the names kept; None: every package
 
     def named(self, name: str) -> tuple[LockedPackage, ...]:
-        """Return the packages called exactly `name`."""
+        """Return the packages called exactly `name`; raise if `name` was not kept."""
+        if self.names is not None and name not in self.names:
+            raise ValueError(f"{name!r} was not kept when this lockfile was read")
         return tuple(p for p in self.packages if p.name == name)
 
 
@@ -70,18 +78,57 @@ _MAX_NESTING: Final = 64  # arrays/inline tables deeper than this are refused
 # one dependency per line, then blank lines up to the next header). One regex
 # match per block is what makes the scanner fast; anything else (comments,
 # escapes, odd spacing, unknown keys) goes through the statement parser below.
-_FAST_PACKAGE: Final = re.compile(
-    r"\[\[package\]\]\n"
-    r'name = "([^"\\\n]*)"\n'
-    r'version = "([^"\\\n]*)"\n'
-    r'(?:source = "([^"\\\n]*)"\n)?'
-    r'(?:checksum = "([^"\\\n]*)"\n)?'
-    r'(?:dependencies = \[\n((?: "[^"\\\n]*",\n)*)\]\n)?'
-    r"(\n*)(?=\[|\Z)"
-)
-_FAST_CHECKSUM: Final = re.compile(
-    r'"checksum ([^ "\\\n]+) ([^ "\\\n]+) \(([^"\\\n]*)\)" = "([^"\\\n]*)"\n'
-)
+# A string's text in printable ASCII without `"` or `\`: what Cargo writes.
+# (Anything else, escapes included, is left to the statement parser; a
+# character class of ranges is also the fastest one for the regex engine.)
+_PLAIN: Final = r"[ !#-\[\]-~]*"
+
+
+def _package_shape(group: str, name: str = "") -> str:
+    """Return the regex of one Cargo-shaped block; `group` opens its groups.
+
+    `name`, if given, is a lookahead put before the package's name.
+    """
+    return (
+        r"\[\[package\]\]\n"
+        rf'name = "{name}{group}{_PLAIN})"\n'
+        rf'version = "{group}{_PLAIN})"\n'
+        rf'(?:source = "{group}{_PLAIN})"\n)?'
+        rf'(?:checksum = "{group}{_PLAIN})"\n)?'
+        rf'(?:dependencies = \[\n{group}(?: "{_PLAIN}",\n)*)\]\n)?'
+        rf"{group}\n*)(?=\[|\Z)"
+    )
+
+
+def _checksum_shape(group: str, name: str = "") -> str:
+    """Return the regex of one v1 `[metadata]` checksum line (`name` as above)."""
+    word = r"[!#-\[\]-~]+"
+    return (
+        rf'"checksum {name}{group}{word}) {group}{word}) \({group}{_PLAIN})\)" = '
+        rf'"{group}{_PLAIN})"\n'
+    )
+
+
+_FAST_PACKAGE: Final = re.compile(_package_shape("("))
+_FAST_CHECKSUM: Final = re.compile(_checksum_shape("("))
+
+
+@functools.lru_cache(maxsize=8)
+def _skip_runs(names: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Return patterns for runs of blocks and of v1 checksum lines not of `names`.
+
+    When only a few names are wanted, one such match checks a whole run of
+    Cargo-shaped text and stops at the next wanted block (or at other text).
+    """
+    alternatives = "|".join(re.escape(name) for name in sorted(names))
+    package = f'(?!(?:{alternatives})")' if names else ""
+    checksum = f"(?!(?:{alternatives}) )" if names else ""
+    return (
+        re.compile(f"(?:{_package_shape('(?:', package)})*+"),
+        re.compile(f"(?:{_checksum_shape('(?:', checksum)})*+"),
+    )
+
+
 _V1_KEY: Final = re.compile(r"checksum (\S+) (\S+) \((.*)\)", re.DOTALL)
 _BLANK: Final = re.compile(r"[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
 _GAP: Final = re.compile(r"(?:[ \t\n]|#[^\n]*)*")
@@ -179,16 +226,23 @@ def _unescape(raw: str, pos: int) -> str:
 class _Scanner:
     """Statement-level reader for Cargo.lock text (CRLF already folded to LF)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, names: frozenset[str] | None) -> None:
         self.text = text
+        self.names = names  # None: keep every package
         self.packages: list[LockedPackage] = []
         self.table = _Table.TOP
         self.pending: _Pending | None = None
         self.format_version: int | None = None
+        # v1 checksums of the kept names, by (name, version, source)
         self.checksums: dict[tuple[str, str, str], tuple[str, int]] = {}
+        self.v1_checksums = False  # any `[metadata]` checksum line, kept or not
+        self.inline_checksum = False  # any package with `checksum`, kept or not
 
     def run(self) -> None:
         """Read the whole text into `packages`; raise _BadInput on bad input."""
+        if self.names is not None:
+            self._run_filtered(self.names)
+            return
         text = self.text
         end = len(text)
         pos = 0
@@ -236,6 +290,7 @@ class _Scanner:
             elif first == '"' and self.table is _Table.METADATA:
                 match = fast_checksum(text, pos)
                 if match is not None:
+                    self.v1_checksums = True
                     while match is not None:
                         name, version, source, value = match.groups()
                         checksums[name, version, source] = (value, line)
@@ -245,6 +300,80 @@ class _Scanner:
                     continue
             pos, line = self._statement(pos, line)
         self._finish()
+
+    def _run_filtered(self, names: frozenset[str]) -> None:
+        """Like `run`, but build LockedPackages only for `names`.
+
+        Runs of Cargo-shaped blocks of other packages are checked by one regex
+        match each; everything else is read as `run` reads it, so the errors,
+        the format version and the kept packages are the same.
+        """
+        text = self.text
+        end = len(text)
+        pos = 0
+        line = 1
+        skip_packages, skip_checksums = _skip_runs(names)
+        while pos < end:
+            first = text[pos]
+            if first == "[":
+                self._finish()
+                stop = _end(skip_packages, text, pos)
+                if stop > pos:
+                    if not self.inline_checksum:
+                        found = text.find('\nchecksum = "', pos, stop)
+                        self.inline_checksum = found >= 0
+                    if stop == end:  # the usual case: no need to count lines
+                        break
+                    line += text.count("\n", pos, stop)
+                    pos = stop
+                    self.table = _Table.OTHER
+                    continue
+                match = _FAST_PACKAGE.match(text, pos)
+                if match is not None:  # a wanted block, or the run would have taken it
+                    pos, line = self._keep_package(match, line)
+                    continue
+            elif first == '"' and self.table is _Table.METADATA:
+                stop = _end(skip_checksums, text, pos)
+                if stop > pos:
+                    self.v1_checksums = True
+                    if stop == end:
+                        break
+                    line += text.count("\n", pos, stop)
+                    pos = stop
+                    continue
+                match = _FAST_CHECKSUM.match(text, pos)
+                if match is not None:
+                    self.v1_checksums = True
+                    name, version, source, value = match.groups()
+                    self.checksums[name, version, source] = (value, line)
+                    pos = match.end()
+                    line += 1
+                    continue
+            pos, line = self._statement(pos, line)
+        self._finish()
+
+    def _keep_package(self, match: re.Match[str], line: int) -> tuple[int, int]:
+        """Add the Cargo-shaped block `match` at `line`; return the place after it."""
+        name, version, source, checksum, deps, tail = match.groups()
+        lines = match[0].count("\n")
+        if checksum is not None:
+            self.inline_checksum = True
+        self.packages.append(
+            LockedPackage(
+                name,
+                version,
+                line + 2,
+                source,
+                source_kind(source),
+                checksum,
+                None if checksum is None else line + (3 if source is None else 4),
+                line,
+                line + lines - len(tail) - 1,
+                tuple(deps[2:-3].split('",\n "')) if deps else (),
+            )
+        )
+        self.table = _Table.OTHER
+        return match.end(), line + lines
 
     def _statement(self, pos: int, line: int) -> tuple[int, int]:
         """Read the statement at `pos` (an array may span lines); return the next."""
@@ -384,6 +513,7 @@ class _Scanner:
         elif self.table is _Table.METADATA:
             match = _V1_KEY.fullmatch(keys[0])
             if len(keys) == 1 and isinstance(value, str) and match is not None:
+                self.v1_checksums = True
                 self.checksums[match[1], match[2], match[3]] = (value, line)
         elif self.table is _Table.TOP and keys == ["version"]:
             if not isinstance(value, int):
@@ -413,6 +543,10 @@ class _Scanner:
             raise _BadInput(
                 f"[[package]] {name}: `dependencies` is not a list of strings", line=at
             )
+        if checksum is not None:
+            self.inline_checksum = True
+        if self.names is not None and name not in self.names:
+            return
         self.packages.append(
             LockedPackage(
                 name=name,
@@ -433,12 +567,14 @@ class _Scanner:
         packages: list[LockedPackage] = self.packages
         fmt = self.format_version
         # `[metadata]` of v2+ is an opaque map: only a key-less file is v1.
-        if fmt is None and self.checksums:
+        if fmt is None and self.v1_checksums:
             packages = [self._with_v1_checksum(p) for p in packages]
             fmt = 1
-        elif fmt is None and any(p.checksum is not None for p in packages):
+        elif fmt is None and (
+            self.inline_checksum or any(p.checksum is not None for p in packages)
+        ):
             fmt = 2
-        return Lockfile(path, fmt, tuple(packages), error)
+        return Lockfile(path, fmt, tuple(packages), error, self.names)
 
     def _with_v1_checksum(self, pkg: LockedPackage) -> LockedPackage:
         if pkg.checksum is not None or pkg.source is None:
@@ -461,16 +597,21 @@ class _Scanner:
         )
 
 
-def parse_lockfile(text: str, path: str = "Cargo.lock") -> Lockfile:
+def parse_lockfile(
+    text: str, path: str = "Cargo.lock", names: frozenset[str] | None = None
+) -> Lockfile:
     """Return the packages of a Cargo.lock (v1-v4); bad input sets `error`.
 
-    Reading stops at the first error; the packages before it are kept.
+    Reading stops at the first error; the packages before it are kept. With
+    `names`, only packages with those names are built, but the whole text is
+    still checked: the error, `format_version` and the kept packages are those
+    of the full read.
     """
     text = text.removeprefix("\ufeff")
     if "\r" in text:
         # TOML allows CRLF line ends; line numbers do not change.
         text = text.replace("\r\n", "\n")
-    scanner = _Scanner(text)
+    scanner = _Scanner(text, names)
     error: LockfileError | None = None
     try:
         scanner.run()
