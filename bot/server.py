@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, cast
 
+import orjson
 from aiohttp import ClientSession, ClientTimeout, web
 from gidgethub.sansio import Event
 from prometheus_client import (
@@ -51,6 +52,7 @@ MAX_CONCURRENT_WORK: Final = 8
 # no other instance starts the same delivery while this one may still run.
 WORK_TIMEOUT_S: Final = 100.0
 LEASE_S: Final = 120.0
+LEASE_MARGIN_S: Final = 5.0
 # How often unfinished deliveries (from a crash or another instance) are resumed.
 SWEEP_INTERVAL_S: Final = 60.0
 DRAIN_TIMEOUT_S: Final = 25.0
@@ -295,28 +297,34 @@ def _event_from_stored(delivery: StoredDelivery) -> Event | None:
 
 def _parse_json(body: bytes) -> dict[str, Any] | None:
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        # orjson: ~3x faster than json on webhook payloads; strict UTF-8 and
+        # RFC 8259 (no NaN), nesting capped at 1024, errors are ValueErrors.
+        data = orjson.loads(body)
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None
 
 
-def _spawn(app: web.Application, event: Event) -> None:
+def _spawn(app: web.Application, event: Event, leased_until: float = 0.0) -> None:
+    """Process `event` in the background; `leased_until` is a monotonic deadline."""
     rt = app[RUNTIME_KEY]
     rt.active.add(event.delivery_id)
-    task = asyncio.create_task(_process(app, event))
+    task = asyncio.create_task(_process(app, event, leased_until))
     rt.tasks.add(task)
     task.add_done_callback(rt.tasks.discard)
 
 
-async def _process(app: web.Application, event: Event) -> None:
+async def _process(app: web.Application, event: Event, leased_until: float) -> None:
     rt = app[RUNTIME_KEY]
     store = app[STORE_KEY]
     delivery_id: str = event.delivery_id
     log_extra = {"delivery_id": delivery_id, "event": event.event}
     try:
         async with rt.semaphore:
-            if not await store.claim(delivery_id, rt.owner, LEASE_S):
+            # A fresh delivery was leased to us when it was recorded; claim (or
+            # renew) only if that lease could run out before the work times out.
+            short = leased_until - time.monotonic() < WORK_TIMEOUT_S + LEASE_MARGIN_S
+            if short and not await store.claim(delivery_id, rt.owner, LEASE_S):
                 logger.info("delivery is leased elsewhere", extra=log_extra)
                 return
             rt.metrics.in_flight.inc()
@@ -396,22 +404,42 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     data = _parse_json(body)
     if data is None:
         return _reject(app, Rejection.BAD_JSON, 400, "body is not a JSON object")
-    extra = {"delivery_id": delivery_id, "event": event_name}
+    # Recorded and leased to this instance in one store write, before the 202:
+    # the background work then needs no separate claim.
+    leased_until = time.monotonic() + LEASE_S
     try:
-        added = await app[STORE_KEY].add_delivery(delivery_id, event_name, body)
+        added = await app[STORE_KEY].add_delivery(
+            delivery_id, event_name, body, owner=rt.owner, lease_s=LEASE_S
+        )
     except Exception:
-        logger.exception("could not record delivery", extra=extra)
+        logger.exception(
+            "could not record delivery",
+            extra={"delivery_id": delivery_id, "event": event_name},
+        )
         # 5xx: GitHub marks the delivery failed, so it can be redelivered.
         return _reject(app, Rejection.STORE_ERROR, 503, "could not record delivery")
     if not added:
         rt.metrics.duplicates.inc()
-        logger.info("duplicate delivery ignored", extra=extra)
-        return web.json_response({"status": "duplicate", "delivery": delivery_id})
+        logger.info(
+            "duplicate delivery ignored",
+            extra={"delivery_id": delivery_id, "event": event_name},
+        )
+        return _json({"status": "duplicate", "delivery": delivery_id}, 200)
     rt.metrics.received.labels(event_name).inc()
-    logger.info("delivery accepted", extra=extra)
-    _spawn(app, Event(data, event=event_name, delivery_id=delivery_id))
-    return web.json_response(
-        {"status": "accepted", "delivery": delivery_id}, status=202
+    # Per-delivery success is DEBUG: at INFO a burst would spend its time
+    # formatting log lines (the received counter and access log keep count).
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "delivery accepted",
+            extra={"delivery_id": delivery_id, "event": event_name},
+        )
+    _spawn(app, Event(data, event=event_name, delivery_id=delivery_id), leased_until)
+    return _json({"status": "accepted", "delivery": delivery_id}, 202)
+
+
+def _json(payload: dict[str, str], status: int) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(payload), status=status, content_type="application/json"
     )
 
 

@@ -54,8 +54,21 @@ class PullFeedback:
 class Store(Protocol):
     """What the server and the GitHub layer need from durable storage."""
 
-    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
-        """Record a delivery; return False if its id was seen before."""
+    async def add_delivery(
+        self,
+        delivery_id: str,
+        event: str,
+        body: bytes,
+        *,
+        owner: str | None = None,
+        lease_s: float = 0.0,
+    ) -> bool:
+        """Record a delivery; return False if its id was seen before.
+
+        With `owner` and `lease_s > 0` the new delivery is also leased to
+        `owner` (as by `claim`, attempts 1) in the same write, which saves the
+        ingress path a second round trip to the store.
+        """
 
     async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
         """Lease an unfinished delivery to `owner` for `lease_s` seconds.

@@ -33,14 +33,23 @@ class RedisStore:
     def _k(self, *parts: object) -> str:
         return self._p + ":".join(str(p) for p in parts)
 
-    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
-        """Record a delivery; return False if its id was seen before."""
+    async def add_delivery(
+        self,
+        delivery_id: str,
+        event: str,
+        body: bytes,
+        *,
+        owner: str | None = None,
+        lease_s: float = 0.0,
+    ) -> bool:
+        """Record a delivery (leased to `owner` if given); False if seen before."""
         seen = await self._r.set(
             self._k("seen", delivery_id), b"1", nx=True, ex=int(RETENTION_S)
         )
         if not seen:
             return False
         now = time.time()
+        ms = int(lease_s * 1000) if owner is not None else 0
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(
                 self._k("delivery", delivery_id),
@@ -48,9 +57,11 @@ class RedisStore:
                     "event": event,
                     "body": body,
                     "received_at": now,
-                    "attempts": 0,
+                    "attempts": int(ms > 0),
                 },
             )
+            if owner is not None and ms > 0:
+                pipe.set(self._k("lease", delivery_id), owner.encode(), px=ms)
             pipe.zadd(self._k("pending"), {delivery_id: now})
             await pipe.execute()
         return True

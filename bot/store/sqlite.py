@@ -1,4 +1,4 @@
-"""SQLite store: one WAL-mode connection shared by the event loop, guarded by a lock."""
+"""SQLite store: one WAL-mode connection, written in batches by one worker thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sqlite3
 import time
 from asyncio import Future
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -17,6 +18,10 @@ T = TypeVar("T")
 # Bodies of finished deliveries are dropped by the periodic `pending()` sweep
 # once this old, in bulk and outside the burst that brought them.
 BODY_GRACE_S: Final = 30.0
+# Page size of new database files: a typical 10-30 KB webhook body then fills
+# one or two overflow pages instead of 3-8 with the 4 KB default, which makes
+# writing (and later deleting) it ~1.5x cheaper. Existing files keep theirs.
+PAGE_SIZE: Final = 16384
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -77,12 +82,18 @@ class SqliteStore:
     Calls are queued and written in batches, one transaction per batch (group
     commit), in a worker thread so the event loop keeps serving; with
     `threaded=False` batches run on the loop (bench/ingress.py measures both).
+    One dedicated thread (not the loop's default pool) runs every batch, so the
+    connection is only ever used by one thread at a time.
     """
 
     def __init__(self, conn: sqlite3.Connection, *, threaded: bool = True) -> None:
         """Wrap an open connection whose schema exists (use `SqliteStore.open`)."""
         self._conn = conn
-        self._threaded = threaded
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+            if threaded
+            else None
+        )
         self._queue: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -94,6 +105,7 @@ class SqliteStore:
         conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=10.0
         )
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # no effect once created
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives a process crash; only an OS
         # crash can lose the last transactions.
@@ -124,8 +136,11 @@ class SqliteStore:
             while self._queue:
                 batch, self._queue = self._queue, []
                 fns = [fn for fn, _ in batch]
-                if self._threaded:
-                    outcomes = await asyncio.to_thread(_execute, self._conn, fns)
+                if self._executor is not None:
+                    loop = asyncio.get_running_loop()
+                    outcomes = await loop.run_in_executor(
+                        self._executor, _execute, self._conn, fns
+                    )
                 else:
                     outcomes = _execute(self._conn, fns)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
@@ -138,14 +153,32 @@ class SqliteStore:
         finally:
             self._flusher = None
 
-    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
-        """Record a delivery; return False if its id was seen before."""
+    async def add_delivery(
+        self,
+        delivery_id: str,
+        event: str,
+        body: bytes,
+        *,
+        owner: str | None = None,
+        lease_s: float = 0.0,
+    ) -> bool:
+        """Record a delivery (leased to `owner` if given); False if seen before."""
 
         def q(c: sqlite3.Connection) -> bool:
+            now = time.time()
+            leased = owner is not None and lease_s > 0
             cur = c.execute(
-                "INSERT OR IGNORE INTO deliveries (id, event, received_at)"
-                " VALUES (?, ?, ?)",
-                (delivery_id, event, time.time()),
+                "INSERT OR IGNORE INTO deliveries"
+                " (id, event, received_at, owner, lease_until, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    delivery_id,
+                    event,
+                    now,
+                    owner if leased else None,
+                    now + lease_s if leased else 0.0,
+                    int(leased),
+                ),
             )
             if cur.rowcount != 1:
                 return False
@@ -164,10 +197,12 @@ class SqliteStore:
             now = time.time()
             cur = c.execute(
                 "UPDATE deliveries SET owner = ?, lease_until = ?,"
-                " attempts = attempts + (CASE WHEN ? > 0 THEN 1 ELSE 0 END)"
+                # A new lease counts as an attempt; renewing a live one does not.
+                " attempts = attempts + (CASE WHEN ? > 0 AND (owner IS NULL"
+                " OR owner != ? OR lease_until <= ?) THEN 1 ELSE 0 END)"
                 " WHERE id = ? AND finished_at IS NULL"
                 " AND (owner IS NULL OR owner = ? OR lease_until <= ?)",
-                (owner, now + lease_s, lease_s, delivery_id, owner, now),
+                (owner, now + lease_s, lease_s, owner, now, delivery_id, owner, now),
             )
             return cur.rowcount == 1
 
@@ -327,6 +362,8 @@ class SqliteStore:
         """Write what is queued, then close the connection."""
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         self._conn.close()
 
 

@@ -73,6 +73,26 @@ async def test_expired_lease_is_pending_again(any_store: Store) -> None:
     assert await any_store.claim("a", "new-instance", 60)
 
 
+async def test_add_delivery_leased_to_owner(any_store: Store) -> None:
+    assert await any_store.add_delivery("a", "push", BODY, owner="me", lease_s=60)
+    assert not await any_store.add_delivery("a", "push", BODY, owner="me", lease_s=60)
+    assert await any_store.pending() == []  # leased: no other instance takes it
+    assert not await any_store.claim("a", "other", 60)
+    assert await any_store.claim("a", "me", 60)  # the holder may renew
+    assert await any_store.claim("a", "me", 0)  # and give it back
+    [d] = await any_store.pending()
+    assert (d.delivery_id, d.body, d.attempts) == ("a", BODY, 1)
+
+
+async def test_add_delivery_lease_expires(any_store: Store) -> None:
+    assert await any_store.add_delivery("a", "push", BODY, owner="dead", lease_s=0.05)
+    assert await any_store.pending() == []
+    await asyncio.sleep(0.2)
+    [d] = await any_store.pending()
+    assert d.delivery_id == "a"
+    assert await any_store.claim("a", "new-instance", 60)
+
+
 async def test_pending_limit_and_order(any_store: Store) -> None:
     for i in range(5):
         assert await any_store.add_delivery(f"d{i}", "push", BODY)
