@@ -343,3 +343,27 @@ async def test_store_opened_from_settings_url(
     await settle(client.app)
     assert (tmp_path / "db" / "musl-check.sqlite3").exists()
     assert len(recorder.events) == 1
+
+
+async def test_accepted_delivery_is_leased_before_the_answer(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    stuck = Recorder(gate=asyncio.Event())
+    client = await client_for(aiohttp_client, settings, store, stuck)
+    resp = await client.post(
+        "/webhook", data=BODY, headers=headers(BODY, delivery="l1")
+    )
+    assert resp.status == 202
+    await stuck.called.wait()
+    # Recorded and leased to this instance in the same write: another instance
+    # sees nothing to resume and cannot take it.
+    assert await store.pending() == []
+    assert not await store.claim("l1", "another-instance", 60)
+    row = store._conn.execute(
+        "SELECT attempts, owner FROM deliveries WHERE id = 'l1'"
+    ).fetchone()
+    assert row == (1, client.app[RUNTIME_KEY].owner)
+    assert stuck.gate is not None
+    stuck.gate.set()
+    await settle(client.app)
+    assert await store.pending() == []
