@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core import findings
+from bot.core.analysis import LOCKFILE_NAMES, read_lockfile
 from bot.core.lockfile import Lockfile, SourceKind, parse_lockfile, source_kind
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -43,6 +45,12 @@ def rows(lock: Lockfile) -> list[Row]:
     return [
         (p.name, p.version, p.source, p.checksum, p.dependencies) for p in lock.packages
     ]
+
+
+def kept_only(full: Lockfile, names: frozenset[str]) -> Lockfile:
+    """Return what reading with `names` must give: `full` with only those names."""
+    packages = tuple(p for p in full.packages if p.name in names)
+    return Lockfile(full.path, full.format_version, packages, full.error, names)
 
 
 def toml_format(text: str) -> int | None:
@@ -283,6 +291,8 @@ def test_bad_input_gives_an_error(
     assert lock.error.line == line
     assert message in lock.error.message
     assert len(lock.packages) == kept
+    for names in (frozenset({"a"}), frozenset({"b", "libc"})):
+        assert parse_lockfile(text, names=names) == kept_only(lock, names)
 
 
 def test_bad_input_is_really_bad_for_tomllib() -> None:
@@ -471,3 +481,134 @@ def test_generated_lockfiles_agree_with_tomllib(
     assert rows(lock) == expected
     assert [p.line for p in lock.packages] == version_lines
     assert lock.format_version == toml_format(plain)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lockfiles(), st.data())
+def test_generated_lockfiles_filtered_keep_exactly_the_names(
+    generated: tuple[str, str, list[Row], list[int]], data: st.DataObject
+) -> None:
+    text = generated[0]
+    full = parse_lockfile(text)
+    present = sorted({p.name for p in full.packages})
+    chosen = data.draw(st.lists(st.sampled_from(present)) if present else st.just([]))
+    names = frozenset([*chosen, *data.draw(st.lists(NAMES | ODD_TEXT, max_size=2))])
+    assert parse_lockfile(text, names=names) == kept_only(full, names)
+
+
+# Text that breaks a lockfile wherever it lands (or, between statements, is
+# still valid and must then change nothing either).
+DAMAGE = ['"', "[", "]]", " = x", "\\q", "\x00", "'", "{", "\nname = 1\n", "\n= 1\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lockfiles(), st.sampled_from(DAMAGE), st.floats(0, 1), st.data())
+def test_damaged_lockfiles_give_the_same_error_when_filtered(
+    generated: tuple[str, str, list[Row], list[int]],
+    damage: str,
+    where: float,
+    data: st.DataObject,
+) -> None:
+    text = generated[0]
+    at = int(where * len(text))
+    damaged = text[:at] + damage + text[at:]
+    full = parse_lockfile(damaged)
+    present = sorted({p.name for p in full.packages}) or ["libc"]
+    names = frozenset(data.draw(st.lists(st.sampled_from(present), min_size=1)))
+    assert parse_lockfile(damaged, names=names) == kept_only(full, names)
+
+
+@pytest.mark.parametrize(
+    "path", LOCKFILES, ids=lambda p: str(p.relative_to(p.parents[2]))
+)
+def test_filtered_read_is_the_subset_of_the_full_read(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    full = parse_lockfile(text, "Cargo.lock")
+    present = sorted({p.name for p in full.packages})
+    for names in (
+        LOCKFILE_NAMES,
+        frozenset(),
+        frozenset({"libc"}),
+        frozenset(present[::7]),  # names spread over the file
+        frozenset(present),  # every package: the full read
+        frozenset({"lib", "libc-", "ibc", "libc "}),  # near misses of libc
+    ):
+        lock = parse_lockfile(text, "Cargo.lock", names)
+        assert lock == kept_only(full, names)
+    assert parse_lockfile(text, names=frozenset(present)).packages == full.packages
+
+
+@pytest.mark.parametrize(
+    "path", LOCKFILES, ids=lambda p: str(p.relative_to(p.parents[2]))
+)
+def test_damaged_corpus_lockfiles_give_the_same_error_when_filtered(
+    path: Path,
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    libc = max(text.find('name = "libc"'), 0)
+    errors = 0
+    for at in (len(text) // 3, len(text) - 2, libc, libc + 20):
+        for damage in DAMAGE:
+            damaged = text[:at] + damage + text[at:]
+            full = parse_lockfile(damaged)
+            errors += full.error is not None
+            lock = parse_lockfile(damaged, names=LOCKFILE_NAMES)
+            assert lock == kept_only(full, LOCKFILE_NAMES)
+    assert errors >= len(DAMAGE)
+
+
+def test_a_name_that_was_not_kept_cannot_be_asked_for() -> None:
+    text = (FIXTURES / "v1-ion-two-libc.lock").read_text(encoding="utf-8")
+    lock = parse_lockfile(text, names=frozenset({"libc"}))
+    assert len(lock.named("libc")) == 2
+    with pytest.raises(ValueError, match="'nix' was not kept"):
+        lock.named("nix")
+    assert parse_lockfile(text).named("nix")
+
+
+def test_analysis_keeps_every_package_the_rules_read() -> None:
+    triggers = {name for name, _, _ in findings._TRIGGERS}
+    assert {"libc", "rustix", *triggers} <= LOCKFILE_NAMES
+
+
+@pytest.mark.parametrize(
+    "path",
+    [c / "Cargo.lock" for c in CASES if (c / "Cargo.lock").is_file()],
+    ids=lambda p: p.parent.name,
+)
+def test_read_lockfile_returns_the_decoded_text(path: Path) -> None:
+    data = b"\xef\xbb\xbf" + path.read_bytes()
+    lock, text, problem = read_lockfile("Cargo.lock", data, LOCKFILE_NAMES)
+    assert problem is None
+    assert text == data.decode("utf-8-sig")
+    assert lock == kept_only(parse_lockfile(text), LOCKFILE_NAMES)
+
+
+def test_read_lockfile_without_text() -> None:
+    lock, text, problem = read_lockfile("Cargo.lock", b"\x00\x01binary")
+    assert (lock, text) == (None, "")
+    assert problem is not None
+    assert "binary" in problem.message
+
+
+def test_twenty_megabytes_filtered() -> None:
+    block = (
+        '[[package]]\nname = "crate-{i}"\nversion = "1.{i}.0"\n'
+        f'source = "{CRATES_IO}"\n'
+        'checksum = "{i:064x}"\ndependencies = [\n "libc",\n]\n\n'
+    )
+    count = 20_000_000 // len(block)
+    text = "version = 3\n\n" + "".join(block.format(i=i) for i in range(count))
+    text += '[[package]]\nname = "libc"\nversion = "0.2.140"\n'
+    lock = parse_lockfile(text, names=LOCKFILE_NAMES)
+    assert lock.error is None
+    (libc,) = lock.packages
+    assert (libc.start_line, libc.line, libc.end_line) == (
+        3 + count * 9,
+        5 + count * 9,
+        5 + count * 9,
+    )
+    broken = text[: len(text) // 2] + "]]" + text[len(text) // 2 :]
+    assert parse_lockfile(broken, names=LOCKFILE_NAMES) == kept_only(
+        parse_lockfile(broken), LOCKFILE_NAMES
+    )
