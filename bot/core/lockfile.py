@@ -329,7 +329,7 @@ class _Scanner:
                     self.table = _Table.OTHER
                     continue
                 match = _FAST_PACKAGE.match(text, pos)
-                if match is not None:  # a wanted block, or the run would have taken it
+                if match is not None:  # Cargo-shaped yet not skipped: a wanted block
                     pos, line = self._keep_package(match, line)
                     continue
             elif first == '"' and self.table is _Table.METADATA:
