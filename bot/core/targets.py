@@ -74,4 +74,3 @@ def bundled_musl_breaks(triple: str, rust: Version | None) -> bool:
     if triple in HOST_TOOLS_TARGETS:
         return rust >= RUST_MUSL_125
     return rust >= RUST_MUSL_124_OTHERS
-
