@@ -16,7 +16,7 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from bot.core import analysis, render
-from bot.core.config import CONFIG_PATH, Config, parse_config
+from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
@@ -25,6 +25,7 @@ from bot.github import checks, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
 from bot.github.client import ClientFactory, GitHubClient, Sleep
+from bot.github.org_config import OrgConfigs
 from bot.github.snapshot import BlobCache, EmptyRepository, Snapshot, take_snapshot
 from bot.settings import Settings
 from bot.store import PullFeedback, Store
@@ -151,6 +152,7 @@ class Deps:
     clients: ClientFactory
     options: Options = field(default_factory=Options)
     index: CratesIndex | None = None  # None: no index (fix edits never exact)
+    org_configs: OrgConfigs = field(default_factory=OrgConfigs)
     blobs: BlobCache = field(default_factory=BlobCache)
     results: LRUCache[Any, Report] = field(
         default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
@@ -196,7 +198,7 @@ def _publication(
     out = render.check_run_output(
         report, failure_conclusion=config.failure_conclusion.value
     )
-    notes = [f"`.github/musl-check.yml`: {e}" for e in errors]
+    notes = list(errors)
     if not index_reached and report.fixes:
         notes.append(INDEX_UNREACHABLE_NOTE)
     pub = checks.from_output(out, notes=notes)
@@ -264,7 +266,8 @@ async def _run(target: CheckTarget, deps: Deps, fresh: bool) -> Report | None:
             gh, owner, repo, sha, deps.blobs, on_fetch=mark_started
         )
         entries = await _index_entries(snapshot, deps)
-        report, config, errors = _analyse(snapshot, deps, entries)
+        org_default = await deps.org_configs.get(gh, owner)
+        report, config, errors = _analyse(snapshot, deps, entries, org_default)
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:
@@ -373,15 +376,26 @@ async def _feedback(
 
 
 def _analyse(
-    snapshot: Snapshot, deps: Deps, entries: Sequence[IndexEntry] | None
+    snapshot: Snapshot,
+    deps: Deps,
+    entries: Sequence[IndexEntry] | None,
+    org_default: tuple[Config | None, tuple[str, ...]] = (None, ()),
 ) -> tuple[Report, Config, list[str]]:
-    """Return the report (cached while no read file changed), config, its errors."""
+    """Return the report (cached while no read file changed), config, its errors.
+
+    The repository's `.github/musl-check.yml` overrides the organisation
+    default key by key.
+    """
+    org_config, org_errors = org_default
+    repo_config: Config | None = None
+    errors = list(org_errors)
     config_data = snapshot.files.get(CONFIG_PATH)
-    config, errors = Config(), list[str]()
     if config_data is not None:
-        config, errors = parse_config(config_data)
+        repo_config, repo_errors = parse_config(config_data)
+        errors.extend(f"`{CONFIG_PATH}`: {e}" for e in repo_errors)
+    config = merge_config(org_config, repo_config)
     index_key = None if entries is None else hash(tuple(entries))
-    key = (snapshot.key, snapshot.problems, index_key)
+    key = (snapshot.key, snapshot.problems, index_key, config)
     report: Report | None = deps.results.get(key)
     if report is None:
         try:

@@ -154,8 +154,9 @@ async def test_fork_pull_request_runs_on_base_repo_at_head_sha(
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["head_sha"] == sha
     assert run["external_id"] == "3"
+    org_default = f"/repos/{REPO.split('/')[0]}/.github/"  # the org's default config
     assert all(
-        r.path.startswith(f"/repos/{REPO}/") or r.path.startswith("/app/")
+        r.path.startswith((f"/repos/{REPO}/", "/app/", org_default))
         for r in fake_github.requests
     )
     assert_clean(fake_github)

@@ -11,8 +11,11 @@ from bot.core.config import FailureConclusion
 from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
 from bot.github.org_config import OrgConfigs
-from tests.fake_github import FakeGitHub
-from tests.github.conftest import APP_ID, Sleeps
+from tests.fake_github import FakeGitHub, folder_files
+from tests.github.conftest import APP_ID, REPO, Deliver, Sleeps
+from tests.shared import CORPUS
+
+TOKEI = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
 
 ORG_FILE = b"failure_conclusion: neutral\nsuggestions: false\nbogus: 1\n"
 
@@ -80,3 +83,22 @@ async def test_server_errors_are_not_cached(
     config, _ = await configs.get(gh, "acme")
     assert config is not None
     assert config.suggestions is False
+
+
+async def test_org_default_applies_and_repo_file_overrides_it(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    fake_github.add_commit("acme/.github", {".github/musl-check.yml": ORG_FILE})
+    files = folder_files(TOKEI)  # libc 0.2.131 + getrandom 0.2.7: a failure
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "neutral"  # the organisation's failure_conclusion
+    assert "acme/.github/.github/musl-check.yml: " in run["output"]["summary"]
+
+    files[".github/musl-check.yml"] = b"failure_conclusion: failure\n"
+    sha = fake_github.add_commit(REPO, files)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == "failure"  # the repository's own file wins
+    assert not fake_github.violations
