@@ -436,7 +436,8 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
             "repository-collaborator-permission-response-if-user-has-admin-permissions"
         )
         body.update(permission=perm, role_name=perm)
-        body["user"] = _user(login)
+        # The schema's collaborator object requires the user's role too.
+        body["user"] = {**_user(login), "role_name": perm}
         return web.json_response(body)
 
     @routes.get("/repos/{owner}/{repo}/pulls")
