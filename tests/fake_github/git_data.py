@@ -245,6 +245,8 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     @routes.get("/repos/{owner}/{repo}/git/ref/{ref:.+}")
     async def get_ref(request: web.Request) -> web.Response:
         repo = _repo(fake, request)
+        if repo is not None and repo.empty:
+            return error(409, "Git Repository is empty.")
         ref = request.match_info["ref"]
         sha = None if repo is None else refs_of(fake, repo.full_name).get(ref)
         if repo is None or sha is None:

@@ -43,6 +43,10 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         body.update(id=repo.id, name=repo.name, full_name=repo.full_name)
         body["default_branch"] = repo.default_branch
         body["owner"]["login"] = repo.owner
+        # `fake.extra["archived"]`: full names of archived repositories.
+        body["archived"] = repo.full_name in fake.extra.get("archived", ())
+        if repo.empty:
+            body["size"] = 0
         return web.json_response(body)
 
     @routes.get("/repos/{owner}/{repo}/git/trees/{sha}")

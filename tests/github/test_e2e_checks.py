@@ -335,5 +335,11 @@ async def test_installation_events_are_recorded(
     await deliver("installation.deleted")
     await deliver("installation.suspend")
     await deliver("ping.with-app_id")
-    assert fake_github.requests == []
+    # Installation scans look up the payloads' repositories (absent here): no runs.
+    assert fake_github.check_runs == []
+    assert {r.path for r in fake_github.requests} <= {
+        "/app/installations/1/access_tokens",
+        "/repos/Codertocat/Hello-World",
+        "/repos/Codertocat/Space",
+    }
     assert fake_github.violations == []

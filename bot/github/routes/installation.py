@@ -1,16 +1,32 @@
-"""`installation` and `installation_repositories`: bookkeeping in the store."""
+"""`installation` and `installation_repositories`: bookkeeping and scans.
+
+A new installation, and repositories added to one, get the head of each
+repository's default branch checked through the same `run_check` as every
+other trigger. The scan is bounded (GITHUB.md 3.2 and 7): at most `SCAN_LIMIT`
+repositories per event, `SCAN_CONCURRENCY` at a time, within a share of the
+delivery's work time, and it stops as soon as the installation is deleted or
+suspended. A deleted or suspended installation's tokens are forgotten.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Final
+import re
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
 
+import gidgethub
 from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github.client import GitHubClient
-from bot.github.runner import deps_for
+from bot.github.runner import CheckTarget, deps_for, run_check
 
 logger = logging.getLogger(__name__)
 
@@ -24,34 +40,280 @@ ACTIVE: Final = {
     "suspend": False,
 }
 
+# At most this many repositories are checked per event; the rest wait for
+# their next push (an org of 2,000 repositories is not 2,000 check runs).
+SCAN_LIMIT: Final = 200
+# Repositories checked at once per scan: each check is a handful of serial
+# requests, so two keep far below the 100-concurrent secondary limit.
+SCAN_CONCURRENCY: Final = 2
+# Share of the server's per-delivery work time a scan may use before it stops
+# starting new checks, so the delivery ends cleanly instead of being cut off.
+SCAN_TIME_SHARE: Final = 0.8
+SHA_RE: Final = re.compile(r"^[0-9a-f]{40}$")
+# Answers that mean "this repository cannot be read", not "the scan is broken".
+UNREADABLE_STATUS: Final = frozenset({403, 404, 451})
+
+
+class Outcome(StrEnum):
+    """What a scan did with one repository."""
+
+    CHECKED = "checked"
+    NO_REPORT = "no_report"  # run_check published a failure or found no files
+    ALREADY_CHECKED = "already_checked"
+    ARCHIVED = "archived"
+    EMPTY = "empty"
+    NO_BRANCH = "no_branch"
+    UNREADABLE = "unreadable"
+    FAILED = "failed"
+    NOT_REACHED = "not_reached"  # the scan stopped first
+
+
+class Stop(StrEnum):
+    """Why a scan stopped before its last repository."""
+
+    INSTALLATION_GONE = "installation_gone"
+    TIME_BUDGET = "time_budget"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHORIZED = "unauthorized"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRepository:
+    """One repository named by an installation payload."""
+
+    id: int
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        """Return `owner/name`."""
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """The repositories a scan handled, by outcome, and why it stopped if it did."""
+
+    outcomes: dict[Outcome, int] = field(default_factory=dict)
+    over_limit: int = 0
+    stopped: Stop | None = None
+
+
+# Per server: installation id -> how many times it was deleted or suspended.
+# A scan remembers the count it started with and stops when it changes.
+_STOPS: weakref.WeakKeyDictionary[web.Application, dict[int, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _stops(app: web.Application) -> dict[int, int]:
+    return _STOPS.setdefault(app, {})
+
+
+def stop_installation(app: web.Application, installation_id: int) -> None:
+    """Stop the installation's running scans and forget its tokens."""
+    stops = _stops(app)
+    stops[installation_id] = stops.get(installation_id, 0) + 1
+    deps_for(app).clients.forget(installation_id)
+
+
+def parse_repositories(items: Any) -> list[ScanRepository]:
+    """Return the well-formed, distinct repositories of a payload list."""
+    if not isinstance(items, list):
+        return []
+    out: list[ScanRepository] = []
+    seen: set[int] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        repo_id, full_name = item.get("id"), item.get("full_name")
+        if not isinstance(repo_id, int) or isinstance(repo_id, bool):
+            continue
+        if not isinstance(full_name, str) or repo_id in seen:
+            continue
+        owner, _, name = full_name.partition("/")
+        if not owner or not name or "/" in name:
+            continue
+        seen.add(repo_id)
+        out.append(ScanRepository(repo_id, owner, name))
+    return out
+
+
+async def default_head(
+    gh: GitHubClient, repo: ScanRepository
+) -> tuple[str, str] | Outcome:
+    """Return the default branch and its head sha, or why there is none."""
+    url_vars = {"owner": repo.owner, "repo": repo.name}
+    try:
+        data = await gh.getitem("/repos/{owner}/{repo}", url_vars)
+    except gidgethub.RateLimitExceeded:
+        raise
+    except gidgethub.BadRequest as exc:
+        if exc.status_code in UNREADABLE_STATUS:
+            return Outcome.UNREADABLE
+        raise
+    if not isinstance(data, dict):
+        return Outcome.UNREADABLE
+    if data.get("archived") or data.get("disabled"):
+        return Outcome.ARCHIVED  # no check runs can be written there
+    branch = data.get("default_branch")
+    if not isinstance(branch, str) or not branch:
+        return Outcome.EMPTY
+    try:
+        # Each segment is escaped: branch names may hold `#`, `%`, `?`.
+        ref = await gh.getitem(
+            "/repos/{owner}/{repo}/git/ref/heads{/parts*}",
+            {**url_vars, "parts": branch.split("/")},
+        )
+    except gidgethub.RateLimitExceeded:
+        raise
+    except gidgethub.BadRequest as exc:
+        if exc.status_code == 409:  # "Git Repository is empty."
+            return Outcome.EMPTY
+        if exc.status_code == 404:
+            return Outcome.NO_BRANCH
+        raise
+    sha = (ref.get("object") or {}).get("sha") if isinstance(ref, dict) else None
+    if not isinstance(sha, str) or not SHA_RE.fullmatch(sha):
+        return Outcome.NO_BRANCH
+    return branch, sha
+
+
+async def _check_repository(
+    app: web.Application, installation_id: int, repo: ScanRepository
+) -> Outcome:
+    deps = deps_for(app)
+    head = await default_head(deps.client(installation_id), repo)
+    if isinstance(head, Outcome):
+        return head
+    branch, sha = head
+    if await deps.store.get_check_run(repo.id, sha) is not None:
+        return Outcome.ALREADY_CHECKED  # e.g. a redelivered event
+    target = CheckTarget(
+        installation_id=installation_id,
+        repo_id=repo.id,
+        owner=repo.owner,
+        repo=repo.name,
+        head_sha=sha,
+        head_branch=branch,
+    )
+    report = await run_check(target, app)
+    return Outcome.NO_REPORT if report is None else Outcome.CHECKED
+
+
+def _work_time() -> float:
+    # Imported here: bot.server imports the routes.
+    from bot.server import WORK_TIMEOUT_S
+
+    return WORK_TIMEOUT_S * SCAN_TIME_SHARE
+
+
+async def scan_repositories(
+    app: web.Application,
+    installation_id: int,
+    repositories: Sequence[ScanRepository],
+    *,
+    limit: int = SCAN_LIMIT,
+    budget_s: float | None = None,
+) -> ScanResult:
+    """Check the default-branch head of each repository, within the bounds."""
+    log: dict[str, Any] = {"installation_id": installation_id}
+    todo = list(repositories[:limit])
+    over_limit = len(repositories) - len(todo)
+    if over_limit:
+        logger.warning(
+            "installation scan capped: %d of %d repositories skipped",
+            over_limit,
+            len(repositories),
+            extra={**log, "limit": limit, "skipped": over_limit},
+        )
+    stops = _stops(app)
+    started_at = stops.get(installation_id, 0)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (_work_time() if budget_s is None else budget_s)
+    outcomes: Counter[Outcome] = Counter()
+    stopped: Stop | None = None
+    pending = iter(todo)
+
+    async def worker() -> None:
+        nonlocal stopped
+        for repo in pending:
+            if stopped is None and stops.get(installation_id, 0) != started_at:
+                stopped = Stop.INSTALLATION_GONE
+            if stopped is None and loop.time() >= deadline:
+                stopped = Stop.TIME_BUDGET
+            if stopped is not None:
+                outcomes[Outcome.NOT_REACHED] += 1
+                continue
+            where = {**log, "repo": repo.full_name}
+            try:
+                outcome = await _check_repository(app, installation_id, repo)
+            except gidgethub.RateLimitExceeded:
+                stopped = Stop.RATE_LIMITED
+                outcome = Outcome.FAILED
+                logger.warning("installation scan rate limited", extra=where)
+            except gidgethub.BadRequest as exc:
+                if exc.status_code == 401:
+                    stopped = Stop.UNAUTHORIZED
+                outcome = Outcome.FAILED
+                logger.warning(
+                    "installation scan: repository lookup failed",
+                    extra={**where, "status": exc.status_code},
+                )
+            except Exception:
+                outcome = Outcome.FAILED
+                logger.exception("installation scan: repository failed", extra=where)
+            outcomes[outcome] += 1
+
+    await asyncio.gather(*(worker() for _ in range(SCAN_CONCURRENCY)))
+    result = ScanResult(dict(outcomes), over_limit, stopped)
+    logger.info(
+        "installation scan done",
+        extra={
+            **log,
+            "repositories": len(repositories),
+            "stopped": stopped.value if stopped is not None else "",
+            **{o.value: n for o, n in outcomes.items()},
+        },
+    )
+    return result
+
 
 @router.register("installation")
 async def on_installation(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
-    """Record an installation as active or not; forget tokens of gone ones."""
-    active = ACTIVE.get(str(event.data.get("action")))
+    """Record an installation; scan a new one; stop and forget a gone one."""
+    action = str(event.data.get("action"))
+    active = ACTIVE.get(action)
     if active is None:
         return
     installation = event.data["installation"]
     installation_id = int(installation["id"])
-    deps = deps_for(app)
     account = str((installation.get("account") or {}).get("login", ""))
-    await deps.store.set_installation(installation_id, account, active)
     if not active:
         # Tokens die with the installation; suspended ones fail until unsuspend.
-        deps.clients.forget(installation_id)
+        stop_installation(app, installation_id)
+    await deps_for(app).store.set_installation(installation_id, account, active)
     logger.info(
         "installation recorded",
         extra={"installation_id": installation_id, "active": active},
     )
+    if action == "created":
+        repositories = parse_repositories(event.data.get("repositories"))
+        await scan_repositories(app, installation_id, repositories)
 
 
 @router.register("installation_repositories")
 async def on_installation_repositories(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
-    """Record that the installation is active when its repositories change."""
+    """Record the installation as active; scan the repositories it gained."""
     installation = event.data["installation"]
+    installation_id = int(installation["id"])
     account = str((installation.get("account") or {}).get("login", ""))
-    await deps_for(app).store.set_installation(int(installation["id"]), account, True)
+    await deps_for(app).store.set_installation(installation_id, account, True)
+    if event.data.get("action") == "added":
+        repositories = parse_repositories(event.data.get("repositories_added"))
+        await scan_repositories(app, installation_id, repositories)

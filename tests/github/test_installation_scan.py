@@ -1,0 +1,401 @@
+"""Installation scans: real `installation` and `installation_repositories` deliveries.
+
+Each added repository's default-branch head gets one completed check run, within
+the scan's bounds (cap, stop on deleted/suspend, time budget).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.core.analysis import analyse
+from bot.core.findings import Report
+from bot.core.render import check_run_output
+from bot.github.routes import installation
+from bot.github.routes.installation import (
+    SCAN_LIMIT,
+    Outcome,
+    ScanRepository,
+    Stop,
+    parse_repositories,
+    scan_repositories,
+)
+from bot.github.runner import Options
+from bot.store.sqlite import SqliteStore
+from tests.fake_github import FakeGitHub, Repo, folder_files
+from tests.fake_github.git_data import set_branch
+from tests.github.conftest import RIPGREP_CASE, Deliver, load_payload
+from tests.shared import CORPUS
+
+SERDE_CASE = CORPUS / "serde-rs__serde@1023d07751"  # clean
+ZOXIDE_CASE = CORPUS / "ajeetdsouza__zoxide@e3ef7c9b41"  # musl used, libc ok
+TOKEI_CASE = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"  # at risk, failure
+INSTALLATION_ID = 1  # the fake's default installation
+VERDICTS = {  # expected.json wording -> Verdict value
+    "at risk": "at-risk",
+    "old libc, no musl use found": "old-libc",
+    "musl used, libc ok": "musl-libc-ok",
+    "clean": "clean",
+}
+TOKENS = "/app/installations/1/access_tokens"
+
+
+def add_case(
+    fake: FakeGitHub, full_name: str, case: Path, *, branch: str = "main"
+) -> str:
+    """Add a repository whose default branch head holds a corpus case."""
+    fake.add_repo(full_name, default_branch=branch)
+    sha = fake.add_folder(full_name, case)
+    set_branch(fake, full_name, branch, sha)
+    return sha
+
+
+def payload(name: str, key: str, repos: list[Repo | str]) -> dict[str, Any]:
+    """Return a real payload listing `repos` (a missing one by `owner/name`)."""
+    data = load_payload(name)
+    data["installation"]["id"] = INSTALLATION_ID
+    template = data[key][0]
+    items = []
+    for n, repo in enumerate(repos):
+        item = copy.deepcopy(template)
+        if isinstance(repo, str):
+            item.update(id=9_000_000 + n, name=repo.split("/")[1], full_name=repo)
+        else:
+            item.update(id=repo.id, name=repo.name, full_name=repo.full_name)
+        item["private"] = n % 2 == 0  # private repositories are scanned too
+        items.append(item)
+    data[key] = items
+    return data
+
+
+def action_payload(name: str) -> dict[str, Any]:
+    """Return a real `installation` payload for our installation."""
+    data = load_payload(name)
+    data["installation"]["id"] = INSTALLATION_ID
+    return data
+
+
+def expected(case: Path) -> tuple[str, str]:
+    """Return the conclusion the analysis gives a case and its hand-checked verdict."""
+    conclusion = check_run_output(analyse(folder_files(case))).conclusion.value
+    verdict = json.loads((case / "expected.json").read_text())["verdict"]
+    return conclusion, VERDICTS[verdict]
+
+
+def app_of(bot: TestClient[Any, Any]) -> web.Application:
+    app = bot.server.app
+    assert app is not None
+    return app
+
+
+async def verdicts(store: SqliteStore) -> dict[str, str]:
+    return {r.repo: r.verdict for r in await store.results()}
+
+
+async def test_created_checks_each_default_branch_head(
+    fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
+) -> None:
+    cases = {
+        "acme/ripgrep": (RIPGREP_CASE, "main"),
+        "acme/serde": (SERDE_CASE, "master"),
+        "acme/tokei": (TOKEI_CASE, "release/2.x"),
+    }
+    heads = {
+        name: add_case(fake_github, name, case, branch=branch)
+        for name, (case, branch) in cases.items()
+    }
+    # A commit on another branch is not the default head: never checked.
+    other = fake_github.add_commit("acme/serde", folder_files(ZOXIDE_CASE))
+    set_branch(fake_github, "acme/serde", "feature", other)
+    repos: list[Repo | str] = [fake_github.repos[n] for n in cases]
+    resp = await deliver(
+        "installation.created",
+        payload=payload("installation.created", "repositories", repos),
+    )
+    assert resp.status == 202
+    for name, (case, _) in cases.items():
+        (run,) = fake_github.runs_for(name)
+        assert run["head_sha"] == heads[name]
+        assert run["status"] == "completed"
+        assert run["name"] == "musl-check"
+        assert run["external_id"] == ""
+        assert run["conclusion"] == expected(case)[0]
+    assert {r["conclusion"] for r in fake_github.check_runs} == {
+        "neutral",
+        "success",
+        "failure",
+    }
+    assert fake_github.runs_for("acme/serde", other) == []
+    assert await verdicts(store) == {n: expected(c)[1] for n, (c, _) in cases.items()}
+    assert fake_github.calls("GET", "/git/ref/heads/release/2.x")
+    assert len(fake_github.calls("POST", TOKENS)) == 1
+    assert fake_github.violations == []
+
+
+async def test_added_repositories_are_checked(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    head = add_case(fake_github, "acme/ripgrep", RIPGREP_CASE)
+    already = add_case(fake_github, "acme/serde", SERDE_CASE)
+    data = payload(
+        "installation_repositories.added",
+        "repositories_added",
+        [fake_github.repos["acme/ripgrep"]],
+    )
+    await deliver("installation_repositories.added", payload=data)
+    (run,) = fake_github.runs_for("acme/ripgrep")
+    assert (run["head_sha"], run["status"]) == (head, "completed")
+    assert run["conclusion"] == expected(RIPGREP_CASE)[0]
+    assert fake_github.runs_for("acme/serde", already) == []  # not added
+    # A redelivery finds the run in the store: no second run, no snapshot.
+    trees = len(fake_github.calls("GET", "/git/trees/"))
+    await deliver("installation_repositories.added", payload=data)
+    assert len(fake_github.runs_for("acme/ripgrep")) == 1
+    assert len(fake_github.calls("GET", "/git/trees/")) == trees
+    assert fake_github.violations == []
+
+
+async def test_removed_repositories_are_not_checked(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    add_case(fake_github, "acme/ripgrep", RIPGREP_CASE)
+    data = payload(
+        "installation_repositories.removed",
+        "repositories_removed",
+        [fake_github.repos["acme/ripgrep"]],
+    )
+    assert (await deliver("installation_repositories.removed", payload=data)).status
+    assert fake_github.check_runs == []
+    assert fake_github.calls("GET", "/repos/") == []
+
+
+async def test_empty_archived_and_missing_repositories_get_no_run(
+    fake_github: FakeGitHub, deliver: Deliver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=installation.__name__)
+    empty = fake_github.add_repo("acme/empty")
+    empty.empty = True
+    add_case(fake_github, "acme/old", RIPGREP_CASE)
+    fake_github.extra["archived"] = {"acme/old"}
+    head = add_case(fake_github, "acme/serde", SERDE_CASE)
+    fake_github.add_repo("acme/no-branch", default_branch="trunk")  # ref 404
+    repos: list[Repo | str] = [
+        empty,
+        fake_github.repos["acme/old"],
+        "acme/gone",  # removed meanwhile: 404
+        fake_github.repos["acme/no-branch"],
+        fake_github.repos["acme/serde"],
+    ]
+    await deliver(
+        "installation.created",
+        payload=payload("installation.created", "repositories", repos),
+    )
+    assert [(r["repo"], r["head_sha"]) for r in fake_github.check_runs] == [
+        ("acme/serde", head)
+    ]
+    assert fake_github.calls("GET", "/repos/acme/empty/git/ref/heads/main")
+    assert fake_github.calls("GET", "/repos/acme/old/git/") == []  # archived
+    assert fake_github.calls("GET", "/repos/acme/empty/git/trees") == []
+    done = next(r for r in caplog.records if r.msg == "installation scan done")
+    counts = {o.value: getattr(done, o.value, 0) for o in Outcome}
+    assert counts == {
+        **dict.fromkeys(counts, 0),
+        "checked": 1,
+        "empty": 1,
+        "archived": 1,
+        "unreadable": 1,
+        "no_branch": 1,
+    }
+    assert fake_github.violations == []
+
+
+async def test_scan_is_capped(
+    fake_github: FakeGitHub, deliver: Deliver, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = add_case(fake_github, "acme/first", SERDE_CASE)
+    last = add_case(fake_github, "acme/last", ZOXIDE_CASE)
+    beyond = ["acme/beyond-1", "acme/beyond-2", "acme/beyond-3"]
+    for name in beyond:
+        add_case(fake_github, name, SERDE_CASE)
+    missing = [f"acme/missing-{n}" for n in range(SCAN_LIMIT - 2)]
+    repos: list[Repo | str] = [
+        fake_github.repos["acme/first"],
+        *missing,
+        fake_github.repos["acme/last"],  # the 200th: still checked
+        *(fake_github.repos[n] for n in beyond),
+    ]
+    caplog.set_level(logging.INFO, logger=installation.__name__)
+    await deliver(
+        "installation.created",
+        payload=payload("installation.created", "repositories", repos),
+    )
+    assert [r["head_sha"] for r in fake_github.runs_for("acme/first")] == [first]
+    assert [r["head_sha"] for r in fake_github.runs_for("acme/last")] == [last]
+    assert len(fake_github.check_runs) == 2
+    for name in beyond:
+        assert fake_github.calls(None, f"/repos/{name}") == []
+    assert "installation scan capped: 3 of 203 repositories skipped" in caplog.text
+    done = next(r for r in caplog.records if r.msg == "installation scan done")
+    assert getattr(done, "checked", 0) == 2
+    assert getattr(done, "unreadable", 0) == SCAN_LIMIT - 2
+    assert fake_github.violations == []
+
+
+@pytest.mark.parametrize("action", ["deleted", "suspend"])
+async def test_deleted_or_suspended_forgets_tokens_and_hides_results(
+    action: str, fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
+) -> None:
+    add_case(fake_github, "acme/ripgrep", RIPGREP_CASE)
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    await deliver(
+        "installation.created",
+        payload=payload(
+            "installation.created", "repositories", [fake_github.repos["acme/ripgrep"]]
+        ),
+    )
+    assert set(await verdicts(store)) == {"acme/ripgrep"}
+    assert len(fake_github.calls("POST", TOKENS)) == 1
+    await deliver(
+        f"installation.{action}", payload=action_payload(f"installation.{action}")
+    )
+    assert await verdicts(store) == {}  # inactive installation: results hidden
+    # The cached token was dropped: the next API work asks for a new one.
+    await deliver(
+        "installation_repositories.added",
+        payload=payload(
+            "installation_repositories.added",
+            "repositories_added",
+            [fake_github.repos["acme/serde"]],
+        ),
+    )
+    assert len(fake_github.calls("POST", TOKENS)) == 2
+    assert len(fake_github.runs_for("acme/serde")) == 1
+    assert fake_github.violations == []
+
+
+async def test_unsuspend_shows_results_again_without_a_scan(
+    fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
+) -> None:
+    add_case(fake_github, "acme/ripgrep", RIPGREP_CASE)
+    await deliver(
+        "installation.created",
+        payload=payload(
+            "installation.created", "repositories", [fake_github.repos["acme/ripgrep"]]
+        ),
+    )
+    await deliver(
+        "installation.suspend", payload=action_payload("installation.suspend")
+    )
+    requests = len(fake_github.requests)
+    await deliver(
+        "installation.unsuspend", payload=action_payload("installation.unsuspend")
+    )
+    assert set(await verdicts(store)) == {"acme/ripgrep"}
+    assert len(fake_github.requests) == requests
+
+
+async def test_scan_stops_when_the_installation_goes_meanwhile(
+    fake_github: FakeGitHub,
+    deliver: Deliver,
+    options: Options,
+    bot: TestClient[Any, Any],
+) -> None:
+    names = [f"acme/repo-{n}" for n in range(6)]
+    for name in names:
+        add_case(fake_github, name, SERDE_CASE)
+    analysed: list[int] = []
+
+    def deleted_during_first(files: Any, config: Any, index: Any) -> Report:
+        if not analysed:
+            # What the `deleted` handler does, at a known point of the scan.
+            installation.stop_installation(app_of(bot), INSTALLATION_ID)
+        analysed.append(1)
+        return analyse(files, config, index)
+
+    object.__setattr__(options, "analyse", deleted_during_first)
+    repos: list[Repo | str] = [fake_github.repos[n] for n in names]
+    await deliver(
+        "installation.created",
+        payload=payload("installation.created", "repositories", repos),
+    )
+    # The first check and the one already running beside it finish; no other
+    # repository is even looked up.
+    assert 1 <= len(fake_github.check_runs) <= 2
+    assert all(r["status"] == "completed" for r in fake_github.check_runs)
+    for name in names[2:]:
+        assert fake_github.calls(None, f"/repos/{name}") == []
+
+
+async def test_scan_stops_at_its_time_budget(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any]
+) -> None:
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    repo = fake_github.repos["acme/serde"]
+    repos = [ScanRepository(repo.id, repo.owner, repo.name)] * 3
+    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos, budget_s=0)
+    assert result.stopped == Stop.TIME_BUDGET
+    assert result.outcomes == {Outcome.NOT_REACHED: 3}
+    assert fake_github.requests == []
+
+
+async def test_scan_limit_applies_to_direct_calls(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any]
+) -> None:
+    sha = add_case(fake_github, "acme/serde", SERDE_CASE)
+    add_case(fake_github, "acme/ripgrep", RIPGREP_CASE)
+    repos = [
+        ScanRepository(fake_github.repos[n].id, "acme", n.split("/")[1])
+        for n in ("acme/serde", "acme/ripgrep")
+    ]
+    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos, limit=1)
+    assert result.over_limit == 1
+    assert result.outcomes == {Outcome.CHECKED: 1}
+    assert [r["head_sha"] for r in fake_github.check_runs] == [sha]
+    assert fake_github.violations == []
+
+
+def test_parse_repositories_keeps_only_well_formed_entries() -> None:
+    real = load_payload("installation.created")["repositories"][0]
+    items: list[Any] = [
+        real,
+        dict(real),  # duplicate id
+        {"id": True, "full_name": "a/b"},
+        {"id": 5, "full_name": "no-slash"},
+        {"id": 6, "full_name": "a/b/c"},
+        {"id": 7, "full_name": "/b"},
+        {"id": "8", "full_name": "a/b"},
+        {"id": 9},
+        None,
+        "acme/app",
+        {"id": 10, "full_name": "acme/app", "private": True},
+    ]
+    assert parse_repositories(items) == [
+        ScanRepository(real["id"], "Codertocat", "Hello-World"),
+        ScanRepository(10, "acme", "app"),
+    ]
+    assert parse_repositories(None) == []
+    assert parse_repositories({"repositories": items}) == []
+
+
+async def test_malformed_repository_lists_give_no_work(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    data = payload("installation.created", "repositories", [])
+    data["repositories"] = [{"id": "x"}, 7, None, {"full_name": "acme/serde"}]
+    assert (await deliver("installation.created", payload=data)).status == 202
+    data = payload("installation_repositories.added", "repositories_added", [])
+    data["repositories_added"] = "acme/serde"
+    assert (
+        await deliver("installation_repositories.added", payload=data)
+    ).status == 202
+    assert fake_github.check_runs == []
+    assert fake_github.calls("GET", "/repos/") == []
