@@ -30,7 +30,7 @@ def _decode(path: str, data: bytes, limit: int) -> tuple[str | None, Problem | N
             1,
             f"{path} is {len(data)} bytes, over the {limit}-byte limit; skipped",
         )
-    if b"\0" in data[:_BINARY_PROBE]:
+    if data.find(b"\0", 0, _BINARY_PROBE) >= 0:
         return None, Problem(path, 1, f"{path} is a binary file; skipped")
     problem = None
     try:
@@ -96,8 +96,10 @@ def analyse(
     uses: list[MuslUse] = []
     hints: list[Hint] = []
     problems: list[Problem] = []
+    ignore_paths = bool(config.ignore_paths)
+    ignore_targets = bool(config.ignore_targets)
     for path in sorted(files):
-        if config.ignores_path(path):
+        if ignore_paths and config.ignores_path(path):
             continue
         data = files[path]
         if is_lockfile(path):
@@ -113,9 +115,15 @@ def analyse(
                 nested.append(lock)
             continue
         found = scan_config_file(path, data)
-        uses.extend(u for u in found.uses if not _ignored(u, config))
-        hints.extend(found.hints)
-        problems.extend(found.problems)
+        if found.uses:
+            if ignore_targets:
+                uses.extend(u for u in found.uses if not _ignored(u, config))
+            else:
+                uses.extend(found.uses)
+        if found.hints:
+            hints.extend(found.hints)
+        if found.problems:
+            problems.extend(found.problems)
     fixes: tuple[FixPlan, ...] = ()
     if root is not None:
         plan = plan_fix(root, root_text, index, _msrv(hints))

@@ -66,24 +66,40 @@ def _is_workflow(path: str) -> bool:
     return parent == ".github/workflows" and name.endswith((".yml", ".yaml"))
 
 
+def _name(path: str) -> str:
+    """Return the last component of `path`, as `PurePosixPath(path).name` does."""
+    name = path.rpartition("/")[2]
+    if name and name != ".":
+        return name
+    # A trailing `/` or `/.`: rare, let pathlib drop the empty components.
+    return PurePosixPath(path).name
+
+
 def scanner_for(path: str) -> Scanner | None:
     """Return the scanner for the configuration file at `path`, if any."""
-    if path in _ROOT_FILES:
-        return _ROOT_FILES[path]
+    scanner = _ROOT_FILES.get(path)
+    if scanner is not None:
+        return scanner
     if _is_workflow(path):
         return scan_workflows
-    if _is_dockerfile(PurePosixPath(path).name):
+    if _is_dockerfile(_name(path)):
         return scan_docker
     return None
 
 
 def is_lockfile(path: str) -> bool:
     """Return whether `path` is a Cargo.lock (root or nested)."""
-    return PurePosixPath(path).name == LOCKFILE_NAME
+    return _name(path) == LOCKFILE_NAME
 
 
 def wanted(path: str) -> bool:
     """Return whether the analysis reads the file at repository path `path`."""
-    if any(part in SKIP_DIRS for part in PurePosixPath(path).parts[:-1]):
-        return False
+    parent, _, name = path.rpartition("/")
+    if parent:
+        if name and name != ".":
+            parents = parent.split("/")
+        else:
+            parents = list(PurePosixPath(path).parts[:-1])
+        if not SKIP_DIRS.isdisjoint(parents):
+            return False
     return is_lockfile(path) or path == CONFIG_PATH or scanner_for(path) is not None

@@ -125,6 +125,18 @@ def _matching_lines(text: str, needles: tuple[str, ...]) -> set[int]:
     return numbers
 
 
+def _table(raw: str) -> tuple[tuple[str, ...], str]:
+    """Return the key path of the table header line `raw`, and its code."""
+    code, _, _, _ = _scan_code(raw, 1, None)
+    inner = code.strip().strip("[]")
+    return parse_key(inner) or (inner.strip(),), code
+
+
+def _join(table: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """Return the full path of key `name` (dotted, as written) in `table`."""
+    return table + (parse_key(name) or (name,))
+
+
 def read_toml(
     path: str, text: str, wanted: tuple[str, ...] | None = None
 ) -> tuple[list[TomlLine], Problem | None]:
@@ -142,12 +154,20 @@ def read_toml(
     if "\x00" in text:
         return [], Problem(path, 1, "binary file (NUL bytes); not read")
     found: list[TomlLine] = []
-    table: tuple[str, ...] = ()
+    # Most tables and keys of a large manifest hold nothing wanted, so their
+    # paths are parsed only when a kept line needs them: `table` is None until
+    # `header` is parsed, `key` None until built from `table` and `key_name`
+    # (None: the table's own path).
+    table: tuple[str, ...] | None = ()
+    header = ""
+    key: tuple[str, ...] | None = ()
+    key_name: str | None = None
     table_wanted = wanted is None
-    key: tuple[str, ...] = ()
     depth = 0
     closer: str | None = None
     wanted_lines = _matching_lines(text, wanted) if wanted is not None else set()
+    # Without triple quotes anywhere, no line can open a multi-line string.
+    triple_quotes = '"""' in text or "'''" in text
     for number, raw in enumerate(text.split("\n"), 1):
         keep = table_wanted or number in wanted_lines
         if closer is not None or depth > 0:
@@ -156,27 +176,37 @@ def read_toml(
                 return [], Problem(path, number, "nesting too deep; not read")
             depth = max(depth, 0)
             if keep and code.strip():
+                if key is None:
+                    if table is None:
+                        table = _table(header)[0]
+                    key = table if key_name is None else _join(table, key_name)
                 found.append(TomlLine(number, key, code, header=False))
             continue
         stripped = raw.lstrip()
         if not stripped or stripped[0] == "#":
             continue
         if stripped[0] == "[":
-            code, _, _, _ = _scan_code(raw, 1, None)
-            inner = code.strip().strip("[]")
-            table = parse_key(inner) or (inner.strip(),)
+            if not keep:
+                # A table named by a wanted string is on a wanted line (key
+                # parts are substrings of the line), so this one is not wanted.
+                table, header, table_wanted = None, raw, False
+                key, key_name = None, None
+                continue
+            table, code = _table(raw)
             key = table
             table_wanted = wanted is None or any(
                 needle in part for needle in wanted for part in table
             )
-            if keep or table_wanted:
-                found.append(TomlLine(number, table, code, header=True))
+            found.append(TomlLine(number, table, code, header=True))
             continue
         if (
             not keep
-            and '"""' not in raw
-            and "'''" not in raw
-            and raw.count("[") + raw.count("{") == raw.count("]") + raw.count("}")
+            and not (triple_quotes and ('"""' in raw or "'''" in raw))
+            and (
+                # Most lines hold no bracket at all: `in` is cheaper than count.
+                not ("[" in raw or "{" in raw or "]" in raw or "}" in raw)
+                or raw.count("[") + raw.count("{") == raw.count("]") + raw.count("}")
+            )
         ):
             continue  # opens no multi-line array, table or string
         code, depth, closer, equals = _scan_code(raw, 0, None)
@@ -185,9 +215,13 @@ def read_toml(
         depth = max(depth, 0)
         if equals is not None:
             name = code[:equals].strip()
-            key = table + (parse_key(name) or (name,))
             if keep:
+                if table is None:
+                    table = _table(header)[0]
+                key = _join(table, name)
                 found.append(TomlLine(number, key, code, header=False))
+            else:
+                key, key_name = None, name
     return found, None
 
 
