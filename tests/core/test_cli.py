@@ -192,3 +192,17 @@ def test_core_imports_no_network_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_repository_config_is_honoured(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    shutil.copytree(AT_RISK, tmp_path / "repo")
+    config = tmp_path / "repo" / ".github" / "musl-check.yml"
+    config.write_text("ignore_paths: ['.github/workflows/']\nbogus: 1\n")
+    code, out, err = run(["scan", str(tmp_path / "repo"), "--format", "json"], capsys)
+    report = json.loads(out)
+    assert report["verdict"] == "old-libc"  # the only musl builds were ignored
+    assert code == 0
+    assert err.startswith("musl-check: .github/musl-check.yml: ")
+    assert "bogus" in err
