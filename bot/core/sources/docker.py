@@ -33,6 +33,9 @@ _ALPINE_VERSION_RE: Final = re.compile(r"alpine:?(\d+\.\d+)")
 _BUILD_CMD_RE: Final = re.compile(
     r"(?<![\w./$-])(?:cargo|rustc|rustup|maturin|cross)(?![\w./-])"
 )
+# The words `_BUILD_CMD_RE` looks for, without its context checks: a cheap
+# first pass (most lines name none of them).
+_BUILD_WORDS_RE: Final = re.compile(r"cargo|rust|maturin|cross")
 _APK_RUST_RE: Final = re.compile(
     r"\bapk\b[^;&|]*\badd\b[^;&|]*(?<![\w-])(?:rust|cargo)(?![\w-])"
 )
@@ -109,6 +112,12 @@ def scan(path: str, text: str) -> SourceResult:
     heredoc: str | None = None
     pending_heredoc: str | None = None
 
+    # Whole-text checks rule out most per-line regex work: each regex below
+    # needs a literal that the file may not hold at all.
+    has_heredoc = "<<" in text
+    has_flag = "crt-static" in text or "link-self-contained" in text
+    has_apk = "apk" in text
+
     def add(line: int, mention: Mention) -> None:
         uses.append(
             MuslUse(
@@ -141,7 +150,11 @@ def scan(path: str, text: str) -> SourceResult:
             if instruction in ("RUN", "CMD", "ENTRYPOINT"):
                 code = cut_comment(raw)
             continued = stripped.endswith("\\")
-            found = _HEREDOC_RE.search(code) if instruction in ("RUN", "COPY") else None
+            found = (
+                _HEREDOC_RE.search(code)
+                if has_heredoc and "<<" in code and instruction in ("RUN", "COPY")
+                else None
+            )
             pending_heredoc = found[1] if found else pending_heredoc
             if not continued and pending_heredoc is not None:
                 heredoc, pending_heredoc = pending_heredoc, None
@@ -149,13 +162,16 @@ def scan(path: str, text: str) -> SourceResult:
             stages
             and not stages[-1].builds
             and instruction in ("RUN", "CMD", "ENTRYPOINT")
-            and (_BUILD_CMD_RE.search(code) or _APK_RUST_RE.search(code))
+            and (
+                (_BUILD_WORDS_RE.search(code) and _BUILD_CMD_RE.search(code))
+                or (has_apk and "apk" in code and _APK_RUST_RE.search(code))
+            )
         ):
             stages[-1].builds = True
         if "-linux-musl" in code:
             for mention in find_mentions(code, text, images=instruction == "FROM"):
                 add(number, mention)
-        flag = dynamic_flag(code)
+        flag = dynamic_flag(code) if has_flag else None
         if flag:
             hints.append(Hint(path, number, HintKind.DYNAMIC_MUSL, flag))
 

@@ -38,6 +38,9 @@ _TOOL_SUFFIX_RE: Final = re.compile(
     r"readelf|clang|clang\+\+|gfortran)(?![A-Za-z0-9_+])"
 )
 _TOKEN_START_RE: Final = re.compile(r"[^\s\"'`(]*$")
+_TOKEN_CHARS_RE: Final = re.compile(r"[^\s\"'`(]*")
+# The separators `_TOKEN_START_RE` stops at that shell lines actually use.
+_TOKEN_STOPS: Final = (" ", "\t", '"', "'", "`", "(")
 _COMMENT_RE: Final = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|(?<!\S)#")
 _DEFAULT_ARCHES: Final = ("x86_64", "aarch64")
 
@@ -78,10 +81,21 @@ def cut_comment(code: str) -> str:
     return code
 
 
-def _tool_name(prefix: str) -> str:
+def _token_before(code: str, end: int) -> str:
+    """Return the word of `code` that ends at `end` (`_TOKEN_START_RE`'s match).
+
+    The regex is tried at every offset of the line; finding the last common
+    separator and checking the rest gives the same word in one pass.
+    """
+    start = max(code.rfind(stop, 0, end) for stop in _TOKEN_STOPS) + 1
+    if _TOKEN_CHARS_RE.fullmatch(code, start, end) is not None:
+        return code[start:end]
+    word = _TOKEN_START_RE.search(code, 0, end)  # a rarer separator (\f, NBSP...)
+    return word.group() if word else ""
+
+
+def _tool_name(token: str) -> str:
     """Return the program name in an artifact-name prefix (`sccache-v0.5-`)."""
-    word = _TOKEN_START_RE.search(prefix)
-    token = word.group() if word else ""
     token = re.split(r"[/=:@]", token)[-1]
     parts = [
         part
@@ -94,12 +108,11 @@ def _tool_name(prefix: str) -> str:
 def _third_party(code: str, start: int) -> bool:
     if code[start - 1 : start] == ":":
         return False  # an image tag such as `rustembedded/cross:<triple>`
-    word = _TOKEN_START_RE.search(code, 0, start)
-    token = word.group() if word else ""
+    token = _token_before(code, start)
     names = set(re.split(r"[/=@]", token))
     if names & THIRD_PARTY_TOOLS:
         return True
-    return _tool_name(code[:start]) in THIRD_PARTY_TOOLS
+    return _tool_name(token) in THIRD_PARTY_TOOLS
 
 
 def loose_triples(code: str) -> Iterator[str]:
@@ -111,9 +124,19 @@ def loose_triples(code: str) -> Iterator[str]:
 
 def arch_values(text: str, var: str) -> tuple[str, ...]:
     """Return the architectures `text` assigns to variable `var` (in order)."""
-    found = re.findall(
-        rf"\b{re.escape(var)}\s*[:?+]?=\s*[\"']?({ARCH_PATTERN})(?![\w-])", text
+    assign = re.compile(
+        rf"\b{re.escape(var)}\s*[:?+]?=\s*[\"']?({ARCH_PATTERN})(?![\w-])"
     )
+    # `findall` without its try at every offset: a match starts where `var` is.
+    found: list[str] = []
+    pos = text.find(var)
+    while pos >= 0:
+        match = assign.match(text, pos)
+        if match is not None:
+            found.append(match[1])
+            pos = text.find(var, match.end())
+        else:
+            pos = text.find(var, pos + 1)
     return tuple(dict.fromkeys(found)) or _DEFAULT_ARCHES
 
 
