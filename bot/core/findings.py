@@ -137,28 +137,37 @@ def _triggers(lock: Lockfile, uses: Sequence[MuslUse]) -> list[LockedPackage]:
     return [pkg for pkg in lock.packages if _is_trigger(pkg, rustix_arch)]
 
 
-def _pin_for(use: MuslUse, hints: Sequence[Hint]) -> Version | None:
-    """Return the Rust release that builds `use`, None when it follows stable."""
-    same_file = [
-        h for h in hints if h.kind is HintKind.TOOLCHAIN and h.path == use.path
-    ]
-    global_pins = [
-        h
-        for h in hints
-        if h.kind is HintKind.TOOLCHAIN
-        and h.path in ("rust-toolchain.toml", "rust-toolchain")
-    ]
-    for hint in same_file or global_pins:
-        return parse_rust_version(hint.value)
-    return None
+_GLOBAL_PIN_FILES: Final = ("rust-toolchain.toml", "rust-toolchain")
 
 
-def _breaks_now(use: MuslUse, hints: Sequence[Hint]) -> bool:
-    """Return whether the toolchain that builds `use` links a musl >= 1.2.4."""
+def _breaking(uses: Sequence[MuslUse], hints: Sequence[Hint]) -> list[MuslUse]:
+    """Return the uses whose toolchain links a musl >= 1.2.4.
+
+    A system or dynamic musl breaks every use. Otherwise the Rust release that
+    builds a use is the first toolchain pin in its own file, else the first in
+    a rust-toolchain file, else stable (None); the hints are read once.
+    """
     if any(h.kind in (HintKind.SYSTEM_MUSL, HintKind.DYNAMIC_MUSL) for h in hints):
-        return True
-    pin = _pin_for(use, hints)
-    return any(bundled_musl_breaks(t, pin) for t in use.resolves_to or (use.target,))
+        return list(uses)
+    file_pins: dict[str, str] = {}  # path -> its first toolchain pin
+    global_pin: str | None = None
+    for hint in hints:
+        if hint.kind is HintKind.TOOLCHAIN:
+            file_pins.setdefault(hint.path, hint.value)
+            if global_pin is None and hint.path in _GLOBAL_PIN_FILES:
+                global_pin = hint.value
+    versions: dict[str, Version | None] = {}
+    out: list[MuslUse] = []
+    for use in uses:
+        value = file_pins.get(use.path, global_pin)
+        pin = None
+        if value is not None:
+            if value not in versions:
+                versions[value] = parse_rust_version(value)
+            pin = versions[value]
+        if any(bundled_musl_breaks(t, pin) for t in use.resolves_to or (use.target,)):
+            out.append(use)
+    return out
 
 
 def _where(pkg: LockedPackage) -> str:
@@ -282,7 +291,7 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
                 )
             )
             continue
-        breaking = [u for u in uses if _breaks_now(u, ev.hints)]
+        breaking = _breaking(uses, ev.hints)
         if not breaking:
             findings.append(
                 Finding(

@@ -220,6 +220,20 @@ jobs:
     assert (4, HintKind.UNRESOLVED, "dynamic matrix") in hint_kinds(result)
 
 
+def test_top_level_matrix_scalar_does_not_crash_the_index() -> None:
+    text = """\
+matrix: x86_64
+jobs:
+  a:
+    steps:
+      - if: contains(matrix.t, 'x86_64-unknown-linux-musl')
+        run: echo x86_64-unknown-linux-musl
+"""
+    # A `matrix:` key at the top has no parent key; indexing it used to raise.
+    # The step only runs for a target nothing builds, so it is dead code.
+    assert lines_of(wf(text)) == []
+
+
 def test_disabled_steps_and_jobs_are_skipped() -> None:
     text = """\
 jobs:

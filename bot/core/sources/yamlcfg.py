@@ -452,18 +452,24 @@ class _Scan:
         if self.indexed:
             return
         self.indexed = True
+        values = self.values
         for scalar in self.scalars:
             if scalar.is_key:
                 continue
-            names = [p for p in scalar.path if isinstance(p, str)]
-            if not names:
-                continue
-            scope = self.scope(scalar.path)
-            key = names[-1]
-            self.values.setdefault((scope, key), []).append(scalar)
-            if "matrix" in names:
+            path = scalar.path
+            # The last key on the path; most paths end with one (not an index).
+            key = path[-1] if path else None
+            if not isinstance(key, str):
+                strings = [p for p in path if isinstance(p, str)]
+                if not strings:
+                    continue
+                key = strings[-1]
+            scope = self.scope(path)
+            values.setdefault((scope, key), []).append(scalar)
+            if "matrix" in path:
+                names = [p for p in path if isinstance(p, str)]
                 self.values.setdefault((scope, f"matrix.{key}"), []).append(scalar)
-                if names[-2] not in ("matrix", "include"):
+                if len(names) >= 2 and names[-2] not in ("matrix", "include"):
                     # `${{ matrix.platform.target }}`: an object-valued axis.
                     dotted = f"matrix.{names[-2]}.{key}"
                     self.values.setdefault((scope, dotted), []).append(scalar)
@@ -536,12 +542,14 @@ class _Scan:
         # (line, triple, scope, path, is_condition) of every non-download mention.
         mentions: list[tuple[int, str, Path, Path, bool]] = []
         guards: dict[Path, str] = {}  # step/job path -> its `if:` text
+        condition_keys = self.dialect.condition_keys
         for scalar in self.candidates:
             value = scalar.value
             if "linux-musl" not in value:
                 continue
             scope = self.scope(scalar.path)
-            condition = self.is_condition(scalar) or (
+            # `is_condition`, inlined: keys are strings, indices never match.
+            condition = not condition_keys.isdisjoint(scalar.path) or (
                 scalar.is_key and value.lstrip().startswith("${{")
             )
             if condition and scalar.path[-1] == "if":
