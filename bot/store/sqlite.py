@@ -1,19 +1,40 @@
-"""SQLite store: one WAL-mode connection, written in batches by one worker thread."""
+"""SQLite store: one WAL-mode connection, written in batches by one worker thread.
+
+A file-backed store records accepted deliveries in an append-only journal next
+to the database (bot/store/journal.py) instead of writing each ~30 KB body into
+SQLite before the 202: SQLite then wrote every body three times (WAL,
+checkpoint, delete), which made the store the cost of ingress. Journaled
+deliveries are moved into the database in large transactions shortly after;
+those already finished by then need only their small dedupe row, no body.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 import time
 from asyncio import Future
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from bot.store import RETENTION_S, PullFeedback, StoredDelivery, StoredResult
+from bot.store.journal import (
+    AddRecord,
+    FinishRecord,
+    Journal,
+    decode,
+    encode_add,
+    encode_finish,
+    journal_files,
+)
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # Bodies of finished deliveries are dropped by the periodic `pending()` sweep
 # once this old, in bulk and outside the burst that brought them.
@@ -22,6 +43,21 @@ BODY_GRACE_S: Final = 30.0
 # one or two overflow pages instead of 3-8 with the 4 KB default, which makes
 # writing (and later deleting) it ~1.5x cheaper. Existing files keep theirs.
 PAGE_SIZE: Final = 16384
+# Journaled deliveries are moved into the database this long after the first
+# one waiting, or as soon as the journal file holds MOVE_BYTES.
+MOVE_DELAY_S: Final = 0.25
+MOVE_BYTES: Final = 16 * 1024 * 1024
+
+_INSERT_DELIVERY: Final = (
+    "INSERT OR IGNORE INTO deliveries"
+    " (id, event, received_at, owner, lease_until, attempts, finished_at, error)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_BODY: Final = "INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)"
+_FINISH: Final = (
+    "UPDATE deliveries SET finished_at = ?, error = ?, owner = NULL, lease_until = 0"
+    " WHERE id = ? AND finished_at IS NULL"
+)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -76,6 +112,29 @@ CREATE TABLE IF NOT EXISTS installations (
 """
 
 
+@dataclass(slots=True)
+class _Entry:
+    """A journaled delivery not yet moved into the database."""
+
+    record: AddRecord
+    finished_at: float | None = None
+    error: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        r = self.record
+        leased = r.owner is not None and self.finished_at is None
+        return (
+            r.delivery_id,
+            r.event,
+            r.received_at,
+            r.owner if leased else None,
+            r.lease_until if leased else 0.0,
+            int(r.owner is not None),
+            self.finished_at,
+            self.error,
+        )
+
+
 class SqliteStore:
     """The default store: a local SQLite file in WAL mode.
 
@@ -86,9 +145,25 @@ class SqliteStore:
     connection is only ever used by one thread at a time.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, threaded: bool = True) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        threaded: bool = True,
+        journal: Journal | None = None,
+        reader: sqlite3.Connection | None = None,
+    ) -> None:
         """Wrap an open connection whose schema exists (use `SqliteStore.open`)."""
         self._conn = conn
+        # With a journal, `reader` answers dedupe lookups on the event loop.
+        self._journal = journal
+        self._reader = reader
+        self._entries: dict[str, _Entry] = {}
+        self._moving: set[str] = set()
+        self._finishes: list[tuple[float, str | None, str]] = []
+        self._move_lock = asyncio.Lock()
+        self._move_timer: asyncio.TimerHandle | None = None
+        self._mover: asyncio.Task[None] | None = None
         self._executor = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
             if threaded
@@ -120,7 +195,12 @@ class SqliteStore:
             "DELETE FROM bodies WHERE id NOT IN"
             " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
         )
-        return cls(conn, threaded=threaded)
+        if path == ":memory:":
+            return cls(conn, threaded=threaded)
+        seq = _replay(conn, path)
+        reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        reader.execute("PRAGMA query_only=1")
+        return cls(conn, threaded=threaded, journal=Journal(path, seq), reader=reader)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         # Group commit: calls made while a batch is being written are queued
@@ -188,7 +268,92 @@ class SqliteStore:
             )
             return True
 
-        return await self._run(q)
+        if self._journal is None or self._reader is None:
+            return await self._run(q)
+        # Seen before: journaled here, or already in the database.
+        if (
+            delivery_id in self._entries
+            or self._reader.execute(
+                "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+        ):
+            return False
+        now = time.time()
+        leased = owner is not None and lease_s > 0
+        record = AddRecord(
+            delivery_id,
+            event,
+            owner if leased else None,
+            now,
+            now + lease_s if leased else 0.0,
+            body,
+        )
+        self._journal.append(encode_add(record))  # durable from here on
+        self._entries[delivery_id] = _Entry(record)
+        self._schedule_move()
+        return True
+
+    def _schedule_move(self) -> None:
+        if self._journal is None or self._mover is not None:
+            return
+        if self._journal.size >= MOVE_BYTES:
+            self._start_move()
+        elif self._move_timer is None:
+            loop = asyncio.get_running_loop()
+            self._move_timer = loop.call_later(MOVE_DELAY_S, self._start_move)
+
+    def _start_move(self) -> None:
+        if self._move_timer is not None:
+            self._move_timer.cancel()
+            self._move_timer = None
+        if self._mover is None:
+            self._mover = asyncio.create_task(self._background_move())
+
+    async def _background_move(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            # The records stay journaled (durable); the next move retries them.
+            logger.exception("could not move journaled deliveries into sqlite")
+        finally:
+            self._mover = None
+        if self._entries or self._finishes:
+            self._schedule_move()
+
+    async def flush(self) -> None:
+        """Move journaled deliveries into the database (also done in the background)."""
+        if self._journal is None:
+            return
+        async with self._move_lock:
+            if self._move_timer is not None:
+                self._move_timer.cancel()
+                self._move_timer = None
+            if not self._entries and not self._finishes:
+                return
+            moving = dict(self._entries)
+            finishes, self._finishes = self._finishes, []
+            rows = [e.row() for e in moving.values()]
+            bodies = [
+                (i, e.record.body) for i, e in moving.items() if e.finished_at is None
+            ]
+            old = self._journal.rotate()
+            self._moving = set(moving)
+
+            def q(c: sqlite3.Connection) -> None:
+                c.executemany(_INSERT_DELIVERY, rows)
+                c.executemany(_INSERT_BODY, bodies)
+                c.executemany(_FINISH, finishes)
+
+            try:
+                await self._run(q)
+            except BaseException:
+                self._finishes[:0] = finishes
+                raise
+            finally:
+                self._moving = set()
+            for i in moving:
+                self._entries.pop(i, None)
+            self._journal.remove_upto(old)
 
     async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
         """Lease an unfinished delivery to `owner` (see `Store.claim`)."""
@@ -206,6 +371,8 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
+        if delivery_id in self._entries:
+            await self.flush()
         return await self._run(q)
 
     async def finish(self, delivery_id: str, error: str | None = None) -> None:
@@ -220,7 +387,16 @@ class SqliteStore:
             # Deleting a big blob costs as much as writing it: bodies of
             # finished deliveries are dropped in bulk by `pending()` instead.
 
-        await self._run(q)
+        entry = self._entries.get(delivery_id)
+        if entry is None or self._journal is None:
+            await self._run(q)
+            return
+        now = time.time()
+        self._journal.append(encode_finish(FinishRecord(delivery_id, now, error)))
+        entry.finished_at, entry.error = now, error
+        if delivery_id in self._moving:  # moved as unfinished: update it next time
+            self._finishes.append((now, error, delivery_id))
+            self._schedule_move()
 
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
         """Return unfinished deliveries whose lease is free or expired."""
@@ -241,6 +417,7 @@ class SqliteStore:
             ).fetchall()
             return [StoredDelivery(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
 
+        await self.flush()
         return await self._run(q)
 
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
@@ -360,11 +537,42 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Write what is queued, then close the connection."""
+        if self._journal is not None:
+            with contextlib.suppress(Exception):  # left journaled: replayed on open
+                await self.flush()
+            if self._mover is not None:
+                await asyncio.wait([self._mover])
+            if self._move_timer is not None:
+                self._move_timer.cancel()
+            self._journal.close()
+            if not self._entries and not self._finishes:
+                self._journal.remove_upto(self._journal.seq)
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
         self._conn.close()
+
+
+def _replay(conn: sqlite3.Connection, path: str) -> int:
+    """Apply journal files left by an earlier process; return the next file number."""
+    files = journal_files(path)
+    if not files:
+        return 0
+    conn.execute("BEGIN IMMEDIATE")
+    for _, file in files:
+        for r in decode(file.read_bytes()):
+            if isinstance(r, AddRecord):
+                if conn.execute(_INSERT_DELIVERY, _Entry(r).row()).rowcount == 1:
+                    conn.execute(_INSERT_BODY, (r.delivery_id, r.body))
+            else:
+                conn.execute(_FINISH, (r.finished_at, r.error, r.delivery_id))
+    conn.execute("COMMIT")
+    for _, file in files:
+        file.unlink()
+    return files[-1][0] + 1
 
 
 def _execute(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,13 @@ import fakeredis
 import pytest
 
 from bot.store import PullFeedback, Store, StoreError, open_store
+from bot.store.journal import (
+    AddRecord,
+    FinishRecord,
+    encode_add,
+    encode_finish,
+    journal_files,
+)
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
 from tests.server.serverkit import payload
@@ -187,6 +196,7 @@ async def test_sqlite_prunes_old_finished(tmp_path: Path) -> None:
     store = SqliteStore.open(path)
     assert await store.add_delivery("old", "push", BODY)
     await store.finish("old")
+    await store.flush()  # from the journal into the database
     store._conn.execute("UPDATE deliveries SET finished_at = 0")
     await store.close()
     store = SqliteStore.open(path)
@@ -222,3 +232,75 @@ def test_sqlite_file_not_world_readable_dir(tmp_path: Path) -> None:
     assert (existing / "x.sqlite3").exists()
     assert oct(existing.stat().st_mode & 0o777) == "0o700"
     asyncio.run(store.close())
+
+
+KILLED_WRITER = """
+import asyncio, os, signal, sys
+from bot.store.sqlite import SqliteStore
+
+async def main() -> None:
+    store = SqliteStore.open(sys.argv[1])
+    body = open(sys.argv[2], "rb").read()
+    assert await store.add_delivery("k1", "push", body, owner="dead", lease_s=0.0)
+    assert await store.add_delivery("k2", "push", body)
+    await store.finish("k2", "boom")
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no move into the database
+
+asyncio.run(main())
+"""
+
+
+async def test_sqlite_journaled_delivery_survives_process_kill(tmp_path: Path) -> None:
+    path = str(tmp_path / "k.sqlite3")
+    body_file = tmp_path / "body.json"
+    body_file.write_bytes(BODY)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_WRITER, path, str(body_file)
+    )
+    assert await proc.wait() == -signal.SIGKILL
+    assert journal_files(path)  # the kill left the journal behind
+    store = SqliteStore.open(path)
+    assert journal_files(path) == [(1, Path(path + ".ingress.1"))]
+    [d] = await store.pending()
+    assert (d.delivery_id, d.event, d.body) == ("k1", "push", BODY)
+    # Both ids still dedupe; the finished one keeps its error.
+    assert not await store.add_delivery("k1", "push", BODY)
+    assert not await store.add_delivery("k2", "push", BODY)
+    row = store._conn.execute("SELECT error FROM deliveries WHERE id = 'k2'")
+    assert row.fetchone() == ("boom",)
+    await store.close()
+    assert journal_files(path) == []
+
+
+def _write(path: str, data: bytes) -> None:
+    Path(path).write_bytes(data)
+
+
+async def test_sqlite_journal_torn_tail_is_ignored(tmp_path: Path) -> None:
+    path = str(tmp_path / "t.sqlite3")
+    SqliteStore.open(path)._conn.close()
+    good = encode_add(AddRecord("g", "push", None, 1.0, 0.0, BODY))
+    torn = encode_add(AddRecord("t", "push", None, 2.0, 0.0, BODY))[:-10]
+    bad_crc = bytearray(encode_finish(FinishRecord("g", 3.0, None)))
+    bad_crc[-1] ^= 0xFF
+    _write(path + ".ingress.0", good + bytes(bad_crc) + torn)
+    _write(path + ".ingress.1", torn)
+    store = SqliteStore.open(path)
+    assert [d.delivery_id for d in await store.pending()] == ["g"]
+    assert await store.add_delivery("t", "push", BODY)  # never acknowledged
+    await store.close()
+
+
+async def test_sqlite_finish_while_moving_is_kept(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.sqlite3")
+    store = SqliteStore.open(path, threaded=True)
+    assert await store.add_delivery("a", "push", BODY, owner="me", lease_s=60)
+    moving = asyncio.ensure_future(store.flush())
+    await asyncio.sleep(0)  # the move has taken "a" as unfinished
+    await store.finish("a")
+    await moving
+    await store.flush()
+    row = store._conn.execute("SELECT finished_at IS NOT NULL, owner FROM deliveries")
+    assert row.fetchall() == [(1, None)]
+    await store.close()
+    assert journal_files(path) == []

@@ -229,6 +229,7 @@ async def test_handler_error_logged_not_raised(
     assert failed[0].exc_info is not None
     # Finished with the error: not retried forever.
     assert await store.pending() == []
+    await store.flush()  # from the journal into the database
     row = store._conn.execute("SELECT error FROM deliveries WHERE id = 'f1'").fetchone()
     assert row == ("RuntimeError",)
     text = await (await client.get("/metrics")).text()
@@ -246,6 +247,7 @@ async def test_store_failure_answers_503(
     store = SqliteStore.open(str(tmp_path / "closed.sqlite3"))
     client = await client_for(aiohttp_client, settings, store, recorder)
     store._conn.close()
+    store._reader.close()  # dedupe lookups
     resp = await client.post("/webhook", data=BODY, headers=headers(BODY))
     assert resp.status == 503
     health = await client.get("/healthz")
@@ -359,6 +361,7 @@ async def test_accepted_delivery_is_leased_before_the_answer(
     # sees nothing to resume and cannot take it.
     assert await store.pending() == []
     assert not await store.claim("l1", "another-instance", 60)
+    await store.flush()
     row = store._conn.execute(
         "SELECT attempts, owner FROM deliveries WHERE id = 'l1'"
     ).fetchone()
