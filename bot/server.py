@@ -88,6 +88,23 @@ class Metrics:
     failed: Counter
     processing: Histogram
     in_flight: Gauge
+    # Children by event name: `labels()` takes a lock and builds a key per call.
+    _received: dict[str, Counter] = field(default_factory=dict)
+    _processing: dict[str, Histogram] = field(default_factory=dict)
+
+    def received_for(self, event: str) -> Counter:
+        """Return the received counter of `event`."""
+        child = self._received.get(event)
+        if child is None:
+            child = self._received[event] = self.received.labels(event)
+        return child
+
+    def processing_for(self, event: str) -> Histogram:
+        """Return the processing-time histogram of `event`."""
+        child = self._processing.get(event)
+        if child is None:
+            child = self._processing[event] = self.processing.labels(event)
+        return child
 
     @classmethod
     def create(cls) -> Metrics:
@@ -345,7 +362,7 @@ async def _process(app: web.Application, event: Event, leased_until: float) -> N
                 logger.exception("delivery processing failed", extra=log_extra)
             finally:
                 rt.metrics.in_flight.dec()
-                rt.metrics.processing.labels(event.event).observe(
+                rt.metrics.processing_for(event.event).observe(
                     time.perf_counter() - start
                 )
             if error is not None:
@@ -425,7 +442,7 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             extra={"delivery_id": delivery_id, "event": event_name},
         )
         return _json({"status": "duplicate", "delivery": delivery_id}, 200)
-    rt.metrics.received.labels(event_name).inc()
+    rt.metrics.received_for(event_name).inc()
     # Per-delivery success is DEBUG: at INFO a burst would spend its time
     # formatting log lines (the received counter and access log keep count).
     if logger.isEnabledFor(logging.DEBUG):

@@ -50,12 +50,13 @@ class FinishRecord:
     error: str | None
 
 
-def encode_add(r: AddRecord) -> bytes:
-    """Return the journal bytes of an AddRecord."""
+def encode_add(r: AddRecord) -> list[bytes]:
+    """Return the journal bytes of an AddRecord, in parts (the body is not copied)."""
     i, e, o = r.delivery_id.encode(), r.event.encode(), (r.owner or "").encode()
     fixed = _ADD.pack(r.received_at, r.lease_until, len(i), len(e), len(o), len(r.body))
-    rest = b"".join((fixed, i, e, o, r.body))
-    return _HEAD.pack(KIND_ADD, zlib.crc32(rest)) + rest
+    prefix = b"".join((fixed, i, e, o))
+    crc = zlib.crc32(r.body, zlib.crc32(prefix))
+    return [_HEAD.pack(KIND_ADD, crc) + prefix, r.body]
 
 
 def encode_finish(r: FinishRecord) -> bytes:
@@ -127,11 +128,12 @@ class Journal:
         path = f"{self._db_path}.ingress.{seq}"
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
-    def append(self, record: bytes) -> None:
+    def append(self, *parts: bytes) -> None:
         """Write one record (a short write is an error: the record is not durable)."""
-        if os.write(self._fd, record) != len(record):
+        size = sum(map(len, parts))
+        if os.writev(self._fd, parts) != size:
             raise OSError("short write to the ingress journal")
-        self.size += len(record)
+        self.size += size
 
     def rotate(self) -> int:
         """Append to a new file from now on; return the number of the old one."""

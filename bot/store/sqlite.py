@@ -288,7 +288,7 @@ class SqliteStore:
             now + lease_s if leased else 0.0,
             body,
         )
-        self._journal.append(encode_add(record))  # durable from here on
+        self._journal.append(*encode_add(record))  # durable from here on
         self._entries[delivery_id] = _Entry(record)
         self._schedule_move()
         return True

@@ -279,8 +279,8 @@ def _write(path: str, data: bytes) -> None:
 async def test_sqlite_journal_torn_tail_is_ignored(tmp_path: Path) -> None:
     path = str(tmp_path / "t.sqlite3")
     SqliteStore.open(path)._conn.close()
-    good = encode_add(AddRecord("g", "push", None, 1.0, 0.0, BODY))
-    torn = encode_add(AddRecord("t", "push", None, 2.0, 0.0, BODY))[:-10]
+    good = b"".join(encode_add(AddRecord("g", "push", None, 1.0, 0.0, BODY)))
+    torn = b"".join(encode_add(AddRecord("t", "push", None, 2.0, 0.0, BODY)))[:-10]
     bad_crc = bytearray(encode_finish(FinishRecord("g", 3.0, None)))
     bad_crc[-1] ^= 0xFF
     _write(path + ".ingress.0", good + bytes(bad_crc) + torn)
