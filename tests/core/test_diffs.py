@@ -158,3 +158,11 @@ def test_commentable_lines_match_difflib(
     if shown:
         top = max(shown)
         assert suggestion_range(patch, top, top + 1) is None
+
+
+def test_no_newline_markers_are_not_lines() -> None:
+    patch = (
+        "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n"
+        "\\ No newline at end of file"
+    )
+    assert commentable_lines(patch) == frozenset({1, 2})

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.findings import Evidence, Report, Rule, Severity, Verdict, decide
+from bot.core.fixes import FixPlan
 from bot.core.lockfile import Lockfile, parse_lockfile
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, UseKind
 
@@ -189,3 +190,12 @@ def test_problems_become_unreadable_findings() -> None:
     assert rules(rep) == [(Rule.UNREADABLE, Severity.WARNING, ".cirrus.yml", 7)]
     assert rep.verdict is Verdict.CLEAN
     assert rep.root_lockfile is None
+
+
+def test_fix_text_comes_from_the_plan_of_that_lockfile() -> None:
+    other = FixPlan("fuzz/Cargo.lock", "0.2.131", "0.2.172", "cargo update -p x")
+    mine = FixPlan("Cargo.lock", "0.2.131", "0.2.172", "cargo update -p libc")
+    rep = decide(Evidence(lock(TOKEI), (), (USE,), (), (), (other, mine)))
+    assert rep.findings[0].fix == "Run `cargo update -p libc`."
+    lone = decide(Evidence(lock(TOKEI), (), (USE,), (), (), (other,)))
+    assert "libc >= 0.2.146" in lone.findings[0].fix

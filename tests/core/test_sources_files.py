@@ -729,3 +729,9 @@ def test_make_skips_and_problems() -> None:
     text = "-linux-musl " * 100_000
     (problem,) = make.scan("Makefile", text).problems
     assert "too large" in problem.message
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\f"])
+def test_rare_separators_before_a_tool_download(space: str) -> None:
+    text = f"build:\n\tcp x{space}sccache-x86_64-unknown-linux-musl.tar.gz y\n"
+    assert make.scan("Makefile", text).uses == ()
