@@ -9,6 +9,7 @@ in large transactions and deletes journal files once they are moved.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import zlib
@@ -114,12 +115,28 @@ def journal_files(db_path: str) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def lock(db_path: str) -> int | None:
+    """Take the journal lock of the database at `db_path`; None if another holds it.
+
+    Only the holder may replay or delete journal files; a second store opened
+    on the same file meanwhile writes to SQLite directly.
+    """
+    fd = os.open(db_path + ".ingress.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class Journal:
     """The file records are appended to now; `rotate` starts the next one."""
 
-    def __init__(self, db_path: str, seq: int) -> None:
-        """Open (create) journal file number `seq` of the database at `db_path`."""
+    def __init__(self, db_path: str, seq: int, lock_fd: int) -> None:
+        """Open journal file number `seq` of `db_path`, holding its lock `lock_fd`."""
         self._db_path = db_path
+        self._lock_fd = lock_fd
         self.seq = seq
         self.size = 0
         self._fd = self._open(seq)
@@ -149,5 +166,6 @@ class Journal:
                 path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Close the current file."""
+        """Close the current file and release the lock."""
         os.close(self._fd)
+        os.close(self._lock_fd)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from asyncio import Future
@@ -31,6 +32,7 @@ from bot.store.journal import (
     encode_add,
     encode_finish,
     journal_files,
+    lock,
 )
 
 T = TypeVar("T")
@@ -195,12 +197,19 @@ class SqliteStore:
             "DELETE FROM bodies WHERE id NOT IN"
             " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
         )
-        if path == ":memory:":
+        lock_fd = None if path == ":memory:" else lock(path)
+        if lock_fd is None:  # in memory, or another store holds the journal
             return cls(conn, threaded=threaded)
-        seq = _replay(conn, path)
+        try:
+            seq = _replay(conn, path)
+        except BaseException:
+            os.close(lock_fd)
+            raise
         reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         reader.execute("PRAGMA query_only=1")
-        return cls(conn, threaded=threaded, journal=Journal(path, seq), reader=reader)
+        return cls(
+            conn, threaded=threaded, journal=Journal(path, seq, lock_fd), reader=reader
+        )
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         # Group commit: calls made while a batch is being written are queued

@@ -278,7 +278,7 @@ def _write(path: str, data: bytes) -> None:
 
 async def test_sqlite_journal_torn_tail_is_ignored(tmp_path: Path) -> None:
     path = str(tmp_path / "t.sqlite3")
-    SqliteStore.open(path)._conn.close()
+    await SqliteStore.open(path).close()  # the schema
     good = b"".join(encode_add(AddRecord("g", "push", None, 1.0, 0.0, BODY)))
     torn = b"".join(encode_add(AddRecord("t", "push", None, 2.0, 0.0, BODY)))[:-10]
     bad_crc = bytearray(encode_finish(FinishRecord("g", 3.0, None)))
@@ -303,4 +303,20 @@ async def test_sqlite_finish_while_moving_is_kept(tmp_path: Path) -> None:
     row = store._conn.execute("SELECT finished_at IS NOT NULL, owner FROM deliveries")
     assert row.fetchall() == [(1, None)]
     await store.close()
+    assert journal_files(path) == []
+
+
+async def test_sqlite_second_store_on_one_file_writes_directly(tmp_path: Path) -> None:
+    path = str(tmp_path / "two.sqlite3")
+    first = SqliteStore.open(path)
+    second = SqliteStore.open(path)  # the first holds the journal lock
+    assert await second.add_delivery("s", "push", BODY)
+    assert journal_files(path) == [(0, Path(path + ".ingress.0"))]  # the first's
+    assert not await first.add_delivery("s", "push", BODY)  # seen in the database
+    assert await first.add_delivery("f", "push", BODY)
+    await first.close()
+    await second.close()
+    third = SqliteStore.open(path)  # the lock is free again
+    assert [d.delivery_id for d in await third.pending()] == ["s", "f"]
+    await third.close()
     assert journal_files(path) == []
