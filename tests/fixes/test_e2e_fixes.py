@@ -18,8 +18,6 @@ from typing import Any, Final
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.core.analysis import analyse
 from bot.core.findings import Verdict
@@ -27,6 +25,7 @@ from bot.github.runner import OPTIONS_KEY, Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
+from tests.conftest import Sleeps
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files
 from tests.fake_github.git_data import branch_sha, read_file, set_branch
 from tests.fake_github.pulls import add_pull, pulls_of, recorded, set_permission
@@ -51,27 +50,6 @@ NEWEST: Final = "0.2.172"
 PULLS_CREATE_GAP: Final = "POST /repos/acme/app/pulls: not an operation of the schema"
 
 Post = Callable[..., Awaitable[None]]
-
-
-class Sleeps(list[float]):
-    """A sleeper that records the delays asked for and returns at once."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def rsa_pem() -> tuple[str, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ from typing import Any, Protocol
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.github.runner import OPTIONS_KEY, Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
+from tests.conftest import Sleeps
 from tests.fake_github import FakeGitHub, create_fake_app
 from tests.fixes.index_data import IndexServer, index_app
 from tests.shared import CORPUS, WEBHOOKS
@@ -33,28 +32,6 @@ RIPGREP_CASE = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 def corpus_cases() -> list[Path]:
     """Return every DEV corpus case folder."""
     return sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
-
-
-class Sleeps(list[float]):
-    """A sleeper that records the delays asked for and returns at once."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture(scope="session")
-def rsa_pem() -> tuple[str, bytes]:
-    """Return a test RSA private key (PEM text) and its public key (PEM bytes)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public
 
 
 @pytest.fixture
