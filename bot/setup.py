@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class SetupState:
 
 
 SETUP_KEY: Final = web.AppKey("setup", SetupState)
+SETUP_LINK_NAME: Final = ".musl-check-setup-link"
 SETUP_SESSION_KEY: Final = web.AppKey("setup_session", ClientSession)
 
 
@@ -97,12 +99,21 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _announce(app: web.Application) -> None:
     # The token keeps strangers who can reach the port from registering their
-    # own App into our .env; it is useless once setup is done.
+    # own App into our .env; it is useless once setup is done. It never goes
+    # through logging (logs are shipped elsewhere): it is written, mode 0600,
+    # beside .env, and shown on the console when there is one.
     state = app[SETUP_KEY]
     base = state.public_url or "http://<this host>"
+    url = f"{base}/?token={state.token}"
+    link = state.env_path.with_name(SETUP_LINK_NAME)
+    fd = os.open(link, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(url + "\n")
+    if sys.stderr.isatty():
+        print(f"musl-check setup: open {url}", file=sys.stderr)
     logger.warning(
-        "musl-check is not configured: open the setup page",
-        extra={"url": f"{base}/?token={state.token}"},
+        "musl-check is not configured: open the setup link",
+        extra={"setup_link_file": str(link)},
     )
 
 
@@ -152,8 +163,9 @@ async def setup_page(request: web.Request) -> web.Response:
     if not secrets.compare_digest(token.encode(), state.token.encode()):
         return _page(
             "musl-check setup",
-            "<h1>musl-check setup</h1><p>Open the setup link printed in the"
-            " server log (it carries a one-time token).</p>",
+            "<h1>musl-check setup</h1><p>Open the setup link (it carries a"
+            " one-time token): it is shown on the server's console and kept in"
+            " <code>.musl-check-setup-link</code> beside <code>.env</code>.</p>",
             status=403,
         )
     org = request.query.get("org", "").strip()

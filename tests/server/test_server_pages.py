@@ -192,5 +192,9 @@ def test_serve_subprocess(
         assert SECRET not in text
         assert "PRIVATE KEY" not in text
     else:
-        assert "open the setup page" in text
-        assert "?token=" in text
+        # The one-time link goes to a 0600 file beside .env, never to the log.
+        assert "open the setup link" in text
+        assert "?token=" not in text
+        link = tmp_path / ".musl-check-setup-link"
+        assert "/?token=" in link.read_text()
+        assert link.stat().st_mode & 0o777 == 0o600
