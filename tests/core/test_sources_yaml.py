@@ -904,3 +904,27 @@ def test_every_scanner_handles_bad_yaml(
 ) -> None:
     (problem,) = scan("f.yml", "musl: [\n").problems
     assert problem.line == 2
+
+
+def test_segments_needle_keeps_only_lines_holding_it() -> None:
+    text = (
+        "a: |\n"
+        "  echo x86_64-unknown-linux-musl # aarch64-unknown-linux-musl\n"
+        "  echo none\n"
+        "b: x86_64-unknown-linux-musl\n"
+        "  and more\n"
+    )
+    doc = yamlcfg.load_yaml("f.yml", text)
+    assert isinstance(doc, yamlcfg.Document)
+    block, plain = doc.scalars
+    lines = doc.lines
+    assert [s.line for s in yamlcfg.segments(block, lines)] == [2, 3]
+    kept = yamlcfg.segments(block, lines, "-linux-musl")
+    assert kept == [yamlcfg.Segment(2, "  echo x86_64-unknown-linux-musl ")]
+    assert yamlcfg.segments(block, lines, "aarch64") == [
+        yamlcfg.Segment(2, "  echo x86_64-unknown-linux-musl ")
+    ]  # the needle is looked for before the comment is cut
+    assert [s.line for s in yamlcfg.segments(plain, lines)] == [4, 5]
+    assert yamlcfg.segments(plain, lines, "-linux-musl") == [
+        yamlcfg.Segment(4, "x86_64-unknown-linux-musl")
+    ]

@@ -126,11 +126,6 @@ def _walk(text: str, skip_keys: frozenset[str]) -> list[Scalar]:
     return [s for s in out if not any(s.path[: len(d)] == d for d in disabled)]
 
 
-def _names_target(value: str) -> bool:
-    """Return whether a scalar can name a musl target or image (see `_Scan`)."""
-    return "musl" in value or "alpine" in value or "-linux-" in value
-
-
 def _events(
     loader: yaml.CSafeLoader, out: list[Scalar], skip_keys: frozenset[str]
 ) -> list[Path]:
@@ -172,7 +167,9 @@ def _events(
                 skipped = frame[6] = frame[5] or (
                     value in watch and _skipped(path, skip_keys)
                 )
-                if skipped or not _names_target(value):
+                if skipped or not (  # can name a target (see `_Scan`)
+                    "musl" in value or "alpine" in value or "-linux-" in value
+                ):
                     continue
                 is_key = True
             else:
@@ -278,8 +275,12 @@ class Segment:
     text: str
 
 
-def segments(scalar: Scalar, lines: Sequence[str]) -> list[Segment]:
-    """Return the source lines a scalar spans, without shell comments."""
+def segments(scalar: Scalar, lines: Sequence[str], needle: str = "") -> list[Segment]:
+    """Return the source lines a scalar spans, without shell comments.
+
+    With `needle`, the lines of a multi-line scalar that lack it are left out
+    (stripping a comment only cuts text, so it cannot add the needle).
+    """
     if scalar.line == scalar.end_line:
         value = scalar.value
         return [
@@ -289,7 +290,11 @@ def segments(scalar: Scalar, lines: Sequence[str]) -> list[Segment]:
         ]
     if scalar.style in ("|", ">"):
         last = scalar.end_line if scalar.end_column == 0 else scalar.end_line + 1
-        spans = [(i, lines[i]) for i in range(scalar.line + 1, min(last, len(lines)))]
+        spans = [
+            (i, raw)
+            for i in range(scalar.line + 1, min(last, len(lines)))
+            if needle in (raw := lines[i])
+        ]
     else:
         spans = []
         for i in range(scalar.line, min(scalar.end_line + 1, len(lines))):
@@ -298,7 +303,8 @@ def segments(scalar: Scalar, lines: Sequence[str]) -> list[Segment]:
                 raw = raw[: scalar.end_column]
             if i == scalar.line:
                 raw = raw[scalar.column :]
-            spans.append((i, raw))
+            if needle in raw:
+                spans.append((i, raw))
     return [Segment(i + 1, strip_comment(raw)) for i, raw in spans]
 
 
@@ -534,10 +540,6 @@ class _Scan:
 
     # -- explicit triples -----------------------------------------------------
 
-    def is_condition(self, scalar: Scalar) -> bool:
-        keys = self.dialect.condition_keys
-        return any(isinstance(p, str) and p in keys for p in scalar.path)
-
     def explicit(self) -> None:
         # (line, triple, scope, path, is_condition) of every non-download mention.
         mentions: list[tuple[int, str, Path, Path, bool]] = []
@@ -548,13 +550,13 @@ class _Scan:
             if "linux-musl" not in value:
                 continue
             scope = self.scope(scalar.path)
-            # `is_condition`, inlined: keys are strings, indices never match.
+            # Under a condition key? Keys are strings; indices never match.
             condition = not condition_keys.isdisjoint(scalar.path) or (
                 scalar.is_key and value.lstrip().startswith("${{")
             )
             if condition and scalar.path[-1] == "if":
                 guards[scalar.path[:-1]] = value
-            for seg in segments(scalar, self.lines):
+            for seg in segments(scalar, self.lines, "-linux-musl"):
                 exprs = (
                     [m.span() for m in _EXPR_RE.finditer(seg.text)]
                     if self.dialect.expressions and "${{" in seg.text
@@ -621,12 +623,15 @@ class _Scan:
     # -- implicit uses --------------------------------------------------------
 
     def templated(self) -> None:
+        condition_keys = self.dialect.condition_keys
         for scalar in self.candidates:
-            value = scalar.value
-            if "-linux-" not in value or self.is_condition(scalar):
+            # Conditions are read by `explicit` (see `condition_live`).
+            if "-linux-" not in scalar.value or not condition_keys.isdisjoint(
+                scalar.path
+            ):
                 continue
             scope = self.scope(scalar.path)
-            for seg in segments(scalar, self.lines):
+            for seg in segments(scalar, self.lines, "-linux-"):
                 for tpl in find_templated(seg.text):
                     probe = find_triples(
                         seg.text[: tpl.start]
