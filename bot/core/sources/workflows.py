@@ -21,6 +21,7 @@ DIALECT: Final = Dialect(
     image_keys=frozenset({"container", "image"}),
     expressions=True,
     job_scoped_conditions=True,
+    split_jobs=True,
 )
 
 

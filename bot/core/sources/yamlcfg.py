@@ -19,12 +19,14 @@ CircleCI, Cirrus, Azure) is a `Dialect` of one scan:
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 import yaml
+from yaml._yaml import CParser  # libyaml binding (the C loaders build on it)
 from yaml.events import (
     AliasEvent,
     MappingEndEvent,
@@ -36,6 +38,7 @@ from yaml.events import (
 )
 
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult, UseKind
+from bot.core.sources.prune import Split, split_workflow
 from bot.core.sources.shell import (
     TemplatedTriple,
     find_dynamic_musl,
@@ -51,6 +54,11 @@ MAX_EVENTS: Final = 400_000
 MAX_DEPTH: Final = 64
 # Cheap pre-filter: files without these markers cannot hold a musl use.
 MARKERS: Final = ("musl", "alpine")
+# Text without these cannot name a musl target or image (see `_Scan`): a
+# triple without "musl" counts only with a templated env part
+# (`-linux-${{ matrix.libc }}`, `-linux-"$LIBC"`, `-linux-<< x >>`; see
+# `shell.find_templated`).
+CANDIDATE_MARKERS: Final = ("musl", "alpine", "-linux-$", '-linux-"', "-linux-<")
 
 Path = tuple[str | int, ...]
 # YAML 1.1 line breaks besides \n (libyaml counts each as a new line).
@@ -242,17 +250,18 @@ def _events(
                 frame[2] = True
 
 
-def load_yaml(
-    path: str, text: str, skip_keys: frozenset[str] = frozenset()
-) -> Document | Problem:
-    """Parse `text` with the C loader, or return a Problem naming the bad line."""
+def _too_big_or_binary(path: str, text: str) -> Problem | None:
     if len(text) > MAX_TEXT_CHARS:
         return Problem(path, 1, f"file too large to analyse ({len(text)} characters)")
     nul = text.find("\x00")
     if nul >= 0:
         return Problem(path, text.count("\n", 0, nul) + 1, "binary content (NUL byte)")
+    return None
+
+
+def _parse(path: str, text: str, skip_keys: frozenset[str]) -> list[Scalar] | Problem:
     try:
-        scalars = _walk(text, skip_keys)
+        return _walk(text, skip_keys)
     except _LimitError as exc:
         return Problem(path, exc.line, exc.message)
     except yaml.MarkedYAMLError as exc:
@@ -264,7 +273,45 @@ def load_yaml(
         return Problem(path, line, f"invalid YAML: {exc.reason}")
     except (yaml.YAMLError, UnicodeError) as exc:
         return Problem(path, 1, f"invalid YAML: {type(exc).__name__}")
+
+
+def load_yaml(
+    path: str, text: str, skip_keys: frozenset[str] = frozenset()
+) -> Document | Problem:
+    """Parse `text` with the C loader, or return a Problem naming the bad line."""
+    problem = _too_big_or_binary(path, text)
+    if problem is not None:
+        return problem
+    scalars = _parse(path, text, skip_keys)
+    if isinstance(scalars, Problem):
+        return scalars
     return Document(tuple(scalars), split_lines(text))
+
+
+def load_workflow(
+    path: str, text: str, skip_keys: frozenset[str], markers: Sequence[str]
+) -> tuple[Document | Problem, Split | None]:
+    """Like `load_yaml`, but walk only the jobs and steps that mention a marker.
+
+    The parts left out (see `prune.split_workflow`) are still parsed by
+    libyaml, so a syntax error anywhere is reported as before (the whole file
+    is then read for the exact message). Returns the Split when parts were
+    left out; the scan reads the whole file when a question needs them.
+    """
+    problem = _too_big_or_binary(path, text)
+    if problem is not None:
+        return problem, None
+    split = split_workflow(text, markers)
+    if split is not None:
+        try:
+            events = CParser(split.left_out).raw_parse()
+        except (yaml.YAMLError, UnicodeError):
+            events = MAX_EVENTS  # read it whole for the exact error and line
+        if events < MAX_EVENTS:
+            scalars = _parse(path, split.kept, skip_keys)
+            if not isinstance(scalars, Problem):
+                return Document(tuple(scalars), split_lines(text)), split
+    return load_yaml(path, text, skip_keys), None
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +377,9 @@ class Dialect:
     global_keys: frozenset[str] = frozenset()
     # False: the file is one scope (job nesting too irregular, e.g. Azure stages).
     scoped: bool = True
+    # Jobs under a top-level `jobs:` that mention no marker may be left unread
+    # until a question needs them (GitHub Actions: conditions are job-scoped).
+    split_jobs: bool = False
 
 
 _EXPR_RE: Final = re.compile(r"\$\{\{.*?\}\}")
@@ -389,6 +439,23 @@ _ALPINE_RE: Final = re.compile(r"(?:^|/)alpine(?::|$)")
 _MUSLLINUX_RE: Final = re.compile(r"musllinux[_0-9a-z]*")
 
 
+@functools.lru_cache(maxsize=256)
+def _key_re(key: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(key)}['\"]?[ \t]*:")  # a literal first: fast
+
+
+def holds_key(text: str, key: str) -> bool:
+    """Return whether `key` may be a mapping key in `text` (not in a comment line)."""
+    for match in _key_re(key).finditer(text):
+        at = match.start()
+        if at and (text[at - 1].isalnum() or text[at - 1] in "_.-"):
+            continue  # part of a longer word: `cross-matrix:`, `${{ x.matrix }}`
+        line = text[text.rfind("\n", 0, at) + 1 : at].lstrip(" \t-")
+        if not line.startswith("#"):
+            return True
+    return False
+
+
 def musl_triple_for(value: str) -> str | None:
     """Return the musl triple an arch (`x86_64`, `arm64`) or triple names, or None."""
     value = value.strip().strip("'\"")
@@ -420,6 +487,9 @@ class _Scan:
     indexed: bool = False
     candidates: list[Scalar] = field(default_factory=list)
     building_scopes: set[Path] | None = None
+    # What `scalars` leave out (see `load_workflow`), and how to read it all.
+    split: Split | None = None
+    whole_file: Callable[[], Document | Problem] | None = None
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -428,6 +498,34 @@ class _Scan:
             for s in self.scalars
             if "musl" in s.value or "alpine" in s.value or "-linux-" in s.value
         ]
+
+    def whole(self) -> None:
+        """Read the parts left out, for a question they may change the answer to.
+
+        The parts left out mention no marker, so they hold no candidate (and
+        the steps kept keep their indices): only the index and the building
+        scopes change. Callers index again afterwards.
+        """
+        if self.whole_file is None:
+            return
+        doc, self.whole_file, self.split = self.whole_file(), None, None
+        if isinstance(doc, Document):  # else (too deep, say): what was read
+            self.scalars = doc.scalars
+            self.values = {}
+            self.dynamic_scopes = set()
+            self.indexed = False
+            self.building_scopes = None
+
+    def steps_left_out(self, scope: Path) -> str:
+        """Return the text of the steps of job `scope` that were left out."""
+        if self.split is None or len(scope) != 2:
+            return ""
+        return self.split.steps_left_out.get(str(scope[1]), "")
+
+    def needs(self, scope: Path, key: str) -> None:
+        """Read the whole file if a step left out of job `scope` may hold `key`."""
+        if self.split is not None and holds_key(self.steps_left_out(scope), key):
+            self.whole()
 
     def scope(self, path: Path) -> Path:
         if not self.dialect.scoped:
@@ -485,21 +583,31 @@ class _Scan:
 
     def builds(self, scope: Path) -> bool:
         """Return whether the job `scope` (() = whole file) runs a Rust build."""
+        if not scope:
+            self.whole()
+            return bool(self.building())
+        if scope not in self.building() and _BUILD_CMD_RE.search(
+            self.steps_left_out(scope)
+        ):
+            self.whole()
+        return scope in self.building()
+
+    def building(self) -> set[Path]:
+        """Return the scopes with a value that runs a Rust build."""
         if self.building_scopes is None:
             self.building_scopes = set()
             for scalar in self.scalars:
                 if not scalar.is_key and _BUILD_CMD_RE.search(scalar.value):
                     self.building_scopes.add(self.scope(scalar.path))
-        return (
-            bool(self.building_scopes) if not scope else scope in self.building_scopes
-        )
+        return self.building_scopes
 
     def resolve(self, ref: str, scope: Path, depth: int = 0) -> list[str]:
         """Return the literal values a variable reference can take."""
-        self.index()
         parts = ref.split(".")
         name = parts[-1]
         in_matrix = parts[0] == "matrix"
+        self.needs(scope, "matrix" if in_matrix else name)
+        self.index()
         lookup = f"matrix.{name}" if in_matrix else name
         found = (
             self.values.get((scope, ref))
@@ -509,6 +617,9 @@ class _Scan:
         if not found and not in_matrix:
             # `$ARCH` may be set anywhere in the file (another job's env, a
             # template): take every value the file gives it.
+            if self.split is not None and holds_key(self.split.left_out, name):
+                self.whole()
+                self.index()
             found = [n for (_s, k), ns in self.values.items() if k == name for n in ns]
         out: list[str] = []
         for scalar in found:
@@ -609,13 +720,16 @@ class _Scan:
 
     def condition_live(self, triple: str, scope: Path) -> bool:
         """Return whether a condition on `triple` can hold (the triple is built)."""
-        self.index()
         if self.dialect.job_scoped_conditions and scope:
+            self.needs(scope, "matrix")  # a step's matrix input may be dynamic
+            self.index()
             if scope in self.dynamic_scopes:
                 return True
             return triple in self.built.get(scope, set()) or triple in self.built.get(
                 (), set()
             )
+        self.whole()  # a matrix anywhere may be dynamic
+        self.index()
         if self.dynamic_scopes:
             return True
         return any(triple in b for b in self.built.values())
@@ -652,9 +766,11 @@ class _Scan:
             arches = [tpl.arch]
         env_nodes: list[Scalar] = []
         if tpl.env_ref:
-            self.index()
             name = tpl.env_ref.split(".")[-1]
-            lookup = f"matrix.{name}" if tpl.env_ref.startswith("matrix.") else name
+            in_matrix = tpl.env_ref.startswith("matrix.")
+            self.needs(scope, "matrix" if in_matrix else name)
+            self.index()
+            lookup = f"matrix.{name}" if in_matrix else name
             found = self.values.get((scope, lookup)) or self.values.get(
                 ((), lookup), []
             )
@@ -743,20 +859,20 @@ class _Scan:
         self.add(line, image, (_MUSL_FOR_ARCH[arch],))
 
     def image(self, scalar: Scalar, image: str) -> None:
-        if not self.builds(self.scope(scalar.path)):
-            return  # runs or tests something already built
-        line = scalar.line + 1
         musl = _MUSL_IMAGE_RE.search(image)
+        host = musl is None and _HOST_MUSL_IMAGE_RE.search(image) is not None
+        rust_alpine = not (musl or host) and _RUST_ALPINE_RE.search(image) is not None
+        alpine = rust_alpine or _ALPINE_RE.search(image) is not None
+        if not (musl or host or alpine) or not self.builds(self.scope(scalar.path)):
+            return  # not a musl image, or it runs or tests something already built
+        line = scalar.line + 1
         if musl is not None:
             self.add_musl_image(line, musl)
-            return
-        if _HOST_MUSL_IMAGE_RE.search(image):
+        elif host:
             self.add_host_image(line, image)
-            return
-        if _RUST_ALPINE_RE.search(image):
-            self.add(line, image, (_MUSL_FOR_ARCH["x86_64"],))
-            self.hints.append(Hint(self.path, line, HintKind.SYSTEM_MUSL, image))
-        elif _ALPINE_RE.search(image):
+        else:
+            if rust_alpine:
+                self.add(line, image, (_MUSL_FOR_ARCH["x86_64"],))
             self.hints.append(Hint(self.path, line, HintKind.SYSTEM_MUSL, image))
 
 
@@ -848,10 +964,17 @@ def scan_ci(path: str, text: str, dialect: Dialect) -> SourceResult:
     hints = sorted(scan_hints(path, text), key=lambda h: h.line)
     if not any(marker in text for marker in MARKERS):
         return SourceResult(hints=tuple(hints))
-    doc = load_yaml(path, text, dialect.skip_keys)
+    skip = dialect.skip_keys
+    if dialect.split_jobs:
+        doc, split = load_workflow(path, text, skip, CANDIDATE_MARKERS)
+    else:
+        doc, split = load_yaml(path, text, skip), None
     if isinstance(doc, Problem):
         return SourceResult(hints=tuple(hints), problems=(doc,))
     scan = _Scan(path, dialect, doc.lines, doc.scalars)
+    if split is not None:
+        scan.split = split
+        scan.whole_file = functools.partial(load_yaml, path, text, skip)
     scan.explicit()
     scan.templated()
     scan.musllinux()
