@@ -185,6 +185,22 @@ def test_variable_set_in_a_job_left_out_is_resolved() -> None:
     assert use.resolves_to == ("armv7-unknown-linux-musleabihf",)
 
 
+def test_top_level_variable_set_in_a_job_left_out_is_resolved() -> None:
+    text = (
+        "env:\n  T: $ARCH-unknown-linux-musl\n"
+        "jobs:\n  setup:\n    env:\n      ARCH: aarch64\n"
+        "  build:\n    steps:\n"
+        "      - run: cargo build --target x86_64-unknown-linux-musl\n"
+    )
+    split = must_split(text)
+    assert "ARCH" in split.left_out
+    uses = both(text).uses
+    assert [(u.line, u.resolves_to) for u in uses] == [
+        (2, ("aarch64-unknown-linux-musl",)),
+        (9, ("x86_64-unknown-linux-musl",)),
+    ]
+
+
 def test_env_axis_in_a_step_left_out_is_found() -> None:
     text = (
         "jobs:\n  build:\n    steps:\n"
@@ -201,6 +217,9 @@ def test_key_in_a_commented_line_does_not_read_the_whole_file() -> None:
     assert not yamlcfg.holds_key("  cross-matrix: 1\n", "matrix")
     assert yamlcfg.holds_key("  # note\n  - matrix: 1\n", "matrix")
     assert yamlcfg.holds_key("matrix: 1\n", "matrix")
+    assert yamlcfg.holds_key("x: 1 # matrix: 2\n", "matrix")  # kept on the safe side
+    comments = "# matrix:\n\n  # a: 1 matrix: 2 matrix: 3\n# - matrix: 4"
+    assert not yamlcfg.holds_key(comments, "matrix")
 
 
 def test_build_command_in_a_step_left_out_makes_the_image_a_build() -> None:

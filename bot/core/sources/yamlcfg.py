@@ -444,14 +444,28 @@ def _key_re(key: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(key)}['\"]?[ \t]*:")  # a literal first: fast
 
 
+_LINE_LEAD_RE: Final = re.compile(r"[ \t-]*")
+# Not a YAML key: asks `_Scan.needs` whether a part left out runs a build.
+_BUILD_KEY: Final = " build"
+
+
 def holds_key(text: str, key: str) -> bool:
-    """Return whether `key` may be a mapping key in `text` (not in a comment line)."""
+    """Return whether `key` may be a mapping key in `text` (not in a comment line).
+
+    Linear in `text`: each line's start is found once, however many matches.
+    """
+    searched = 0  # no newline between the current line's start and here
+    comment: bool | None = None  # whether the current line is a comment
     for match in _key_re(key).finditer(text):
         at = match.start()
         if at and (text[at - 1].isalnum() or text[at - 1] in "_.-"):
             continue  # part of a longer word: `cross-matrix:`, `${{ x.matrix }}`
-        line = text[text.rfind("\n", 0, at) + 1 : at].lstrip(" \t-")
-        if not line.startswith("#"):
+        newline = text.rfind("\n", searched, at)
+        if newline >= 0 or comment is None:
+            lead = _LINE_LEAD_RE.match(text, newline + 1 if newline >= 0 else 0)
+            comment = lead is not None and text.startswith("#", lead.end())
+        searched = at
+        if not comment:
             return True
     return False
 
@@ -490,6 +504,7 @@ class _Scan:
     # What `scalars` leave out (see `load_workflow`), and how to read it all.
     split: Split | None = None
     whole_file: Callable[[], Document | Problem] | None = None
+    asked: set[tuple[Path | None, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -518,13 +533,26 @@ class _Scan:
 
     def steps_left_out(self, scope: Path) -> str:
         """Return the text of the steps of job `scope` that were left out."""
-        if self.split is None or len(scope) != 2:
+        if self.split is None or len(scope) != 2:  # () is the top level
             return ""
         return self.split.steps_left_out.get(str(scope[1]), "")
 
-    def needs(self, scope: Path, key: str) -> None:
-        """Read the whole file if a step left out of job `scope` may hold `key`."""
-        if self.split is not None and holds_key(self.steps_left_out(scope), key):
+    def needs(self, scope: Path | None, key: str) -> None:
+        """Read the whole file if a part left out may hold `key`.
+
+        `scope` None: any part; else the steps left out of job `scope`. Each
+        question is asked once (the texts can be large).
+        """
+        if self.split is None or (scope, key) in self.asked:
+            return
+        self.asked.add((scope, key))
+        if key == _BUILD_KEY:
+            found = _BUILD_CMD_RE.search(self.steps_left_out(scope or ())) is not None
+        elif scope is None:
+            found = holds_key(self.split.left_out, key)
+        else:
+            found = holds_key(self.steps_left_out(scope), key)
+        if found:
             self.whole()
 
     def scope(self, path: Path) -> Path:
@@ -586,10 +614,8 @@ class _Scan:
         if not scope:
             self.whole()
             return bool(self.building())
-        if scope not in self.building() and _BUILD_CMD_RE.search(
-            self.steps_left_out(scope)
-        ):
-            self.whole()
+        if scope not in self.building():
+            self.needs(scope, _BUILD_KEY)
         return scope in self.building()
 
     def building(self) -> set[Path]:
@@ -617,9 +643,8 @@ class _Scan:
         if not found and not in_matrix:
             # `$ARCH` may be set anywhere in the file (another job's env, a
             # template): take every value the file gives it.
-            if self.split is not None and holds_key(self.split.left_out, name):
-                self.whole()
-                self.index()
+            self.needs(None, name)
+            self.index()
             found = [n for (_s, k), ns in self.values.items() if k == name for n in ns]
         out: list[str] = []
         for scalar in found:
