@@ -744,6 +744,56 @@ def test_alias_bomb_is_not_expanded() -> None:
     assert lines_of(result) == [1]
 
 
+def test_packed_lines_give_every_use_once() -> None:
+    """Thousands of mentions, guards, images and variables (linear-time paths)."""
+    n = 3000
+    refs = " ".join(f"$A{i}-unknown-linux-musl" for i in range(n))
+    keys = "".join(f"      A{i}: aarch64\n" for i in range(n))
+    guarded = "".join(
+        f"      - if: matrix.t == 'x86_64-unknown-linux-musl'\n        run: s{i}\n"
+        for i in range(n)
+    )
+    maturin = "".join(
+        "      - with:\n          manylinux: musllinux_1_2\n          target: arm64\n"
+        for _ in range(n)
+    )
+    text = (
+        f"jobs:\n  a:\n    env:\n{keys}    steps:\n      - run: {refs} {refs}\n"
+        f"  b:\n    strategy:\n      matrix:\n        t: [x86_64-unknown-linux-musl]\n"
+        f"    steps:\n{guarded}{maturin}"
+    )
+    result = wf(text)
+    refs_line = n + 5
+    on_line = [u for u in result.uses if u.line == refs_line]
+    assert sorted(u.target for u in on_line) == sorted(
+        f"$A{i}-unknown-linux-musl" for i in range(n)
+    )
+    assert {u.resolves_to for u in on_line} == {("aarch64-unknown-linux-musl",)}
+    lines = text.split("\n")
+    guards = [u for u in result.uses if "if:" in lines[u.line - 1]]
+    assert len(guards) == n  # the matrix builds the triple: every guard is live
+    maturin_uses = [u for u in result.uses if u.target == "musllinux_1_2"]
+    assert len(maturin_uses) == n
+    assert {u.resolves_to for u in maturin_uses} == {("aarch64-unknown-linux-musl",)}
+
+
+def test_templated_triple_in_a_download_on_a_long_line() -> None:
+    pad = "echo " + "x" * 2000
+    far = " cargo build --target x86_64-unknown-linux-musl " + "y" * 600
+    url = " https://example.com/tool-${{ matrix.arch }}-unknown-linux-musl.tgz"
+    text = (
+        "jobs:\n  a:\n    strategy:\n      matrix:\n        arch: [x86_64]\n"
+        f"    steps:\n      - run: {pad}{url}\n"
+        f"      - run: {pad}{far}{url}\n"
+    )
+    result = wf(text)
+    # Only the literal triple: the templated one is a download where it stands
+    # (on a long line, triples far from it do not count).
+    assert [(u.line, u.target) for u in result.uses] == [
+        (8, "x86_64-unknown-linux-musl")
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "line"),
     [

@@ -60,9 +60,9 @@ _TOOL_PREFIXES: Final = (
     "cargo-udeps-",
     "cargo-machete-",
 )
-_TOKEN_CHARS: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-${}@~"
-)
+# Characters that end a token (a release asset name, a path, a variable).
+_NOT_TOKEN_RE: Final = re.compile(r"[^A-Za-z0-9_.+\-${}@~]")
+_LONGEST_TOOL: Final = max(map(len, _TOOL_PREFIXES))
 
 # `${{ matrix.arch }}`, `${ARCH}`, `$ARCH`, `"$ARCH"`, `$(ARCH)` (Azure),
 # `<< parameters.arch >>` (CircleCI).
@@ -139,32 +139,32 @@ def strip_comment(line: str) -> str:
     return line
 
 
-def _token_prefix(text: str, start: int) -> str:
-    i = start
-    while i > 0 and text[i - 1] in _TOKEN_CHARS:
-        i -= 1
-    return text[i:start]
-
-
 def find_triples(text: str) -> list[TripleMention]:
-    """Return every musl triple in `text`, marking downloads of prebuilt tools."""
+    """Return every musl triple in `text`, marking downloads of prebuilt tools.
+
+    Linear in `text`, however many triples it holds: URLs and token starts are
+    found in one forward pass.
+    """
     if "linux-musl" not in text:
         return []
     urls = [m.span() for m in _URL_RE.finditer(text)] if "://" in text else []
     fetch_line = _FETCH_RE.search(text) is not None and not _UPLOAD_RE.search(text)
     found = []
+    url = 0  # index of the first URL that does not end before the triple
+    token_start, scanned = 0, 0  # no token boundary in [token_start, scanned)
     for match in _LOOSE_TRIPLE_RE.finditer(text):
         start, end = match.span()
-        hyphenated = start > 0 and text[start - 1] == "-"
-        # On a fetch line every triple picks an asset of what is fetched.
-        download = (
-            fetch_line
-            or any(a <= start < b for a, b in urls)
-            or (
-                hyphenated
-                and _token_prefix(text, start).lower().startswith(_TOOL_PREFIXES)
-            )
-        )
+        while url < len(urls) and urls[url][1] <= start:
+            url += 1
+        in_url = url < len(urls) and urls[url][0] <= start
+        download = fetch_line or in_url
+        if not download and start > 0 and text[start - 1] == "-":
+            # A hyphen-prefixed triple: is its token a tool's release asset?
+            for boundary in _NOT_TOKEN_RE.finditer(text, scanned, start):
+                token_start = boundary.end()
+            scanned = start
+            head = text[token_start : min(start, token_start + _LONGEST_TOOL)]
+            download = head.lower().startswith(_TOOL_PREFIXES)
         found.append(TripleMention(match.group("triple"), start, end, download))
     return found
 

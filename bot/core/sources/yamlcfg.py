@@ -439,6 +439,30 @@ _ALPINE_RE: Final = re.compile(r"(?:^|/)alpine(?::|$)")
 _MUSLLINUX_RE: Final = re.compile(r"musllinux[_0-9a-z]*")
 
 
+# A line this long is probed around each templated triple, not whole, so that
+# a line packed with them costs linear time (no real CI line comes close).
+_PROBE_WHOLE_LINE: Final = 1024
+_PROBE_CONTEXT: Final = 256
+
+
+def _in_download(text: str, tpl: TemplatedTriple) -> bool:
+    """Return whether a templated triple is part of a download where it stands.
+
+    It is when, spelled as a literal triple, every triple on its line (or, on a
+    very long line, near it) is a download (see `shell.find_triples`).
+    """
+    lo, hi = 0, len(text)
+    if hi > _PROBE_WHOLE_LINE:
+        lo = max(0, tpl.start - _PROBE_CONTEXT)
+        hi = min(hi, tpl.start + len(tpl.text) + _PROBE_CONTEXT)
+    probe = find_triples(
+        text[lo : tpl.start]
+        + "x86_64-unknown-linux-musl"
+        + text[tpl.start + len(tpl.text) : hi]
+    )
+    return bool(probe) and all(m.download for m in probe)
+
+
 @functools.lru_cache(maxsize=256)
 def _key_re(key: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(key)}['\"]?[ \t]*:")  # a literal first: fast
@@ -505,6 +529,9 @@ class _Scan:
     split: Split | None = None
     whole_file: Callable[[], Document | Problem] | None = None
     asked: set[tuple[Path | None, str]] = field(default_factory=set)
+    # key -> the lists of `values` under that key, one per scope, in order.
+    named: dict[str, list[list[Scalar]]] = field(default_factory=dict)
+    at_path: dict[Path, list[Scalar]] | None = None
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -526,7 +553,7 @@ class _Scan:
         doc, self.whole_file, self.split = self.whole_file(), None, None
         if isinstance(doc, Document):  # else (too deep, say): what was read
             self.scalars = doc.scalars
-            self.values = {}
+            self.values, self.named, self.at_path = {}, {}, None
             self.dynamic_scopes = set()
             self.indexed = False
             self.building_scopes = None
@@ -597,7 +624,11 @@ class _Scan:
                     continue
                 key = strings[-1]
             scope = self.scope(path)
-            values.setdefault((scope, key), []).append(scalar)
+            same = values.get((scope, key))
+            if same is None:
+                same = values[scope, key] = []
+                self.named.setdefault(key, []).append(same)
+            same.append(scalar)
             if "matrix" in path:
                 names = [p for p in path if isinstance(p, str)]
                 self.values.setdefault((scope, f"matrix.{key}"), []).append(scalar)
@@ -645,7 +676,7 @@ class _Scan:
             # template): take every value the file gives it.
             self.needs(None, name)
             self.index()
-            found = [n for (_s, k), ns in self.values.items() if k == name for n in ns]
+            found = [n for ns in self.named.get(name, []) for n in ns]
         out: list[str] = []
         for scalar in found:
             value = scalar.value.strip()
@@ -661,18 +692,15 @@ class _Scan:
 
     def sibling(self, scalar: Scalar, key: str) -> list[str]:
         """Return the value(s) of `key` in the mapping that holds `scalar`."""
-        want = (*scalar.path[:-1], key)
-        n = len(want)
-        return [
-            s.value
-            for s in self.scalars
-            if not s.is_key
-            and s.path[:n] == want
-            and (
-                len(s.path) == n
-                or (len(s.path) == n + 1 and isinstance(s.path[n], int))
-            )
-        ]
+        if self.at_path is None:
+            # Each value by its path; an item of a list also by the list's path.
+            self.at_path = {}
+            for s in self.scalars:
+                if not s.is_key:
+                    self.at_path.setdefault(s.path, []).append(s)
+                    if s.path and isinstance(s.path[-1], int):
+                        self.at_path.setdefault(s.path[:-1], []).append(s)
+        return [s.value for s in self.at_path.get((*scalar.path[:-1], key), [])]
 
     # -- explicit triples -----------------------------------------------------
 
@@ -698,10 +726,13 @@ class _Scan:
                     if self.dialect.expressions and "${{" in seg.text
                     else []
                 )
+                expr = 0  # mentions come in order: the first span not before it
                 for mention in find_triples(seg.text):
                     if mention.download:
                         continue
-                    in_expr = any(a <= mention.start < b for a, b in exprs)
+                    while expr < len(exprs) and exprs[expr][1] <= mention.start:
+                        expr += 1
+                    in_expr = expr < len(exprs) and exprs[expr][0] <= mention.start
                     mentions.append(
                         (
                             seg.line,
@@ -712,11 +743,15 @@ class _Scan:
                         )
                     )
 
+        order = {guard: i for i, guard in enumerate(guards)}
+        found: dict[Path, Path | None] = {}
+
         def guard_of(path: Path) -> Path | None:
-            for guard in guards:
-                if path[: len(guard)] == guard:
-                    return guard
-            return None
+            """Return the first guard (in file order) over `path`, if any."""
+            if path not in found:
+                over = [p for k in range(len(path) + 1) if (p := path[:k]) in order]
+                found[path] = min(over, key=order.__getitem__) if over else None
+            return found[path]
 
         # Targets a job builds: plain mentions outside steps guarded by a
         # condition on a triple (such a step may itself be dead).
@@ -772,12 +807,9 @@ class _Scan:
             scope = self.scope(scalar.path)
             for seg in segments(scalar, self.lines, "-linux-"):
                 for tpl in find_templated(seg.text):
-                    probe = find_triples(
-                        seg.text[: tpl.start]
-                        + "x86_64-unknown-linux-musl"
-                        + seg.text[tpl.start + len(tpl.text) :]
-                    )
-                    if probe and all(m.download for m in probe):
+                    if (seg.line, tpl.text) in self.uses:
+                        continue  # the same text on this line: the same use
+                    if _in_download(seg.text, tpl):
                         continue  # part of a download URL / tool asset name
                     self.add_templated(seg.line, tpl, scope)
 
