@@ -15,6 +15,10 @@ CircleCI, Cirrus, Azure) is a `Dialect` of one scan:
 * implicit uses: templated triples (`${{ matrix.arch }}-unknown-linux-musl`,
   `$ARCH-unknown-linux-${{ matrix.libc }}`), maturin `manylinux: musllinux_*`,
   and musl builder images used to build.
+
+GitHub workflows are first split (see `prune.py`): the jobs and steps that
+mention no marker are only checked by libyaml, not walked, and are read when
+a question needs them, so the answers are those of the whole file.
 """
 
 from __future__ import annotations
