@@ -24,7 +24,7 @@ MAX_WORD_CHARS: Final = 40
 _FENCE: Final = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _COMMAND_LINE: Final = re.compile(r" {0,3}/musl-check(?=[ \t]|<!--|$)", re.I)
 _QUOTE: Final = re.compile(r" {0,3}>")
-_CODE_SPAN: Final = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+_BACKTICKS: Final = re.compile(r"`+")
 _COMMENT_OPEN: Final = "<!--"
 _COMMENT_CLOSE: Final = "-->"
 
@@ -73,9 +73,35 @@ def _word_command(word: str) -> Command:
     return Command(CommandKind.HELP, word[:MAX_WORD_CHARS])
 
 
+def _without_code_spans(line: str) -> str:
+    """Return `line` without its code spans (CommonMark: a run of backticks up
+    to the next run of the same length), in one pass over the runs."""
+    runs = [m.span() for m in _BACKTICKS.finditer(line)]
+    if len(runs) < 2:
+        return line
+    # For each run, the index of the next run of the same length.
+    following: list[int | None] = [None] * len(runs)
+    latest: dict[int, int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        size = runs[i][1] - runs[i][0]
+        following[i] = latest.get(size)
+        latest[size] = i
+    kept, pos, i = [], 0, 0
+    while i < len(runs):
+        close = following[i]
+        if close is None:
+            i += 1
+            continue
+        kept.append(line[pos : runs[i][0]])
+        pos = runs[close][1]
+        i = close + 1
+    kept.append(line[pos:])
+    return "".join(kept)
+
+
 def _comment_state(line: str, inside: bool) -> bool:
     """Return whether an HTML comment is still open at the end of `line`."""
-    text = _CODE_SPAN.sub("", line) if not inside else line
+    text = _without_code_spans(line) if not inside else line
     pos = 0
     while True:
         if inside:

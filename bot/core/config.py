@@ -166,6 +166,8 @@ def _load(text: str | bytes) -> tuple[object, list[str]]:
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         return None, [f"malformed YAML ({reason}); file ignored"]
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        return None, [f"unreadable value ({' '.join(str(exc).split())}); file ignored"]
 
 
 def _patterns(key: str, value: object, errors: list[str]) -> tuple[str, ...] | None:

@@ -12,7 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-_HUNK_RE: Final = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+# At most 9 digits: line numbers beyond that are no patch GitHub sends.
+_HUNK_RE: Final = re.compile(
+    r"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@"
+)
 
 
 @dataclass(frozen=True, slots=True)

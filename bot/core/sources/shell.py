@@ -86,7 +86,9 @@ _CHANNEL: Final = (
 )
 _RUSTUP_PIN_RE: Final = re.compile(
     r"\brustup\s+(?:default|override\s+set|toolchain\s+install|install)\s+"
-    r"(?:--?[\w-]+(?:[= ](?![\d])[\w,-]+)?\s+)*" + _CHANNEL + r"(?![\w.])"
+    # An option's value never starts with `-` (else `-a -a ...` parses in
+    # exponentially many ways before failing).
+    r"(?:--?[\w-]+(?:[= ](?![\d-])[\w,-]+)?\s+)*" + _CHANNEL + r"(?![\w.])"
 )
 _CARGO_PLUS_RE: Final = re.compile(r"\bcargo\s+\+" + _CHANNEL + r"(?![\w.])")
 _DYNAMIC_RE: Final = re.compile(

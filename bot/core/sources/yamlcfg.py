@@ -386,7 +386,23 @@ class Dialect:
     split_jobs: bool = False
 
 
-_EXPR_RE: Final = re.compile(r"\$\{\{.*?\}\}")
+def _expressions(text: str) -> list[tuple[int, int]]:
+    """Return the spans of the `${{ ... }}` expressions in one line, in order.
+
+    An unclosed `${{` ends the search: nothing after it can close (linear,
+    where a lazy regex rescanned the rest of the line from every `${{`).
+    """
+    spans = []
+    start = text.find("${{")
+    while start >= 0:
+        end = text.find("}}", start + 3)
+        if end < 0:
+            break
+        spans.append((start, end + 2))
+        start = text.find("${{", end + 2)
+    return spans
+
+
 _BUILD_CMD_RE: Final = re.compile(
     r"\b(?:cargo|rustc|cross|maturin|rustup|make|just)\b(?!-)"
 )
@@ -726,7 +742,7 @@ class _Scan:
                 guards[scalar.path[:-1]] = value
             for seg in segments(scalar, self.lines, "-linux-musl"):
                 exprs = (
-                    [m.span() for m in _EXPR_RE.finditer(seg.text)]
+                    _expressions(seg.text)
                     if self.dialect.expressions and "${{" in seg.text
                     else []
                 )
