@@ -180,6 +180,12 @@ def _use_list(uses: Sequence[MuslUse], limit: int = 3) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _trigger_list(triggers: Sequence[LockedPackage], limit: int = 5) -> str:
+    shown = ", ".join(f"{_where(t)} (Cargo.lock:{t.line})" for t in triggers[:limit])
+    more = len(triggers) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
 def _fix_text(fixes: Sequence[FixPlan], path: str) -> str:
     for plan in fixes:
         if plan.path == path:
@@ -241,8 +247,10 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
     findings: list[Finding] = []
     uses = ev.uses
     triggers = _triggers(lock, uses)
-    trigger_text = ", ".join(f"{_where(t)} (Cargo.lock:{t.line})" for t in triggers)
+    trigger_text = _trigger_list(triggers)
     fix = _fix_text(ev.fixes, lock.path)
+    breaking = _breaking(uses, ev.hints)  # once, not per libc
+    breaking_text = _use_list(breaking)
     for pkg in lock.named("libc"):
         version = _version(pkg.version)
         if version is None or version >= LIBC_FIXED:
@@ -291,7 +299,6 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
                 )
             )
             continue
-        breaking = _breaking(uses, ev.hints)
         if not breaking:
             findings.append(
                 Finding(
@@ -315,7 +322,7 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
                     pkg.line,
                     f"libc {pkg.version} binds LFS64 symbols that musl 1.2.4 removed, "
                     f"and {trigger_text} calls them: the musl build at "
-                    f"{_use_list(breaking)} will fail to link (undefined reference "
+                    f"{breaking_text} will fail to link (undefined reference "
                     "to `open64`). Rust 1.93 (2026-01-22) bundles musl 1.2.5.",
                     fix,
                 )
@@ -330,7 +337,7 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
                     f"libc {pkg.version} binds LFS64 symbols that musl 1.2.4 removed. "
                     "No known caller (old getrandom or tempfile) is locked, but any "
                     "crate calling open64/fstat64/... will fail to link in the musl "
-                    f"build at {_use_list(breaking)}. Rust 1.93 (2026-01-22) bundles "
+                    f"build at {breaking_text}. Rust 1.93 (2026-01-22) bundles "
                     "musl 1.2.5.",
                     fix,
                 )

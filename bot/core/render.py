@@ -40,6 +40,8 @@ SUMMARY_LIMIT: Final = 65_535
 MARKDOWN_LIMIT: Final = 60_000
 ANNOTATION_MESSAGE_BYTES: Final = 65_535
 TITLE_LIMIT: Final = 255
+ANNOTATION_LIBCS: Final = 10  # old libc versions named per musl-use notice
+ANNOTATION_TARGETS: Final = 10  # resolved targets named per musl-use notice
 TABLE_ROWS: Final = 30
 TEXT_USES: Final = 20
 FIELD_CHARS: Final = 200  # longest repository string shown in Markdown
@@ -751,28 +753,37 @@ def _annotation(
     )
 
 
+def _more_list(items: Sequence[str], limit: int) -> str:
+    """Return the first `limit` items joined by commas, then "and N more"."""
+    shown = ", ".join(items[:limit])
+    more = len(items) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
 def _use_annotations(report: Report) -> list[Annotation]:
     """Return one notice per musl-use line (several targets on a line join)."""
     covered = {(f.path, f.line) for f in report.findings if f.rule is Rule.MUSL_USE}
-    targets: dict[tuple[str, int], list[str]] = {}
+    targets: dict[tuple[str, int], dict[str, None]] = {}  # ordered sets
     for use in report.musl_uses:
         key = (use.path, use.line)
         if key not in covered:
-            found = targets.setdefault(key, [])
+            found = targets.setdefault(key, {})
             for triple in use.resolves_to or (use.target,):
-                if triple not in found:
-                    found.append(triple)
+                found[triple] = None
     old = _old_libcs(report)
     root = _root(report)
+    tail = ""
+    if report.verdict is Verdict.AT_RISK and old and root is not None:
+        tail = (
+            f" With libc {_more_list([p.version for p in old], ANNOTATION_LIBCS)} "
+            f"locked in {root.path}, this build will fail to link: Rust 1.93 "
+            "(2026-01-22) bundles musl 1.2.5, which has no LFS64 symbols "
+            "(open64, ...)."
+        )
     out: list[Annotation] = []
     for (path, line), triples in targets.items():
-        message = f"This line builds {', '.join(triples)} for musl."
-        if report.verdict is Verdict.AT_RISK and old and root is not None:
-            message += (
-                f" With libc {', '.join(p.version for p in old)} locked in "
-                f"{root.path}, this build will fail to link: Rust 1.93 (2026-01-22) "
-                "bundles musl 1.2.5, which has no LFS64 symbols (open64, ...)."
-            )
+        shown = _more_list(list(triples), ANNOTATION_TARGETS)
+        message = f"This line builds {shown} for musl." + tail
         out.append(_annotation(path, line, "notice", message, "musl build"))
     return out
 
