@@ -73,6 +73,14 @@ CRATES_IO_SOURCES: Final = frozenset(
     }
 )
 _MAX_NESTING: Final = 64  # arrays/inline tables deeper than this are refused
+# Cargo-shaped text is read by one regex match per block; the statement parser
+# costs about a microsecond per character. Real lockfiles send little through
+# it, so more than this much text is not what Cargo writes and is refused.
+_MAX_SLOW_CHARS: Final = 2_000_000
+_NOT_CARGO_SHAPED: Final = (
+    f"more than {_MAX_SLOW_CHARS} characters are not in the shape Cargo writes "
+    "lockfiles in; not read further"
+)
 
 # Cargo writes every [[package]] block in this exact shape (keys in this order,
 # one dependency per line, then blank lines up to the next header). One regex
@@ -136,8 +144,9 @@ _WS: Final = re.compile(r"[ \t]*")
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _BASIC: Final = re.compile(r'"([^"\\\n]*(?:\\[^\n][^"\\\n]*)*)"')
 _LITERAL: Final = re.compile(r"'([^'\n]*)'")
-_ML_BASIC: Final = re.compile(r'"""(?:[^"\\]|\\.|"{1,2}(?!"))*"{3,5}', re.DOTALL)
-_ML_LITERAL: Final = re.compile(r"'''(?:[^']|'{1,2}(?!'))*'{3,5}")
+# Possessive: a backtracking loop would keep state for every character.
+_ML_BASIC: Final = re.compile(r'"""(?:[^"\\]++|\\.|"{1,2}(?!"))*+"{3,5}', re.DOTALL)
+_ML_LITERAL: Final = re.compile(r"'''(?:[^']++|'{1,2}(?!'))*+'{3,5}")
 _SCALAR: Final = re.compile(
     r"[0-9A-Za-z_:.+-]+(?:(?<=[0-9]{4}-[0-9]{2}-[0-9]{2}) [0-9][0-9:.+Z-]*)?"
 )
@@ -237,6 +246,8 @@ class _Scanner:
         self.checksums: dict[tuple[str, str, str], tuple[str, int]] = {}
         self.v1_checksums = False  # any `[metadata]` checksum line, kept or not
         self.inline_checksum = False  # any package with `checksum`, kept or not
+        self.slow_chars = 0  # text read by the statement parser so far
+        self.slow_limit = _MAX_SLOW_CHARS  # where the current statement must stop
 
     def run(self) -> None:
         """Read the whole text into `packages`; raise _BadInput on bad input."""
@@ -376,7 +387,21 @@ class _Scanner:
         return match.end(), line + lines
 
     def _statement(self, pos: int, line: int) -> tuple[int, int]:
-        """Read the statement at `pos` (an array may span lines); return the next."""
+        """Read the statement at `pos` (an array may span lines); return the next.
+
+        Raise once the statement parser has read more than _MAX_SLOW_CHARS.
+        """
+        self.slow_limit = pos + _MAX_SLOW_CHARS - self.slow_chars
+        after, next_line = self._read_statement(pos, line)
+        self._check_budget(after - 1)
+        self.slow_chars += after - pos
+        return after, next_line
+
+    def _check_budget(self, pos: int) -> None:
+        if pos >= self.slow_limit:
+            raise _BadInput(_NOT_CARGO_SHAPED, pos=pos)
+
+    def _read_statement(self, pos: int, line: int) -> tuple[int, int]:
         text = self.text
         blank = _BLANK.match(text, pos)
         if blank is not None:
@@ -418,6 +443,7 @@ class _Scanner:
         text = self.text
         parts: list[str] = []
         while True:
+            self._check_budget(pos)
             pos = _end(_WS, text, pos)
             if match := _BARE_KEY.match(text, pos):
                 parts.append(match[0])
@@ -436,6 +462,7 @@ class _Scanner:
     def _value(self, pos: int, depth: int) -> tuple[object, int]:
         """Read one TOML value; strings, integers and arrays are kept."""
         text = self.text
+        self._check_budget(pos)
         if depth > _MAX_NESTING:
             raise _BadInput("values nested too deeply", pos=pos)
         char = text[pos : pos + 1]

@@ -21,6 +21,10 @@ MAX_CONFIG_BYTES: Final = 1_000_000
 # Open brackets deeper than this are an attack or junk, not configuration;
 # tomllib recurses per level and would hit the recursion limit near 400.
 MAX_NESTING: Final = 64
+# Real keys have a handful of dotted parts; a key path longer than this is not
+# configuration, and copying it for every line of its table costs quadratic
+# time and memory.
+MAX_KEY_PARTS: Final = 32
 
 _TOKEN_RE: Final = re.compile(
     r'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#|[\[\]{}]'
@@ -154,6 +158,7 @@ def read_toml(
     if "\x00" in text:
         return [], Problem(path, 1, "binary file (NUL bytes); not read")
     found: list[TomlLine] = []
+    too_long = f"key with more than {MAX_KEY_PARTS} dotted parts; not read"
     # Most tables and keys of a large manifest hold nothing wanted, so their
     # paths are parsed only when a kept line needs them: `table` is None until
     # `header` is parsed, `key` None until built from `table` and `key_name`
@@ -180,6 +185,8 @@ def read_toml(
                     if table is None:
                         table = _table(header)[0]
                     key = table if key_name is None else _join(table, key_name)
+                    if len(key) > MAX_KEY_PARTS:
+                        return [], Problem(path, number, too_long)
                 found.append(TomlLine(number, key, code, header=False))
             continue
         stripped = raw.lstrip()
@@ -193,6 +200,8 @@ def read_toml(
                 key, key_name = None, None
                 continue
             table, code = _table(raw)
+            if len(table) > MAX_KEY_PARTS:
+                return [], Problem(path, number, too_long)
             key = table
             table_wanted = wanted is None or any(
                 needle in part for needle in wanted for part in table
@@ -219,6 +228,8 @@ def read_toml(
                 if table is None:
                     table = _table(header)[0]
                 key = _join(table, name)
+                if len(key) > MAX_KEY_PARTS:
+                    return [], Problem(path, number, too_long)
                 found.append(TomlLine(number, key, code, header=False))
             else:
                 key, key_name = None, name

@@ -36,9 +36,11 @@ _HINT_RE: Final = re.compile(r"rust-version|\blibc\b")
 # Lines worth a look: hints, musl triples, and every line of a `libc` or
 # `[patch]` table (`[dependencies.libc]` then `version = ...`).
 _WANTED: Final = ("rust-version", "libc", "-linux-musl", "patch", "replace")
+# Matched against a stripped comparator: `\s*` at both ends (next to the
+# optional operator's own `\s*`) backtracks quadratically on a run of spaces.
 _COMPARATOR_RE: Final = re.compile(
-    r"\s*(?P<op>=|<=|>=|<|>|~|\^)?\s*v?(?P<major>\d+|\*|x|X)"
-    r"(?:\.(?P<minor>\d+|\*|x|X))?(?:\.(?P<patch>\d+|\*|x|X))?(?:[-+][\w.-]*)?\s*"
+    r"(?P<op>=|<=|>=|<|>|~|\^)?\s*v?(?P<major>\d+|\*|x|X)"
+    r"(?:\.(?P<minor>\d+|\*|x|X))?(?:\.(?P<patch>\d+|\*|x|X))?(?:[-+][\w.-]*)?"
 )
 _Triple = tuple[int, int, int]
 _FIXED: Final[_Triple] = (0, 2, 146)
@@ -90,7 +92,7 @@ def blocks_fixed_libc(requirement: str) -> bool:
     """Return whether a libc requirement allows no 0.2.x release >= 0.2.146."""
     low, high = _FIXED, _NEXT_MINOR
     for part in requirement.split(","):
-        match = _COMPARATOR_RE.fullmatch(part)
+        match = _COMPARATOR_RE.fullmatch(part.strip())
         if match is None:
             return False
         part_low, part_high = _interval(match)
