@@ -15,6 +15,7 @@ from typing import Final
 from bot.core.sources import Hint, HintKind, MuslUse, SourceResult, UseKind
 from bot.core.sources.cargo_config import dynamic_flag
 from bot.core.sources.make import (
+    ArchIndex,
     Mention,
     cut_comment,
     find_mentions,
@@ -36,9 +37,11 @@ _BUILD_CMD_RE: Final = re.compile(
 # The words `_BUILD_CMD_RE` looks for, without its context checks: a cheap
 # first pass (most lines name none of them).
 _BUILD_WORDS_RE: Final = re.compile(r"cargo|rust|maturin|cross")
-_APK_RUST_RE: Final = re.compile(
-    r"\bapk\b[^;&|]*\badd\b[^;&|]*(?<![\w-])(?:rust|cargo)(?![\w-])"
-)
+# `apk add ... rust|cargo` within one `;&|`-separated command (`_apk_adds_rust`).
+_APK_RE: Final = re.compile(r"\bapk\b")
+_ADD_RE: Final = re.compile(r"\badd\b")
+_RUST_PACKAGE_RE: Final = re.compile(r"(?<![\w-])(?:rust|cargo)(?![\w-])")
+_COMMAND_END_RE: Final = re.compile(r"[;&|]")
 _PLATFORM_ARCH: Final = {"arm64": "aarch64", "aarch64": "aarch64", "amd64": "x86_64"}
 
 
@@ -53,13 +56,30 @@ class _Stage:
 
 def _mark_builds(stages: list[_Stage]) -> None:
     """Mark a stage as building when a stage built `FROM` it compiles Rust."""
-    for index in range(len(stages) - 1, -1, -1):
-        stage = stages[index]
-        if stage.alias and any(
-            later.builds and later.image.lower() == stage.alias.lower()
-            for later in stages[index + 1 :]
-        ):
+    building: set[str] = set()  # images of later stages that build
+    for stage in reversed(stages):
+        if stage.alias and stage.alias.lower() in building:
             stage.builds = True
+        if stage.builds:
+            building.add(stage.image.lower())
+
+
+def _apk_adds_rust(code: str) -> bool:
+    """Return whether `code` runs `apk ... add ... rust|cargo` in one command.
+
+    The same as searching `\\bapk\\b[^;&|]*\\badd\\b[^;&|]*<rust|cargo>`, in
+    linear time: in each command the first `apk`, then the first `add` after it
+    leave the most room for what must follow.
+    """
+    pos = 0
+    while (apk := _APK_RE.search(code, pos)) is not None:
+        stop = _COMMAND_END_RE.search(code, apk.end())
+        end = stop.start() if stop else len(code)
+        add = _ADD_RE.search(code, apk.end(), end)
+        if add is not None and _RUST_PACKAGE_RE.search(code, add.end(), end):
+            return True
+        pos = end + 1
+    return False
 
 
 def _expand(text: str, args: dict[str, str]) -> str:
@@ -111,6 +131,7 @@ def scan(path: str, text: str) -> SourceResult:
     continued = False
     heredoc: str | None = None
     pending_heredoc: str | None = None
+    arches = ArchIndex(text)
 
     # Whole-text checks rule out most per-line regex work: each regex below
     # needs a literal that the file may not hold at all.
@@ -164,12 +185,13 @@ def scan(path: str, text: str) -> SourceResult:
             and instruction in ("RUN", "CMD", "ENTRYPOINT")
             and (
                 (_BUILD_WORDS_RE.search(code) and _BUILD_CMD_RE.search(code))
-                or (has_apk and "apk" in code and _APK_RUST_RE.search(code))
+                or (has_apk and "apk" in code and _apk_adds_rust(code))
             )
         ):
             stages[-1].builds = True
         if "-linux-musl" in code:
-            for mention in find_mentions(code, text, images=instruction == "FROM"):
+            images = instruction == "FROM"
+            for mention in find_mentions(code, text, images=images, arches=arches):
                 add(number, mention)
         flag = dynamic_flag(code) if has_flag else None
         if flag:

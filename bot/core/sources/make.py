@@ -37,11 +37,20 @@ _TOOL_SUFFIX_RE: Final = re.compile(
     r"-(?:gcc|g\+\+|cc|c\+\+|cpp|ld|ar|as|nm|strip|objcopy|objdump|ranlib|"
     r"readelf|clang|clang\+\+|gfortran)(?![A-Za-z0-9_+])"
 )
-_TOKEN_START_RE: Final = re.compile(r"[^\s\"'`(]*$")
-_TOKEN_CHARS_RE: Final = re.compile(r"[^\s\"'`(]*")
-# The separators `_TOKEN_START_RE` stops at that shell lines actually use.
-_TOKEN_STOPS: Final = (" ", "\t", '"', "'", "`", "(")
-_COMMENT_RE: Final = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|(?<!\S)#")
+# Characters that end a word before a triple (`[^\s"'`(]*` is a word), and the
+# separators inside a word that `_third_party` splits at.
+_WORD_EDGE_RE: Final = re.compile(r"[\s\"'`(/=:@]")
+# A `-` part of an artifact name that is a version or a variable, not a name.
+_NOT_NAME_RE: Final = re.compile(r"[v+]?\d|.*[$}{]")
+_QUOTE_OR_HASH_RE: Final = re.compile(r"[\"'#]")
+# A double-quoted string up to its closing quote, or as far as it can reach.
+_DOUBLE_QUOTED_RE: Final = re.compile(r"\"[^\"\\]*(?:\\.[^\"\\]*)*")
+_COMMENT_HASH_RE: Final = re.compile(r"(?<!\S)#")
+# `VAR = x86_64` and friends: the word (or `.`) an assignment names, for the index.
+_ASSIGNED_WORD_RE: Final = re.compile(r"(?<!\w)\w+(?=\s*[:?+]?=)")
+_ASSIGNED_DOT_RE: Final = re.compile(r"\.(?=\s*[:?+]?=)")
+_ASSIGN_TAIL_RE: Final = re.compile(rf"\s*[:?+]?=\s*[\"']?({ARCH_PATTERN})(?![\w-])")
+_WORD_BOUNDARY_RE: Final = re.compile(r"\b")
 _DEFAULT_ARCHES: Final = ("x86_64", "aarch64")
 
 # Release assets of other projects built for musl: downloading one is not a musl
@@ -60,6 +69,7 @@ THIRD_PARTY_TOOLS: Final = frozenset(
         "zola",
     }
 )  # fmt: skip
+_LONGEST_TOOL: Final = max(map(len, THIRD_PARTY_TOOLS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,47 +82,113 @@ class Mention:
 
 
 def cut_comment(code: str) -> str:
-    """Return a shell line without its trailing `# comment` (quotes respected)."""
+    """Return a shell line without its trailing `# comment` (quotes respected).
+
+    One forward pass: a `"` that cannot close makes every `"` its run covers
+    unclosable too (each starts at an escape inside that run), so each run is
+    read once however many quotes are packed into it.
+    """
     if "#" not in code:
         return code
-    for match in _COMMENT_RE.finditer(code):
-        if match.group() == "#":
-            return code[: match.start()]
+    unclosed = 0  # a `"` before this offset lies in an unclosed string's run
+    pos = 0
+    while (found := _QUOTE_OR_HASH_RE.search(code, pos)) is not None:
+        start = found.start()
+        pos = start + 1
+        char = code[start]
+        if char == "#":
+            if _COMMENT_HASH_RE.match(code, start):
+                return code[:start]
+        elif char == "'":
+            close = code.find("'", pos)
+            if close >= 0:
+                pos = close + 1
+        elif start >= unclosed:
+            run = _DOUBLE_QUOTED_RE.match(code, start)
+            end = run.end() if run else pos  # the pattern always matches here
+            if code.startswith('"', end):
+                pos = end + 1
+            else:
+                unclosed = end
     return code
 
 
-def _token_before(code: str, end: int) -> str:
-    """Return the word of `code` that ends at `end` (`_TOKEN_START_RE`'s match).
+def _names_tool(code: str, start: int, end: int) -> bool:
+    """Return whether the artifact-name prefix `code[start:end]` names a tool.
 
-    The regex is tried at every offset of the line; finding the last common
-    separator and checking the rest gives the same word in one pass.
+    `code[start:end]` holds no `/=:@`. Its `-` parts that are versions or
+    variables are dropped (`sccache-v0.5-` names `sccache`). Read from the end
+    and only until the kept parts are longer than any tool name.
     """
-    start = max(code.rfind(stop, 0, end) for stop in _TOKEN_STOPS) + 1
-    if _TOKEN_CHARS_RE.fullmatch(code, start, end) is not None:
-        return code[start:end]
-    word = _TOKEN_START_RE.search(code, 0, end)  # a rarer separator (\f, NBSP...)
-    return word.group() if word else ""
+    kept: list[str] = []
+    size = -1
+    pos = end
+    while True:
+        dash = code.rfind("-", start, pos)
+        part = code[dash + 1 if dash >= 0 else start : pos]
+        if part and not _NOT_NAME_RE.match(part):
+            size += len(part) + 1
+            if size > _LONGEST_TOOL:
+                return False
+            kept.append(part)
+        if dash < 0:
+            return "-".join(reversed(kept)) in THIRD_PARTY_TOOLS
+        pos = dash
 
 
-def _tool_name(token: str) -> str:
-    """Return the program name in an artifact-name prefix (`sccache-v0.5-`)."""
-    token = re.split(r"[/=:@]", token)[-1]
-    parts = [
-        part
-        for part in token.split("-")
-        if part and not re.match(r"[v+]?\d|.*[$}{]", part)
-    ]
-    return "-".join(parts)
+class _Downloads:
+    """Tell third-party tool downloads among triples met left to right on a line.
 
+    The word before a triple (`[^\\s"'`(]*`) is followed in one forward pass,
+    however long it grows: where it starts, where its last `/=@` piece and its
+    last `/=:@` part start, and whether a finished piece names a tool.
+    """
 
-def _third_party(code: str, start: int) -> bool:
-    if code[start - 1 : start] == ":":
-        return False  # an image tag such as `rustembedded/cross:<triple>`
-    token = _token_before(code, start)
-    names = set(re.split(r"[/=@]", token))
-    if names & THIRD_PARTY_TOOLS:
-        return True
-    return _tool_name(token) in THIRD_PARTY_TOOLS
+    __slots__ = ("_code", "_named", "_part", "_piece", "_scanned")
+
+    def __init__(self, code: str) -> None:
+        self._code = code
+        self._scanned = 0
+        self._piece = 0  # start of the word's last `/=@`-separated piece
+        self._part = 0  # start of the word's last `/=:@`-separated part
+        self._named = False  # an earlier piece of the word is a tool name
+
+    def _advance(self, end: int) -> None:
+        code = self._code
+        for edge in _WORD_EDGE_RE.finditer(code, self._scanned, end):
+            pos = edge.start()
+            char = code[pos]
+            if char in "/=@":
+                piece = (
+                    code[self._piece : pos]
+                    if pos - self._piece <= _LONGEST_TOOL
+                    else ""
+                )
+                self._named = self._named or piece in THIRD_PARTY_TOOLS
+                self._piece = pos + 1
+            elif char != ":":
+                self._named = False
+                self._piece = pos + 1
+            self._part = pos + 1
+        self._scanned = end
+
+    def third_party(self, start: int) -> bool:
+        """Return whether the triple at `start` is a third-party tool's asset."""
+        code = self._code
+        before = code[start - 1 : start]
+        if before == ":":
+            return False  # an image tag such as `rustembedded/cross:<triple>`
+        # The word before a triple right after a newline is the one before that
+        # newline (`$` matches there).
+        end = start - 1 if before == "\n" else start
+        self._advance(end)
+        if self._named:
+            return True
+        if end - self._piece <= _LONGEST_TOOL and (
+            code[self._piece : end] in THIRD_PARTY_TOOLS
+        ):
+            return True
+        return _names_tool(code, self._part, end)
 
 
 def loose_triples(code: str) -> Iterator[str]:
@@ -122,46 +198,90 @@ def loose_triples(code: str) -> Iterator[str]:
             yield match["triple"]
 
 
+class ArchIndex:
+    """The architectures a text assigns to its variables, looked up per variable.
+
+    The assignments of the text are indexed once, by the word each assigns, so
+    a variable's lookup reads only the assignments that can be its own.
+    """
+
+    __slots__ = ("_sites", "_text", "_values")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._sites: dict[str, list[int]] | None = None
+        self._values: dict[str, tuple[str, ...]] = {}
+
+    def _index(self) -> dict[str, list[int]]:
+        if self._sites is None:
+            sites: dict[str, list[int]] = {}
+            for match in _ASSIGNED_WORD_RE.finditer(self._text):
+                sites.setdefault(match.group(), []).append(match.end())
+            for match in _ASSIGNED_DOT_RE.finditer(self._text):
+                sites.setdefault("", []).append(match.end())
+            self._sites = sites
+        return self._sites
+
+    def values(self, var: str) -> tuple[str, ...]:
+        """Return the architectures assigned to `var` (`[\\w.]+`), in order.
+
+        The same as `findall` of `\\b<var>\\s*[:?+]?=\\s*["']?(<arch>)(?![\\w-])`:
+        such an assignment ends `var` where an indexed word (the part of `var`
+        after its last `.`) ends.
+        """
+        cached = self._values.get(var)
+        if cached is not None:
+            return cached
+        text = self._text
+        found: list[str] = []
+        last_end = 0
+        for end in self._index().get(var.rpartition(".")[2], ()):
+            start = end - len(var)
+            if start < last_end or not text.startswith(var, start):
+                continue
+            match = _ASSIGN_TAIL_RE.match(text, end)
+            if match is not None and _WORD_BOUNDARY_RE.match(text, start):
+                found.append(match[1])
+                last_end = match.end()
+        values = tuple(dict.fromkeys(found)) or _DEFAULT_ARCHES
+        self._values[var] = values
+        return values
+
+
 def arch_values(text: str, var: str) -> tuple[str, ...]:
     """Return the architectures `text` assigns to variable `var` (in order)."""
-    assign = re.compile(
-        rf"\b{re.escape(var)}\s*[:?+]?=\s*[\"']?({ARCH_PATTERN})(?![\w-])"
-    )
-    # `findall` without its try at every offset: a match starts where `var` is.
-    found: list[str] = []
-    pos = text.find(var)
-    while pos >= 0:
-        match = assign.match(text, pos)
-        if match is not None:
-            found.append(match[1])
-            pos = text.find(var, match.end())
-        else:
-            pos = text.find(var, pos + 1)
-    return tuple(dict.fromkeys(found)) or _DEFAULT_ARCHES
+    return ArchIndex(text).values(var)
 
 
-def find_mentions(code: str, text: str, *, images: bool = False) -> list[Mention]:
+def find_mentions(
+    code: str, text: str, *, images: bool = False, arches: ArchIndex | None = None
+) -> list[Mention]:
     """Return the musl targets named on a shell-like line of `text`.
 
     With `images`, the line names container images (a `FROM` line), so a
     tool name such as `cross` in it is a build environment, not a download.
+    `arches` is the `ArchIndex` of `text` (pass one per text when scanning its
+    lines, so that each variable is looked up once).
     """
+    arches = arches or ArchIndex(text)
     mentions: dict[str, Mention] = {}
+    downloads = _Downloads(code)
     for match in LOOSE_TRIPLE_RE.finditer(code):
         triple = match["triple"]
         if _TOOL_SUFFIX_RE.match(code, match.end()) or (
-            not images and _third_party(code, match.start())
+            not images and downloads.third_party(match.start())
         ):
             continue
         mentions.setdefault(triple, Mention(triple, (triple,)))
+    downloads = _Downloads(code)
     for match in TEMPLATED_RE.finditer(code):
-        if not images and _third_party(code, match.start()):
+        if not images and downloads.third_party(match.start()):
             continue
         var = match["j"] or match["b"] or match["p"] or match["m"]
-        arches = arch_values(text, var) if var and var != "arch" else _DEFAULT_ARCHES
+        values = arches.values(var) if var and var != "arch" else _DEFAULT_ARCHES
         env = match["env"]
         target = match.group()
-        resolves = tuple(f"{arch}-unknown-linux-{env}" for arch in arches)
+        resolves = tuple(f"{arch}-unknown-linux-{env}" for arch in values)
         mentions.setdefault(target, Mention(target, resolves, implicit=True))
     return list(mentions.values())
 
@@ -237,11 +357,14 @@ def scan(path: str, text: str) -> SourceResult:
     if problem is not None:
         return SourceResult(problems=(problem,))
     uses: list[MuslUse] = []
+    arches = ArchIndex(text)
     for number, raw in enumerate(text.split("\n"), 1):
         if raw.lstrip().startswith("#"):
             continue
         code = cut_comment(raw)
-        mentions = find_mentions(code, text) if "-linux-musl" in code else []
+        mentions = (
+            find_mentions(code, text, arches=arches) if "-linux-musl" in code else []
+        )
         if any(b in code for b in BUILDER_HINTS):
             mentions += builder_mentions(code)
         uses.extend(
