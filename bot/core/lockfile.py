@@ -76,9 +76,9 @@ _MAX_NESTING: Final = 64  # arrays/inline tables deeper than this are refused
 # Cargo-shaped text is read by one regex match per block; the statement parser
 # costs about a microsecond per character. Real lockfiles send little through
 # it, so more than this much text is not what Cargo writes and is refused.
-_MAX_SLOW_CHARS: Final = 2_000_000
+MAX_SLOW_CHARS: Final = 2_000_000
 _NOT_CARGO_SHAPED: Final = (
-    f"more than {_MAX_SLOW_CHARS} characters are not in the shape Cargo writes "
+    "more than {} characters are not in the shape Cargo writes "
     "lockfiles in; not read further"
 )
 
@@ -235,8 +235,11 @@ def _unescape(raw: str, pos: int) -> str:
 class _Scanner:
     """Statement-level reader for Cargo.lock text (CRLF already folded to LF)."""
 
-    def __init__(self, text: str, names: frozenset[str] | None) -> None:
+    def __init__(
+        self, text: str, names: frozenset[str] | None, slow_budget: int
+    ) -> None:
         self.text = text
+        self.slow_budget = slow_budget  # see MAX_SLOW_CHARS
         self.names = names  # None: keep every package
         self.packages: list[LockedPackage] = []
         self.table = _Table.TOP
@@ -247,7 +250,7 @@ class _Scanner:
         self.v1_checksums = False  # any `[metadata]` checksum line, kept or not
         self.inline_checksum = False  # any package with `checksum`, kept or not
         self.slow_chars = 0  # text read by the statement parser so far
-        self.slow_limit = _MAX_SLOW_CHARS  # where the current statement must stop
+        self.slow_limit = slow_budget  # where the current statement must stop
 
     def run(self) -> None:
         """Read the whole text into `packages`; raise _BadInput on bad input."""
@@ -389,9 +392,9 @@ class _Scanner:
     def _statement(self, pos: int, line: int) -> tuple[int, int]:
         """Read the statement at `pos` (an array may span lines); return the next.
 
-        Raise once the statement parser has read more than _MAX_SLOW_CHARS.
+        Raise once the statement parser has read more than `slow_budget`.
         """
-        self.slow_limit = pos + _MAX_SLOW_CHARS - self.slow_chars
+        self.slow_limit = pos + self.slow_budget - self.slow_chars
         after, next_line = self._read_statement(pos, line)
         self._check_budget(after - 1)
         self.slow_chars += after - pos
@@ -399,7 +402,7 @@ class _Scanner:
 
     def _check_budget(self, pos: int) -> None:
         if pos >= self.slow_limit:
-            raise _BadInput(_NOT_CARGO_SHAPED, pos=pos)
+            raise _BadInput(_NOT_CARGO_SHAPED.format(self.slow_budget), pos=pos)
 
     def _read_statement(self, pos: int, line: int) -> tuple[int, int]:
         text = self.text
@@ -625,7 +628,11 @@ class _Scanner:
 
 
 def parse_lockfile(
-    text: str, path: str = "Cargo.lock", names: frozenset[str] | None = None
+    text: str,
+    path: str = "Cargo.lock",
+    names: frozenset[str] | None = None,
+    *,
+    slow_budget: int = MAX_SLOW_CHARS,
 ) -> Lockfile:
     """Return the packages of a Cargo.lock (v1-v4); bad input sets `error`.
 
@@ -638,7 +645,7 @@ def parse_lockfile(
     if "\r" in text:
         # TOML allows CRLF line ends; line numbers do not change.
         text = text.replace("\r\n", "\n")
-    scanner = _Scanner(text, names)
+    scanner = _Scanner(text, names, slow_budget)
     error: LockfileError | None = None
     try:
         scanner.run()

@@ -28,10 +28,14 @@ LOOSE_TRIPLE_RE: Final = re.compile(
     TRIPLE_RE.pattern.replace("(?<![A-Za-z0-9_-])", "(?<![A-Za-z0-9_])", 1)
 )
 # `${ARCH}-unknown-linux-musl`, `"$ARCH"-...`, `$(ARCH)-...`, `{{arch()}}-...`.
+# Selector bodies are bounded (`{0,128}`): else a line packed with unclosed
+# `{{` or `$(` is rescanned to its end from each of them.
 TEMPLATED_RE: Final = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<sel>(?P<q>\")?(?:\$\{\{[^}\n]*\}\}|\{\{\s*(?P<j>[\w.]+)"
-    r"(?:\(\))?\s*\}\}|\{\{[^}\n]*\}\}|\$\$?\{(?P<b>\w+)[^}\s]*\}|\$\$?(?P<p>\w+)|"
-    r"\$\((?P<m>\w+)\)|\$\([^)\n]*\)|`[^`\n]*`)(?(q)\"))-unknown-linux-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
+    r"(?<![A-Za-z0-9_-])(?P<sel>(?P<q>\")?(?:\$\{\{[^}\n]{0,128}\}\}|\{\{\s{0,16}"
+    r"(?P<j>[\w.]{1,128})(?:\(\))?\s{0,16}\}\}|\{\{[^}\n]{0,128}\}\}|"
+    r"\$\$?\{(?P<b>\w{1,128})[^}\s]{0,128}\}|\$\$?(?P<p>\w+)|"
+    r"\$\((?P<m>\w{1,128})\)|\$\([^)\n]{0,128}\)|`[^`\n]{0,128}`)(?(q)\"))"
+    r"-unknown-linux-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
 )
 _TOOL_SUFFIX_RE: Final = re.compile(
     r"-(?:gcc|g\+\+|cc|c\+\+|cpp|ld|ar|as|nm|strip|objcopy|objdump|ranlib|"
