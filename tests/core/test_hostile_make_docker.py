@@ -86,13 +86,22 @@ def test_arch_index_matches_the_regex_form() -> None:
         "ARCH", "A", "a.ARCH", ".", " ", "=", ":=", "?=", "+=", "x86_64",
         "aarch64", "\n", '"', "-", "ARCH=x86_64", "é", "arm",
     ]  # fmt: skip
-    variables = ["ARCH", "A", "a.ARCH", "ARCH.", ".", "a", "é"]
+    # More than make._DIRECT_LOOKUPS: both the direct search and the index.
+    variables = ["ARCH", "A", "a.ARCH", "ARCH.", ".", "a", "é", "RCH", "AR", "x"]
     for text in _random_lines(pieces, 3000, 3):
-        index = make.ArchIndex(text)
-        for var in variables:
-            want = _arch_values_regex(text, var)
-            assert index.values(var) == want, (text, var)
-            assert index.values(var) == want  # the memoised answer
+        for order in (variables, variables[::-1]):  # each var by both paths
+            index = make.ArchIndex(text)
+            for var in order:
+                want = _arch_values_regex(text, var)
+                assert index.values(var) == want, (text, var)
+                assert index.values(var) == want  # the memoised answer
+    text = "ARCH=x86_64 a.ARCH=aarch64 a.ARCH=a.ARCH=arm"
+    index = make.ArchIndex(text)
+    for dummy in range(make._DIRECT_LOOKUPS):
+        index.values(f"V{dummy}")
+    # By the index now: the same as the direct search.
+    assert index.values("a.ARCH") == _arch_values_regex(text, "a.ARCH")
+    assert index.values("a.ARCH") == ("aarch64", "arm")
     assert make.arch_values("ARCH = aarch64 ARCH=x86_64", "ARCH") == (
         "aarch64",
         "x86_64",

@@ -202,6 +202,10 @@ def loose_triples(code: str) -> Iterator[str]:
             yield match["triple"]
 
 
+# Variables looked up by a direct search before the text is indexed once.
+_DIRECT_LOOKUPS: Final = 8
+
+
 class ArchIndex:
     """The architectures a text assigns to its variables, looked up per variable.
 
@@ -236,6 +240,10 @@ class ArchIndex:
         cached = self._values.get(var)
         if cached is not None:
             return cached
+        if self._sites is None and len(self._values) < _DIRECT_LOOKUPS:
+            values = self._direct(var)  # cheaper than indexing for a few
+            self._values[var] = values
+            return values
         text = self._text
         found: list[str] = []
         last_end = 0
@@ -250,6 +258,23 @@ class ArchIndex:
         values = tuple(dict.fromkeys(found)) or _DEFAULT_ARCHES
         self._values[var] = values
         return values
+
+    def _direct(self, var: str) -> tuple[str, ...]:
+        """`values`, by one search of the text for `var` (linear per variable)."""
+        assign = re.compile(
+            rf"\b{re.escape(var)}\s*[:?+]?=\s*[\"']?({ARCH_PATTERN})(?![\w-])"
+        )
+        text = self._text
+        found: list[str] = []
+        pos = text.find(var)
+        while pos >= 0:
+            match = assign.match(text, pos)
+            if match is not None:
+                found.append(match[1])
+                pos = text.find(var, match.end())
+            else:
+                pos = text.find(var, pos + 1)
+        return tuple(dict.fromkeys(found)) or _DEFAULT_ARCHES
 
 
 def arch_values(text: str, var: str) -> tuple[str, ...]:
