@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.github.auth import AppAuth
+from bot.github.client import ClientFactory
 from bot.github.runner import OPTIONS_KEY, Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
@@ -43,6 +46,18 @@ async def fake_github(
     server = await aiohttp_server(create_fake_app(fake))
     fake.extra["url"] = str(server.make_url("")).rstrip("/")
     return fake
+
+
+@pytest.fixture
+async def factory(
+    fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], sleeps: Sleeps
+) -> AsyncIterator[ClientFactory]:
+    """Return a client factory for the fake GitHub (the App's own key)."""
+    async with aiohttp.ClientSession() as session:
+        auth = AppAuth(str(APP_ID), rsa_pem[0])
+        yield ClientFactory(
+            session, auth, base_url=fake_github.extra["url"], sleep=sleeps
+        )
 
 
 @pytest.fixture

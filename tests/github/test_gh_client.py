@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import gidgethub
 import jwt
 import pytest
@@ -29,18 +27,7 @@ from bot.github.snapshot import (
     take_snapshot,
 )
 from tests.fake_github import Entry, FakeGitHub, folder_files
-from tests.github.conftest import APP_ID, REPO, RIPGREP_CASE, Sleeps
-
-
-@pytest.fixture
-async def factory(
-    fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], sleeps: Sleeps
-) -> AsyncIterator[ClientFactory]:
-    async with aiohttp.ClientSession() as session:
-        auth = AppAuth(str(APP_ID), rsa_pem[0])
-        yield ClientFactory(
-            session, auth, base_url=fake_github.extra["url"], sleep=sleeps
-        )
+from tests.github.conftest import REPO, RIPGREP_CASE, Sleeps
 
 
 def test_app_jwt_claims(rsa_pem: tuple[str, bytes]) -> None:

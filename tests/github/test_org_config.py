@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
-import pytest
-
 from bot.core.config import FailureConclusion
-from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
 from bot.github.org_config import OrgConfigs
 from tests.fake_github import FakeGitHub, folder_files
-from tests.github.conftest import APP_ID, REPO, Deliver, Sleeps
+from tests.github.conftest import REPO, Deliver
 from tests.shared import CORPUS
 
 TOKEI = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
 
 ORG_FILE = b"failure_conclusion: neutral\nsuggestions: false\nbogus: 1\n"
-
-
-@pytest.fixture
-async def factory(
-    fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], sleeps: Sleeps
-) -> AsyncIterator[ClientFactory]:
-    async with aiohttp.ClientSession() as session:
-        auth = AppAuth(str(APP_ID), rsa_pem[0])
-        yield ClientFactory(
-            session, auth, base_url=fake_github.extra["url"], sleep=sleeps
-        )
 
 
 async def test_org_default_is_read_and_cached(

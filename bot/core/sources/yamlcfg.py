@@ -489,8 +489,6 @@ def _key_re(key: str) -> re.Pattern[str]:
 
 
 _LINE_LEAD_RE: Final = re.compile(r"[ \t-]*")
-# Not a YAML key: asks `_Scan.needs` whether a part left out runs a build.
-_BUILD_KEY: Final = " build"
 
 
 def holds_key(text: str, key: str) -> bool:
@@ -548,7 +546,7 @@ class _Scan:
     # What `scalars` leave out (see `load_workflow`), and how to read it all.
     split: Split | None = None
     whole_file: Callable[[], Document | Problem] | None = None
-    asked: set[tuple[Path | None, str]] = field(default_factory=set)
+    asked: set[tuple[object, ...]] = field(default_factory=set)
     # key -> the lists of `values` under that key, one per scope, in order.
     named: dict[str, list[list[Scalar]]] = field(default_factory=dict)
     at_path: dict[Path, list[Scalar]] | None = None
@@ -587,20 +585,22 @@ class _Scan:
     def needs(self, scope: Path | None, key: str) -> None:
         """Read the whole file if a part left out may hold `key`.
 
-        `scope` None: any part; else the steps left out of job `scope`. Each
-        question is asked once (the texts can be large).
+        `scope` None: any part; else the steps left out of job `scope`.
         """
-        if self.split is None or (scope, key) in self.asked:
+        if self.split is None:
             return
-        self.asked.add((scope, key))
-        if key == _BUILD_KEY:
-            found = _BUILD_CMD_RE.search(self.steps_left_out(scope or ())) is not None
-        elif scope is None:
-            found = holds_key(self.split.left_out, key)
-        else:
-            found = holds_key(self.steps_left_out(scope), key)
-        if found:
-            self.whole()
+        text = self.split.left_out if scope is None else self.steps_left_out(scope)
+        self._whole_if((scope, key), lambda: holds_key(text, key))
+
+    def _whole_if(
+        self, question: tuple[object, ...], found: Callable[[], bool]
+    ) -> None:
+        """Read the whole file if `found()`; each question is asked once
+        (the texts left out can be large)."""
+        if self.split is not None and question not in self.asked:
+            self.asked.add(question)
+            if found():
+                self.whole()
 
     def scope(self, path: Path) -> Path:
         if not self.dialect.scoped:
@@ -666,7 +666,10 @@ class _Scan:
             self.whole()
             return bool(self.building())
         if scope not in self.building():
-            self.needs(scope, _BUILD_KEY)
+            left_out = self.steps_left_out(scope)
+            self._whole_if(
+                ("build", scope), lambda: bool(_BUILD_CMD_RE.search(left_out))
+            )
         return scope in self.building()
 
     def building(self) -> set[Path]:
