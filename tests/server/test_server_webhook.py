@@ -119,7 +119,16 @@ async def test_rejected_requests(
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000],
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'"text"',
+        b"\xff\xfe",
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xef\xbb\xbf" + BODY,
+        BODY + b"{}",
+        BODY[:-100],
+    ],
 )
 async def test_malformed_json(
     aiohttp_client,
