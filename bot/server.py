@@ -35,6 +35,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bot.github.payload import PayloadError
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
 from bot.store import Store, StoredDelivery, open_store
 
@@ -398,6 +399,13 @@ async def _process(app: web.Application, event: Event, leased_until: float) -> N
             except TimeoutError:
                 error = "timed out"
                 logger.error("delivery processing timed out", extra=log_extra)
+            except PayloadError as exc:
+                # A clear reason, no traceback: the payload, not the App, is odd.
+                error = f"malformed payload: {exc}"
+                logger.warning(
+                    "delivery has a malformed payload",
+                    extra={**log_extra, "problem": str(exc)},
+                )
             except Exception as exc:
                 error = type(exc).__name__
                 logger.exception("delivery processing failed", extra=log_extra)

@@ -21,7 +21,7 @@ from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
-from bot.github import checks, reviews
+from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
 from bot.github.client import ClientFactory, GitHubClient, Sleep
@@ -70,41 +70,38 @@ class CheckTarget:
 
     @classmethod
     def _base(cls, data: Mapping[str, Any], **kw: Any) -> CheckTarget:
-        repo = data["repository"]
         return cls(
-            installation_id=int(data["installation"]["id"]),
-            repo_id=int(repo["id"]),
-            owner=str(repo["owner"]["login"]),
-            repo=str(repo["name"]),
+            installation_id=payload.integer(data, "installation.id"),
+            repo_id=payload.integer(data, "repository.id"),
+            owner=payload.name(data, "repository.owner.login"),
+            repo=payload.name(data, "repository.name"),
             **kw,
         )
 
     @classmethod
     def from_check_suite(cls, data: Mapping[str, Any]) -> CheckTarget:
         """Build the target of a `check_suite` delivery."""
-        suite = data["check_suite"]
-        pulls = suite.get("pull_requests") or []
+        suite = payload.mapping(data, "check_suite")
         return cls._base(
             data,
-            head_sha=str(suite["head_sha"]),
-            pull_number=_int_or_none(pulls[0].get("number")) if pulls else None,
-            head_branch=suite.get("head_branch"),
+            head_sha=payload.commit_sha(data, "check_suite.head_sha"),
+            pull_number=_first_pull(suite.get("pull_requests")),
+            head_branch=payload.optional_text(data, "check_suite.head_branch"),
         )
 
     @classmethod
     def from_check_run(cls, data: Mapping[str, Any]) -> CheckTarget:
         """Build the target of a `check_run` delivery (the run's own commit)."""
-        run = data["check_run"]
-        external = str(run.get("external_id") or "")
-        pulls = run.get("pull_requests") or []
-        number = int(external) if external.isdigit() else None
-        if number is None and pulls:
-            number = _int_or_none(pulls[0].get("number"))
+        run = payload.mapping(data, "check_run")
+        external = payload.optional_text(data, "check_run.external_id") or ""
+        number = int(external) if external.isdigit() and len(external) < 19 else None
         return cls._base(
             data,
-            head_sha=str(run["head_sha"]),
-            pull_number=number,
-            head_branch=(run.get("check_suite") or {}).get("head_branch"),
+            head_sha=payload.commit_sha(data, "check_run.head_sha"),
+            pull_number=number or _first_pull(run.get("pull_requests")),
+            head_branch=payload.optional_text(
+                data, "check_run.check_suite.head_branch"
+            ),
         )
 
     @classmethod
@@ -114,25 +111,33 @@ class CheckTarget:
         A fork's commits get no check suite in the base repository, so the run
         is created there at the pull request's head sha (GITHUB.md 4.3).
         """
-        pull = data["pull_request"]
-        head_repo = pull["head"].get("repo") or {}
-        return cls._base(
+        head = payload.mapping(data, "pull_request.head")
+        head_repo = head.get("repo")
+        head_repo_id = head_repo.get("id") if isinstance(head_repo, Mapping) else None
+        target = cls._base(
             data,
-            head_sha=str(pull["head"]["sha"]),
-            pull_number=int(pull["number"]),
-            head_branch=pull["head"].get("ref"),
-            is_fork=head_repo.get("id") != data["repository"]["id"],
+            head_sha=payload.commit_sha(data, "pull_request.head.sha"),
+            pull_number=payload.integer(data, "pull_request.number"),
+            head_branch=payload.optional_text(data, "pull_request.head.ref"),
         )
+        return dataclasses.replace(target, is_fork=head_repo_id != target.repo_id)
 
     @classmethod
     def from_push(cls, data: Mapping[str, Any]) -> CheckTarget:
         """Build the target of a `push` delivery (the pushed head commit)."""
-        ref = str(data.get("ref", ""))
+        ref = payload.optional_text(data, "ref") or ""
         return cls._base(
             data,
-            head_sha=str(data["after"]),
+            head_sha=payload.commit_sha(data, "after"),
             head_branch=ref.removeprefix("refs/heads/"),
         )
+
+
+def _first_pull(pulls: Any) -> int | None:
+    """Return the number of the first pull request listed, if there is one."""
+    if isinstance(pulls, list) and pulls and isinstance(pulls[0], Mapping):
+        return _int_or_none(pulls[0].get("number"))
+    return None
 
 
 @dataclass(frozen=True, slots=True)

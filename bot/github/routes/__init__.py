@@ -8,6 +8,7 @@ from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from bot.github import payload
 from bot.github.routes import (
     check_run,
     check_suite,
@@ -38,8 +39,7 @@ def is_foreign_check_run(event: Event, app_id: str) -> bool:
     """Return whether a check_run event concerns another App's run."""
     if event.event != "check_run":
         return False
-    run_app = ((event.data.get("check_run") or {}).get("app") or {}).get("id")
-    return str(run_app) != app_id
+    return str(payload.optional(event.data, "check_run.app.id")) != app_id
 
 
 async def handle(event: Event, app: web.Application) -> None:
@@ -48,8 +48,11 @@ async def handle(event: Event, app: web.Application) -> None:
     # Other CI (Actions...) floods check_run created/completed: drop it early.
     if is_foreign_check_run(event, deps.settings.app_id):
         return
-    installation_id = (event.data.get("installation") or {}).get("id")
-    if isinstance(installation_id, int):
+    action = event.data.get("action")
+    if action is not None and not isinstance(action, str):
+        raise payload.PayloadError("action", "is not a string")
+    installation_id = payload.optional(event.data, "installation.id")
+    if type(installation_id) is int:
         gh = deps.client(installation_id)
     else:
         gh = deps.clients.app_client()

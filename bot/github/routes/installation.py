@@ -15,7 +15,7 @@ import logging
 import re
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -25,6 +25,7 @@ from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
+from bot.github import payload
 from bot.github.client import GitHubClient
 from bot.github.runner import CheckTarget, deps_for, run_check
 
@@ -289,9 +290,7 @@ async def on_installation(
     active = ACTIVE.get(action)
     if active is None:
         return
-    installation = event.data["installation"]
-    installation_id = int(installation["id"])
-    account = str((installation.get("account") or {}).get("login", ""))
+    installation_id, account = _installation(event.data)
     if not active:
         # Tokens die with the installation; suspended ones fail until unsuspend.
         stop_installation(app, installation_id)
@@ -310,10 +309,14 @@ async def on_installation_repositories(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
     """Record the installation as active; scan the repositories it gained."""
-    installation = event.data["installation"]
-    installation_id = int(installation["id"])
-    account = str((installation.get("account") or {}).get("login", ""))
+    installation_id, account = _installation(event.data)
     await deps_for(app).store.set_installation(installation_id, account, True)
     if event.data.get("action") == "added":
         repositories = parse_repositories(event.data.get("repositories_added"))
         await scan_repositories(app, installation_id, repositories)
+
+
+def _installation(data: Mapping[str, Any]) -> tuple[int, str]:
+    """Return the installation's id and account login ("" when not given)."""
+    account = payload.optional_text(data, "installation.account.login") or ""
+    return payload.integer(data, "installation.id"), account

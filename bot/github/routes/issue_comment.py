@@ -25,7 +25,7 @@ from bot.core.commands import (
     new_commands,
     parse_commands,
 )
-from bot.github import fixer, reviews
+from bot.github import fixer, payload, reviews
 from bot.github.client import GitHubClient
 from bot.github.runner import CheckTarget, run_check
 
@@ -53,32 +53,33 @@ class CommentCommands:
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> CommentCommands | None:
         """Return the commands to act on, or None when the comment is ignored."""
-        issue = data.get("issue") or {}
-        comment = data.get("comment") or {}
-        user = comment.get("user") or {}
+        issue = _object(data.get("issue"))
+        comment = _object(data.get("comment"))
+        user = _object(comment.get("user"))
         if not issue.get("pull_request") or user.get("type") == "Bot":
             return None
-        if str(user.get("login", "")).endswith("[bot]"):
+        login = user.get("login")
+        if not isinstance(login, str) or login.endswith("[bot]"):
             return None
-        body = str(comment.get("body") or "")
+        body = comment.get("body")
+        body = body if isinstance(body, str) else ""
         if data.get("action") == "edited":
-            old = ((data.get("changes") or {}).get("body") or {}).get("from")
-            if not isinstance(old, str):
+            old = payload.optional_text(data, "changes.body.from")
+            if old is None:
                 return None  # title edit or similar: the body did not change
             commands = new_commands(old, body)
         else:
             commands = parse_commands(body)
         if not commands:
             return None
-        repo = data["repository"]
         return cls(
-            installation_id=int(data["installation"]["id"]),
-            repo_id=int(repo["id"]),
-            owner=str(repo["owner"]["login"]),
-            repo=str(repo["name"]),
-            number=int(issue["number"]),
-            comment_id=int(comment["id"]),
-            login=str(user.get("login", "")),
+            installation_id=payload.integer(data, "installation.id"),
+            repo_id=payload.integer(data, "repository.id"),
+            owner=payload.name(data, "repository.owner.login"),
+            repo=payload.name(data, "repository.name"),
+            number=payload.integer(data, "issue.number"),
+            comment_id=payload.integer(data, "comment.id"),
+            login=login,
             commands=commands,
         )
 
@@ -133,18 +134,22 @@ async def pull_target(
         "/repos/{owner}/{repo}/pulls/{number}",
         {"owner": owner, "repo": repo, "number": str(n)},
     )
-    head = pull["head"]
-    head_repo = head.get("repo") or {}
+    head_repo = _object(_object(pull.get("head")).get("repo"))
     return CheckTarget(
         installation_id=installation_id,
         repo_id=repo_id,
         owner=owner,
         repo=repo,
-        head_sha=str(head["sha"]),
+        head_sha=payload.commit_sha(pull, "head.sha"),
         pull_number=n,
-        head_branch=head.get("ref"),
+        head_branch=payload.optional_text(pull, "head.ref"),
         is_fork=head_repo.get("id") != repo_id,
     )
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """Return `value` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
 
 
 async def recheck(gh: GitHubClient, app: web.Application, target: CheckTarget) -> bool:

@@ -8,7 +8,7 @@ from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.github import fixer
+from bot.github import fixer, payload
 from bot.github.client import GitHubClient
 from bot.github.reviews import is_at_risk
 from bot.github.runner import NULL_SHA, CheckTarget, run_check
@@ -26,8 +26,8 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
     the one fix pull request is opened (or moved onto the new head).
     """
     data = event.data
-    default = (data.get("repository") or {}).get("default_branch")
-    if data.get("ref") != f"refs/heads/{default}":
+    default = payload.optional_text(data, "repository.default_branch")
+    if default is None or data.get("ref") != f"refs/heads/{default}":
         return
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
@@ -36,7 +36,7 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
     if report is None or not is_at_risk(report):
         return
     result = await fixer.fix_default_branch(
-        gh, app, target.owner, target.repo, target.head_sha, str(default)
+        gh, app, target.owner, target.repo, target.head_sha, default
     )
     if result is not None:
         logger.info(

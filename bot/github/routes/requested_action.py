@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.github import fixer
+from bot.github import fixer, payload
 from bot.github.client import GitHubClient
 from bot.github.routes.issue_comment import check_fixed_head, may_write
 from bot.github.runner import CheckTarget
@@ -37,8 +38,11 @@ async def pull_of(gh: GitHubClient, target: CheckTarget) -> int | None:
         {"owner": target.owner, "repo": target.repo, "sha": target.head_sha},
     )
     for pull in pulls if isinstance(pulls, list) else []:
-        if pull.get("state", "open") == "open" and isinstance(pull.get("number"), int):
-            return int(pull["number"])
+        if not isinstance(pull, Mapping):
+            continue
+        number = pull.get("number")
+        if pull.get("state", "open") == "open" and type(number) is int:
+            return number
     return None
 
 
@@ -48,10 +52,10 @@ async def on_requested_action(
 ) -> None:
     """Apply the fix when the "Fix libc" button is pressed."""
     data = event.data
-    if (data.get("requested_action") or {}).get("identifier") != FIX_IDENTIFIER:
+    if payload.optional(data, "requested_action.identifier") != FIX_IDENTIFIER:
         return
     target = CheckTarget.from_check_run(data)
-    login = str((data.get("sender") or {}).get("login", ""))
+    login = payload.optional_text(data, "sender.login") or ""
     log = {"delivery": event.delivery_id, "repo": target.full_name}
     if not await may_write(gh, target.owner, target.repo, login):
         logger.info("fix button refused: no write access", extra=log)
@@ -66,7 +70,7 @@ async def on_requested_action(
         )
         target = dataclasses.replace(target, pull_number=number)
     else:
-        default = str((data.get("repository") or {}).get("default_branch", ""))
+        default = payload.optional_text(data, "repository.default_branch") or ""
         result = await fixer.fix_branch_head(
             gh,
             app,
