@@ -102,7 +102,11 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         self.request_count += 1
         status, got, data = await super()._request(method, url, sent, body)
         if status >= 400:
-            logger.warning(
+            # A 404 is an answer callers expect and handle (no org config, no
+            # such pull request); one they do not handle is logged where it
+            # ends the work. Every other error status is worth a warning.
+            logger.log(
+                logging.DEBUG if status == 404 else logging.WARNING,
                 "github request failed",
                 extra={
                     "method": method,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import logging
 import time
 from typing import Any
 
@@ -137,16 +138,37 @@ async def test_requests_carry_version_and_token(
 
 
 async def test_unauthorized_forgets_token(
-    fake_github: FakeGitHub, factory: ClientFactory
+    fake_github: FakeGitHub, factory: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_github.add_folder(REPO, RIPGREP_CASE)
     gh = factory.installation_client(1)
     await gh.getitem(f"/repos/{REPO}")
     fake_github.tokens.clear()  # revoked
-    with pytest.raises(gidgethub.BadRequest):
+    with (
+        caplog.at_level(logging.DEBUG, "bot.github.client"),
+        pytest.raises(gidgethub.BadRequest),
+    ):
         await gh.getitem(f"/repos/{REPO}")
+    assert [(r.levelno, getattr(r, "status", None)) for r in caplog.records] == [
+        (logging.WARNING, 401)
+    ]
     await gh.getitem(f"/repos/{REPO}")  # a new token is minted
     assert len(fake_github.calls("POST", "/access_tokens")) == 2
+
+
+async def test_not_found_is_not_a_warning(
+    fake_github: FakeGitHub, factory: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_github.add_folder(REPO, RIPGREP_CASE)
+    gh = factory.installation_client(1)
+    with (
+        caplog.at_level(logging.DEBUG, "bot.github.client"),
+        pytest.raises(gidgethub.BadRequest),
+    ):
+        await gh.getitem(f"/repos/{REPO}/pulls/404")
+    assert [(r.levelno, getattr(r, "status", None)) for r in caplog.records] == [
+        (logging.DEBUG, 404)
+    ]
 
 
 async def test_rate_limit_wait_too_long_is_not_slept(
