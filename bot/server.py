@@ -57,6 +57,13 @@ LEASE_S: Final = 120.0
 LEASE_MARGIN_S: Final = 5.0
 # How often unfinished deliveries (from a crash or another instance) are resumed.
 SWEEP_INTERVAL_S: Final = 60.0
+# Deliveries held in memory (queued for or in processing), by count and by
+# body bytes. Past either bound a burst is only recorded (unleased) and answered;
+# the sweep starts it once the queue has drained to half, so memory stays
+# bounded however many deliveries arrive at once.
+MAX_QUEUED: Final = 500
+MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
+RESUME_PAGE: Final = 100
 DRAIN_TIMEOUT_S: Final = 25.0
 RECENT_RESULTS: Final = 200
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
@@ -87,6 +94,7 @@ class Metrics:
     rejected: Counter
     duplicates: Counter
     resumed: Counter
+    deferred: Counter
     failed: Counter
     processing: Histogram
     in_flight: Gauge
@@ -136,6 +144,11 @@ class Metrics:
                 "Unfinished deliveries picked up from the store.",
                 registry=r,
             ),
+            deferred=Counter(
+                "musl_check_deliveries_deferred",
+                "Deliveries recorded for later: the in-memory queue was full.",
+                registry=r,
+            ),
             failed=Counter(
                 "musl_check_deliveries_failed",
                 "Deliveries whose processing raised or timed out, by event.",
@@ -169,9 +182,23 @@ class Runtime:
     semaphore: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_WORK)
     )
+    max_queued: int = MAX_QUEUED
+    max_queued_bytes: int = MAX_QUEUED_BYTES
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     active: set[str] = field(default_factory=set)  # delivery ids queued or running
+    queued_bytes: int = 0  # body bytes of the deliveries in `active`
+    backlog: bool = False  # deliveries were left in the store for the sweep
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # sweep now
     started: float = field(default_factory=time.time)
+
+    def has_room(self, size: int) -> bool:
+        """Return whether one more delivery of `size` body bytes may be queued."""
+        if not self.active:  # one delivery always fits, however big
+            return True
+        return (
+            len(self.active) < self.max_queued
+            and self.queued_bytes + size <= self.max_queued_bytes
+        )
 
 
 RUNTIME_KEY: Final = web.AppKey("runtime", Runtime)
@@ -206,6 +233,8 @@ def create_app(
     handler: Handler | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
     sweep_interval_s: float = SWEEP_INTERVAL_S,
+    max_queued: int = MAX_QUEUED,
+    max_queued_bytes: int = MAX_QUEUED_BYTES,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given)."""
     if handler is None:
@@ -220,6 +249,8 @@ def create_app(
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
         drain_timeout_s=drain_timeout_s,
         sweep_interval_s=sweep_interval_s,
+        max_queued=max_queued,
+        max_queued_bytes=max_queued_bytes,
     )
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)
@@ -280,31 +311,45 @@ async def drain(app: web.Application, timeout_s: float) -> None:
 async def _sweep(app: web.Application) -> None:
     rt = app[RUNTIME_KEY]
     while True:
+        rt.wake.clear()
         try:
             await resume_pending(app)
         except Exception:
             logger.exception("could not resume pending deliveries")
-        await asyncio.sleep(rt.sweep_interval_s)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(rt.sweep_interval_s):
+                await rt.wake.wait()
 
 
 async def resume_pending(app: web.Application) -> int:
-    """Start work for recorded but unfinished deliveries; return how many."""
+    """Start work for recorded but unfinished deliveries; return how many.
+
+    Takes as many as the in-memory queue has room for; while some are left
+    (`backlog`), finishing work wakes the sweep again.
+    """
     rt = app[RUNTIME_KEY]
+    store = app[STORE_KEY]
     count = 0
-    for delivery in await app[STORE_KEY].pending():
+    # A page of rows (bodies included, so not too many at once); a full page
+    # may mean more are waiting.
+    page = min(rt.max_queued, RESUME_PAGE)
+    rows = await store.pending(limit=page)
+    rt.backlog = len(rows) >= page
+    for delivery in rows:
         if delivery.delivery_id in rt.active:
             continue
+        if not rt.has_room(len(delivery.body)):
+            rt.backlog = True
+            break
         event = _event_from_stored(delivery)
         if event is None:
-            await app[STORE_KEY].finish(delivery.delivery_id, "unreadable body")
+            await store.finish(delivery.delivery_id, "unreadable body")
             continue
-        logger.info(
-            "resuming delivery",
-            extra={"delivery_id": delivery.delivery_id, "event": delivery.event},
-        )
         rt.metrics.resumed.inc()
-        _spawn(app, event)
+        _spawn(app, event, size=len(delivery.body))
         count += 1
+    if count:
+        logger.info("resumed deliveries", extra={"deliveries": count})
     return count
 
 
@@ -364,16 +409,24 @@ class LazyEvent(Event):
         self._data, self._body = value, None
 
 
-def _spawn(app: web.Application, event: Event, leased_until: float = 0.0) -> None:
-    """Process `event` in the background; `leased_until` is a monotonic deadline."""
+def _spawn(
+    app: web.Application, event: Event, leased_until: float = 0.0, *, size: int
+) -> None:
+    """Process `event` (`size` body bytes) in the background.
+
+    `leased_until` is a monotonic deadline of the lease this instance holds.
+    """
     rt = app[RUNTIME_KEY]
     rt.active.add(event.delivery_id)
-    task = asyncio.create_task(_process(app, event, leased_until))
+    rt.queued_bytes += size
+    task = asyncio.create_task(_process(app, event, leased_until, size))
     rt.tasks.add(task)
     task.add_done_callback(rt.tasks.discard)
 
 
-async def _process(app: web.Application, event: Event, leased_until: float) -> None:
+async def _process(
+    app: web.Application, event: Event, leased_until: float, size: int
+) -> None:
     rt = app[RUNTIME_KEY]
     store = app[STORE_KEY]
     delivery_id: str = event.delivery_id
@@ -423,6 +476,9 @@ async def _process(app: web.Application, event: Event, leased_until: float) -> N
         logger.exception("delivery bookkeeping failed", extra=log_extra)
     finally:
         rt.active.discard(delivery_id)
+        rt.queued_bytes -= size
+        if rt.backlog and len(rt.active) <= rt.max_queued // 2:
+            rt.wake.set()
 
 
 def _reject(
@@ -470,11 +526,17 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     if not is_json_object(body):
         return _reject(app, Rejection.BAD_JSON, 400, "body is not a JSON object")
     # Recorded and leased to this instance in one store write, before the 202:
-    # the background work then needs no separate claim.
+    # the background work then needs no separate claim. With no room in memory
+    # it is recorded unleased and left to the sweep (see MAX_QUEUED).
+    room = rt.has_room(len(body))
     leased_until = time.monotonic() + LEASE_S
     try:
         added = await app[STORE_KEY].add_delivery(
-            delivery_id, event_name, body, owner=rt.owner, lease_s=LEASE_S
+            delivery_id,
+            event_name,
+            body,
+            owner=rt.owner if room else None,
+            lease_s=LEASE_S if room else 0.0,
         )
     except Exception:
         logger.exception(
@@ -498,8 +560,12 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             "delivery accepted",
             extra={"delivery_id": delivery_id, "event": event_name},
         )
+    if not room:
+        rt.metrics.deferred.inc()
+        rt.backlog = True
+        return _json({"status": "accepted", "delivery": delivery_id}, 202)
     event = LazyEvent(body, event=event_name, delivery_id=delivery_id)
-    _spawn(app, event, leased_until)
+    _spawn(app, event, leased_until, size=len(body))
     return _json({"status": "accepted", "delivery": delivery_id}, 202)
 
 

@@ -286,6 +286,75 @@ async def test_concurrency_is_bounded(
     assert await store.pending() == []
 
 
+async def calls(recorder: Recorder, n: int) -> None:
+    """Wait until `recorder` has been called `n` times (work resumed by the sweep)."""
+    async with asyncio.timeout(30):
+        while len(recorder.events) < n:
+            recorder.called.clear()
+            await recorder.called.wait()
+
+
+async def test_burst_beyond_the_queue_waits_in_the_store(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    gate = asyncio.Event()
+    blocked = Recorder(gate=gate)
+    # A sweep interval of an hour: only finished work can wake the sweep.
+    app = create_app(
+        settings, store=store, handler=blocked, max_queued=4, sweep_interval_s=3600
+    )
+    client = await aiohttp_client(app)
+    await settle(app)
+    rt = app[RUNTIME_KEY]
+    for i in range(12):
+        resp = await client.post(
+            "/webhook", data=BODY, headers=headers(BODY, delivery=f"b{i}")
+        )
+        assert resp.status == 202
+        assert (await resp.json())["status"] == "accepted"
+        assert len(rt.active) <= 4
+    assert rt.queued_bytes == 4 * len(BODY)
+    text = await (await client.get("/metrics")).text()
+    assert "musl_check_deliveries_deferred_total 8.0" in text
+    assert len(await store.pending(limit=100)) == 8  # recorded, free to take
+    gate.set()
+    await calls(blocked, 12)
+    await settle(app)
+    assert not rt.active
+    assert sorted(e.delivery_id for e in blocked.events) == sorted(
+        f"b{i}" for i in range(12)
+    )
+    assert rt.queued_bytes == 0
+    assert await store.pending() == []
+
+
+async def test_queue_bounded_by_bytes_but_one_always_fits(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    gate = asyncio.Event()
+    blocked = Recorder(gate=gate)
+    app = create_app(
+        settings,
+        store=store,
+        handler=blocked,
+        max_queued_bytes=len(BODY) // 2,
+        sweep_interval_s=3600,
+    )
+    client = await aiohttp_client(app)
+    await settle(app)
+    for i in range(3):
+        resp = await client.post(
+            "/webhook", data=BODY, headers=headers(BODY, delivery=f"y{i}")
+        )
+        assert resp.status == 202
+    assert app[RUNTIME_KEY].active == {"y0"}  # bigger than the bound, yet taken
+    gate.set()
+    await calls(blocked, 3)
+    await settle(app)
+    assert not app[RUNTIME_KEY].active
+    assert await store.pending() == []
+
+
 async def test_restart_resumes_accepted_delivery(
     aiohttp_client, settings: Settings, tmp_path: Path
 ) -> None:
