@@ -47,6 +47,21 @@ _ROOT_FILES: Final[dict[str, Scanner]] = {
     ".justfile": scan_make,
 }
 
+# Files only a Rust project has (with any Cargo.lock): a repository with none
+# of them and no musl build gets no check run from automatic triggers.
+_RUST_FILES: Final = frozenset(
+    {
+        "Cargo.toml",
+        "rust-toolchain",
+        "rust-toolchain.toml",
+        ".cargo/config",
+        ".cargo/config.toml",
+        "Cross.toml",
+        "dist-workspace.toml",
+        "dist.toml",
+    }
+)
+
 # Directories a repository snapshot never needs to descend into.
 SKIP_DIRS: Final = frozenset({".git", "target", "node_modules", ".venv", "vendor"})
 
@@ -90,6 +105,11 @@ def scanner_for(path: str) -> Scanner | None:
 def is_lockfile(path: str) -> bool:
     """Return whether `path` is a Cargo.lock (root or nested)."""
     return _name(path) == LOCKFILE_NAME
+
+
+def marks_rust(path: str) -> bool:
+    """Return whether the file at `path` shows that the repository is a Rust one."""
+    return path in _RUST_FILES or is_lockfile(path)
 
 
 def wanted(path: str) -> bool:

@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import logging
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,7 +19,7 @@ from bot.core import analysis, render
 from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
-from bot.core.scope import ROOT_LOCKFILE
+from bot.core.scope import ROOT_LOCKFILE, marks_rust
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
 from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
@@ -219,18 +219,31 @@ def _reason(exc: BaseException) -> str:
 
 
 async def run_check(
-    target: CheckTarget, app: web.Application, *, fresh_feedback: bool = False
+    target: CheckTarget,
+    app: web.Application,
+    *,
+    fresh_feedback: bool = False,
+    quiet: bool = False,
 ) -> Report | None:
     """Check one commit and publish its check run; return the Report if any.
 
     For a pull request the suggestions and summary comment follow (see
     `_feedback`); `fresh_feedback` re-publishes them even when nothing changed.
+    With `quiet` (automatic triggers), a repository that has nothing to do with
+    Rust gets no check run at all (see `_says_nothing`).
     """
-    return await run_check_with(target, deps_for(app), fresh_feedback=fresh_feedback)
+    deps = deps_for(app)
+    return await run_check_with(
+        target, deps, fresh_feedback=fresh_feedback, quiet=quiet
+    )
 
 
 async def run_check_with(
-    target: CheckTarget, deps: Deps, *, fresh_feedback: bool = False
+    target: CheckTarget,
+    deps: Deps,
+    *,
+    fresh_feedback: bool = False,
+    quiet: bool = False,
 ) -> Report | None:
     """Check one commit with explicit dependencies (see `run_check`)."""
     key = (target.repo_id, target.head_sha)
@@ -238,10 +251,24 @@ async def run_check_with(
     if lock is None:
         lock = deps.locks[key] = asyncio.Lock()
     async with lock:
-        return await _run(target, deps, fresh_feedback)
+        return await _run(target, deps, fresh_feedback, quiet)
 
 
-async def _run(target: CheckTarget, deps: Deps, fresh: bool) -> Report | None:
+def _says_nothing(paths: Iterable[str], report: Report | None = None) -> bool:
+    """Return whether a check run would be noise: no Rust file, no musl build.
+
+    An organisation installs the App on every repository; one that has no
+    Cargo.lock, root Cargo.toml, toolchain or cargo config, no musl-check config
+    and (once analysed) no musl use is not a Rust project.
+    """
+    if any(marks_rust(p) or p == CONFIG_PATH for p in paths):
+        return False
+    return report is None or not report.musl_uses
+
+
+async def _run(
+    target: CheckTarget, deps: Deps, fresh: bool, quiet: bool
+) -> Report | None:
     gh = deps.client(target.installation_id)
     owner, repo, sha = target.owner, target.repo, target.head_sha
     log = {"repo": target.full_name, "sha": sha}
@@ -253,7 +280,9 @@ async def _run(target: CheckTarget, deps: Deps, fresh: bool) -> Report | None:
             run_id = new_id
             await deps.store.set_check_run(target.repo_id, sha, new_id)
 
-    async def mark_started() -> None:
+    async def mark_started(paths: Sequence[str]) -> None:
+        if quiet and run_id is None and _says_nothing(paths):
+            return  # perhaps no Rust here: no run until there is something to say
         await remember(
             await checks.start(
                 gh, owner, repo, sha, run_id, external_id=target.external_id
@@ -273,6 +302,10 @@ async def _run(target: CheckTarget, deps: Deps, fresh: bool) -> Report | None:
         entries = await _index_entries(snapshot, deps)
         org_default = await deps.org_configs.get(gh, owner)
         report, config, errors = _analyse(snapshot, deps, entries, org_default)
+        read = [*snapshot.shas, *(p.path for p in snapshot.problems)]
+        if quiet and run_id is None and _says_nothing(read, report):
+            logger.debug("not a Rust repository: no check run", extra=log)
+            return None
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:

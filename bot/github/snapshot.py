@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -157,9 +157,13 @@ async def take_snapshot(
     blobs: BlobCache,
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
-    on_fetch: Callable[[], Awaitable[None]] | None = None,
+    on_fetch: Callable[[Sequence[str]], Awaitable[None]] | None = None,
 ) -> Snapshot:
-    """Return the wanted files at commit `sha`, reading blobs from the cache first."""
+    """Return the wanted files at commit `sha`, reading blobs from the cache first.
+
+    `on_fetch` is awaited before the first blob request, with the paths of
+    every file the snapshot will hold.
+    """
     entries, problems = await list_wanted(gh, owner, repo, sha)
     entries.sort(key=lambda e: e.path)
     if len(entries) > MAX_FILES:
@@ -190,7 +194,7 @@ async def take_snapshot(
         else:
             files[entry.path] = cached
     if missing and on_fetch is not None:
-        await on_fetch()
+        await on_fetch(list(shas))
     gate = asyncio.Semaphore(BLOB_FETCH_CONCURRENCY)
 
     async def fetch(entry: _Entry) -> None:

@@ -7,7 +7,7 @@ import pytest
 from bot.core.analysis import analyse
 from bot.core.config import parse_config
 from bot.core.findings import Rule, Severity, Verdict
-from bot.core.scope import is_lockfile, scanner_for, wanted
+from bot.core.scope import is_lockfile, marks_rust, scanner_for, wanted
 from tests.shared import CORPUS
 
 TOKEI = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
@@ -108,3 +108,26 @@ def test_lockfile_and_scanner_lookup() -> None:
     assert is_lockfile("a/b/Cargo.lock/.")
     assert scanner_for("Cross.toml") is not None
     assert scanner_for("sub/Cross.toml") is None
+
+
+def test_rust_marker_files() -> None:
+    marks = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "crates/x/Cargo.lock",
+        "rust-toolchain",
+        "rust-toolchain.toml",
+        ".cargo/config.toml",
+        "Cross.toml",
+        "dist-workspace.toml",
+    ]
+    assert all(marks_rust(p) for p in marks)
+    others = [
+        "crates/x/Cargo.toml",  # a member's manifest is never read alone
+        "package.json",
+        "Dockerfile",
+        ".github/workflows/ci.yml",
+        ".github/musl-check.yml",
+        "Cargo.lock.orig",
+    ]
+    assert not any(marks_rust(p) for p in others)

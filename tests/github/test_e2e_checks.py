@@ -343,3 +343,73 @@ async def test_installation_events_are_recorded(
         "/repos/Codertocat/Space",
     }
     assert fake_github.violations == []
+
+
+# A repository with nothing to do with Rust: a Node project with CI.
+NOT_RUST: dict[str, bytes | Entry] = {
+    "package.json": b'{"name": "web"}\n',
+    "README.md": b"# web\n",
+    ".github/workflows/ci.yml": (
+        b"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+        b"    steps:\n      - run: npm test\n"
+    ),
+    "Dockerfile": b"FROM node:22-alpine\nRUN npm ci\n",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["check_suite.requested", "pull_request.synchronize", "push.with-installation"],
+)
+async def test_no_check_run_where_rust_is_absent(
+    name: str, fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_commit(REPO, NOT_RUST)
+    resp = await deliver(name, sha=sha)
+    assert resp.status == 202
+    assert fake_github.calls("GET", "/git/trees/")  # it did look
+    assert fake_github.check_runs == []
+    assert not fake_github.calls("POST", "/check-runs")
+    assert not fake_github.calls("POST", "/reviews")
+    assert not fake_github.calls("POST", "/comments")
+    assert_clean(fake_github)
+
+
+@pytest.mark.parametrize(
+    ("extra", "conclusion"),
+    [
+        ({".github/musl-check.yml": b"enabled: true\n"}, "success"),
+        ({"rust-toolchain.toml": b'[toolchain]\nchannel = "1.93"\n'}, "success"),
+        ({"tools/Cargo.lock": b"version = 3\n"}, "success"),
+        (
+            {
+                ".github/workflows/ci.yml": b"jobs:\n  b:\n    steps:\n"
+                b"      - run: cargo build --target x86_64-unknown-linux-musl\n"
+            },
+            "success",
+        ),
+    ],
+    ids=["config", "toolchain", "nested-lockfile", "musl-build"],
+)
+async def test_any_sign_of_rust_gets_a_run(
+    extra: dict[str, bytes], conclusion: str, fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_commit(REPO, {**NOT_RUST, **extra})
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert (run["status"], run["conclusion"]) == ("completed", conclusion)
+    assert_clean(fake_github)
+
+
+async def test_asked_for_explicitly_a_run_is_made_anyway(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_commit(REPO, NOT_RUST)
+    await deliver("check_run.rerequested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    # Once a run exists for the commit, automatic triggers keep it up to date.
+    await deliver("check_suite.requested", sha=sha)
+    assert len(fake_github.runs_for(REPO, sha)) == 1
+    assert len(fake_github.calls("PATCH", "/check-runs/")) == 2
+    assert_clean(fake_github)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import gidgethub
@@ -235,22 +236,22 @@ async def test_snapshot_reads_wanted_files_and_caches_blobs(
     sha = fake_github.add_commit(REPO, files)
     gh = factory.installation_client(1)
     blobs = BlobCache()
-    started: list[bool] = []
+    started: list[list[str]] = []
 
-    async def on_fetch() -> None:
-        started.append(True)
+    async def on_fetch(paths: Sequence[str]) -> None:
+        started.append(sorted(paths))
 
     snap = await take_snapshot(gh, "acme", "app", sha, blobs, on_fetch=on_fetch)
     assert "src/main.rs" not in snap.files
     assert snap.files == {p: d for p, d in files.items() if p != "src/main.rs"}
     assert snap.fetched == len(snap.files)
-    assert started == [True]
+    assert started == [sorted(snap.files)]  # every file the snapshot holds
     before = len(fake_github.requests)
     again = await take_snapshot(gh, "acme", "app", sha, blobs, on_fetch=on_fetch)
     assert again.fetched == 0
     assert again.key == snap.key
     assert len(fake_github.requests) == before + 1  # the tree only
-    assert started == [True]
+    assert started == [sorted(snap.files)]  # every file the snapshot holds
 
 
 async def test_snapshot_skips_big_files_and_links(

@@ -18,4 +18,4 @@ async def on_check_suite(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
     """Check the head commit of a new or re-requested check suite."""
-    await run_check(CheckTarget.from_check_suite(event.data), app)
+    await run_check(CheckTarget.from_check_suite(event.data), app, quiet=True)

@@ -199,7 +199,7 @@ async def _check_repository(
         head_sha=sha,
         head_branch=branch,
     )
-    report = await run_check(target, app)
+    report = await run_check(target, app, quiet=True)
     return Outcome.NO_REPORT if report is None else Outcome.CHECKED
 
 

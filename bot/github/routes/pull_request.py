@@ -19,4 +19,4 @@ async def on_pull_request(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
     """Check a pull request's head commit (fork heads included)."""
-    await run_check(CheckTarget.from_pull_request(event.data), app)
+    await run_check(CheckTarget.from_pull_request(event.data), app, quiet=True)

@@ -32,7 +32,7 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
     target = CheckTarget.from_push(data)
-    report = await run_check(target, app)
+    report = await run_check(target, app, quiet=True)
     if report is None or not is_at_risk(report):
         return
     result = await fixer.fix_default_branch(
