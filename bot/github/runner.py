@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import logging
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,7 +19,7 @@ from bot.core import analysis, render
 from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
-from bot.core.scope import ROOT_LOCKFILE, marks_rust
+from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
 from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
@@ -254,16 +254,15 @@ async def run_check_with(
         return await _run(target, deps, fresh_feedback, quiet)
 
 
-def _says_nothing(paths: Iterable[str], report: Report | None = None) -> bool:
-    """Return whether a check run would be noise: no Rust file, no musl build.
+def _says_nothing(rust: bool, report: Report | None = None) -> bool:
+    """Return whether a check run would be noise: no sign of Rust, no musl build.
 
-    An organisation installs the App on every repository; one that has no
-    Cargo.lock, root Cargo.toml, toolchain or cargo config, no musl-check config
-    and (once analysed) no musl use is not a Rust project.
+    An organisation installs the App on every repository; one whose tree has
+    no Cargo manifest or lockfile, toolchain or cargo config, no musl-check
+    config (`Snapshot.rust`) and, once analysed, no musl use is not a Rust
+    project.
     """
-    if any(marks_rust(p) or p == CONFIG_PATH for p in paths):
-        return False
-    return report is None or not report.musl_uses
+    return not rust and (report is None or not report.musl_uses)
 
 
 async def _run(
@@ -280,8 +279,8 @@ async def _run(
             run_id = new_id
             await deps.store.set_check_run(target.repo_id, sha, new_id)
 
-    async def mark_started(paths: Sequence[str]) -> None:
-        if quiet and run_id is None and _says_nothing(paths):
+    async def mark_started(rust: bool) -> None:
+        if quiet and run_id is None and _says_nothing(rust):
             return  # perhaps no Rust here: no run until there is something to say
         await remember(
             await checks.start(
@@ -302,8 +301,7 @@ async def _run(
         entries = await _index_entries(snapshot, deps)
         org_default = await deps.org_configs.get(gh, owner)
         report, config, errors = _analyse(snapshot, deps, entries, org_default)
-        read = [*snapshot.shas, *(p.path for p in snapshot.problems)]
-        if quiet and run_id is None and _says_nothing(read, report):
+        if quiet and run_id is None and _says_nothing(snapshot.rust, report):
             logger.debug("not a Rust repository: no check run", extra=log)
             return None
         if not config.enabled:

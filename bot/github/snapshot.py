@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import gidgethub
 from cachetools import LRUCache
 
-from bot.core.scope import CONFIG_PATH, SKIP_DIRS, wanted
+from bot.core.scope import CONFIG_PATH, SKIP_DIRS, marks_rust, wanted
 from bot.core.sources import Problem
 from bot.github.client import GitHubClient
 
@@ -46,6 +46,7 @@ class Snapshot:
     shas: Mapping[str, str]
     problems: tuple[Problem, ...] = ()
     fetched: int = 0  # blob requests this snapshot cost
+    rust: bool = True  # the tree has a Cargo manifest, Rust marker or our config
 
     @property
     def key(self) -> tuple[tuple[str, str], ...]:
@@ -101,33 +102,67 @@ async def _get_tree(
     return data
 
 
-def _blob_entry(prefix: str, item: Mapping[str, Any]) -> _Entry | None:
-    """Return the item as a wanted regular file, or None."""
-    # Symlinks (mode 120000) point anywhere, submodules (type commit) live in
-    # another repository: neither is read.
-    if item.get("type") != "blob" or item.get("mode") == MODE_SYMLINK:
-        return None
-    path = prefix + str(item.get("path", ""))
-    if not wanted(path):
-        return None
-    size = item.get("size")
-    return _Entry(path, str(item["sha"]), size if isinstance(size, int) else None)
+def _shows_rust(path: str) -> bool:
+    """Return whether a file at `path` means the repository is for musl-check.
+
+    Any Cargo manifest (a member's too), a Rust marker file or the App's own
+    config; see `runner._says_nothing`.
+    """
+    return (
+        path.rpartition("/")[2] == "Cargo.toml"
+        or marks_rust(path)
+        or path == CONFIG_PATH
+    )
+
+
+def _read_listing(
+    prefix: str,
+    items: list[Any],
+    entries: list[_Entry],
+    queue: deque[tuple[str, str]] | None,
+) -> bool:
+    """Add the wanted regular files of one tree listing to `entries`.
+
+    Sub-trees go to `queue` (when walking level by level). Return whether any
+    file shows Rust (`_shows_rust`).
+    """
+    rust = False
+    for item in items:
+        kind = item.get("type")
+        if kind == "tree":
+            if queue is not None and item.get("path") not in SKIP_DIRS:
+                queue.append((f"{prefix}{item['path']}/", str(item["sha"])))
+            continue
+        # Submodules (type commit) live in another repository, symlinks (mode
+        # 120000) point anywhere: neither is read.
+        if kind != "blob":
+            continue
+        path = prefix + str(item.get("path", ""))
+        rust = rust or _shows_rust(path)
+        if item.get("mode") == MODE_SYMLINK or not wanted(path):
+            continue
+        size = item.get("size")
+        entries.append(
+            _Entry(path, str(item["sha"]), size if isinstance(size, int) else None)
+        )
+    return rust
 
 
 async def list_wanted(
     gh: GitHubClient, owner: str, repo: str, sha: str
-) -> tuple[list[_Entry], list[Problem]]:
-    """Return the wanted files at the commit and notes on what was left out."""
+) -> tuple[list[_Entry], list[Problem], bool]:
+    """Return the wanted files at the commit, notes on what was left out, and
+    whether the tree shows Rust (`_shows_rust`)."""
+    entries: list[_Entry] = []
     root = await _get_tree(gh, owner, repo, sha, recursive=True)
     if not root.get("truncated"):
-        entries = [e for item in root["tree"] if (e := _blob_entry("", item))]
-        return entries, []
+        return entries, [], _read_listing("", root["tree"], entries, None)
     # Over 100,000 entries or 7 MB: walk sub-trees one level at a time,
     # breadth first, skipping directories the analysis never reads.
-    entries = []
     problems: list[Problem] = []
     queue: deque[tuple[str, str]] = deque([("", sha)])
     requests = 0
+    rust = False
     while queue:
         if requests >= MAX_TREE_REQUESTS:
             problems.append(
@@ -137,16 +172,13 @@ async def list_wanted(
                     f"repository tree too large: {len(queue)} directories not read",
                 )
             )
+            rust = True  # not all seen: do not stay quiet on a guess
             break
         prefix, tree_sha = queue.popleft()
         listing = await _get_tree(gh, owner, repo, tree_sha, recursive=False)
         requests += 1
-        for item in listing["tree"]:
-            if item.get("type") == "tree" and item.get("path") not in SKIP_DIRS:
-                queue.append((f"{prefix}{item['path']}/", str(item["sha"])))
-            elif (entry := _blob_entry(prefix, item)) is not None:
-                entries.append(entry)
-    return entries, problems
+        rust = _read_listing(prefix, listing["tree"], entries, queue) or rust
+    return entries, problems, rust
 
 
 async def take_snapshot(
@@ -157,14 +189,14 @@ async def take_snapshot(
     blobs: BlobCache,
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
-    on_fetch: Callable[[Sequence[str]], Awaitable[None]] | None = None,
+    on_fetch: Callable[[bool], Awaitable[None]] | None = None,
 ) -> Snapshot:
     """Return the wanted files at commit `sha`, reading blobs from the cache first.
 
-    `on_fetch` is awaited before the first blob request, with the paths of
-    every file the snapshot will hold.
+    `on_fetch` is awaited before the first blob request, with whether the tree
+    shows Rust (`Snapshot.rust`).
     """
-    entries, problems = await list_wanted(gh, owner, repo, sha)
+    entries, problems, rust = await list_wanted(gh, owner, repo, sha)
     entries.sort(key=lambda e: e.path)
     if len(entries) > MAX_FILES:
         problems.append(
@@ -194,7 +226,7 @@ async def take_snapshot(
         else:
             files[entry.path] = cached
     if missing and on_fetch is not None:
-        await on_fetch(list(shas))
+        await on_fetch(rust)
     gate = asyncio.Semaphore(BLOB_FETCH_CONCURRENCY)
 
     async def fetch(entry: _Entry) -> None:
@@ -207,7 +239,7 @@ async def take_snapshot(
         files[entry.path] = data
 
     await asyncio.gather(*(fetch(e) for e in missing))
-    return Snapshot(sha, files, shas, tuple(problems), len(missing))
+    return Snapshot(sha, files, shas, tuple(problems), len(missing), rust)
 
 
 def config_text(snapshot: Snapshot) -> str | None:

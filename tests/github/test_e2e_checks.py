@@ -381,6 +381,7 @@ async def test_no_check_run_where_rust_is_absent(
         ({".github/musl-check.yml": b"enabled: true\n"}, "success"),
         ({"rust-toolchain.toml": b'[toolchain]\nchannel = "1.93"\n'}, "success"),
         ({"tools/Cargo.lock": b"version = 3\n"}, "success"),
+        ({"native/core/Cargo.toml": b'[package]\nname = "core"\n'}, "success"),
         (
             {
                 ".github/workflows/ci.yml": b"jobs:\n  b:\n    steps:\n"
@@ -389,7 +390,7 @@ async def test_no_check_run_where_rust_is_absent(
             "success",
         ),
     ],
-    ids=["config", "toolchain", "nested-lockfile", "musl-build"],
+    ids=["config", "toolchain", "nested-lockfile", "member-manifest", "musl-build"],
 )
 async def test_any_sign_of_rust_gets_a_run(
     extra: dict[str, bytes], conclusion: str, fake_github: FakeGitHub, deliver: Deliver

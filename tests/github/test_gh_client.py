@@ -5,7 +5,6 @@ from __future__ import annotations
 import http
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import gidgethub
@@ -236,22 +235,24 @@ async def test_snapshot_reads_wanted_files_and_caches_blobs(
     sha = fake_github.add_commit(REPO, files)
     gh = factory.installation_client(1)
     blobs = BlobCache()
-    started: list[list[str]] = []
+    started: list[bool] = []
 
-    async def on_fetch(paths: Sequence[str]) -> None:
-        started.append(sorted(paths))
+    async def on_fetch(rust: bool) -> None:
+        started.append(rust)
 
     snap = await take_snapshot(gh, "acme", "app", sha, blobs, on_fetch=on_fetch)
     assert "src/main.rs" not in snap.files
     assert snap.files == {p: d for p, d in files.items() if p != "src/main.rs"}
     assert snap.fetched == len(snap.files)
-    assert started == [sorted(snap.files)]  # every file the snapshot holds
+    assert started == [True]  # the tree shows Rust
+    assert snap.rust
     before = len(fake_github.requests)
     again = await take_snapshot(gh, "acme", "app", sha, blobs, on_fetch=on_fetch)
     assert again.fetched == 0
     assert again.key == snap.key
     assert len(fake_github.requests) == before + 1  # the tree only
-    assert started == [sorted(snap.files)]  # every file the snapshot holds
+    assert started == [True]  # the tree shows Rust
+    assert snap.rust
 
 
 async def test_snapshot_skips_big_files_and_links(
@@ -295,7 +296,26 @@ async def test_truncated_tree_is_walked(
     listings = fake_github.calls("GET", "/git/trees/")
     assert next(r.query for r in listings) == {"recursive": "1"}
     assert all(r.query == {} for r in listings[1:])
+    assert snap.rust
     assert fake_github.violations == []
+
+
+@pytest.mark.parametrize("truncate", [None, 1])
+async def test_rust_is_seen_anywhere_in_the_tree(
+    truncate: int | None, fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    plain = {"web/app/Dockerfile": b"FROM node\n", "README.md": b"hi\n"}
+    gh = factory.installation_client(1)
+    for extra, rust in [
+        ({}, False),
+        ({"web/app/lib/native/Cargo.toml": b"[package]\n"}, True),  # never read
+        ({".github/musl-check.yml": b"enabled: true\n"}, True),
+    ]:
+        sha = fake_github.add_commit(REPO, {**plain, **extra})
+        fake_github.repos[REPO].truncate_after = truncate
+        snap = await take_snapshot(gh, "acme", "app", sha, BlobCache())
+        assert snap.rust is rust, extra
+        assert "web/app/lib/native/Cargo.toml" not in snap.files
 
 
 async def test_truncated_tree_walk_is_bounded(
@@ -309,6 +329,7 @@ async def test_truncated_tree_walk_is_bounded(
     assert len(fake_github.calls("GET", "/git/trees/")) == MAX_TREE_REQUESTS + 1
     assert snap.problems
     assert "too large" in snap.problems[-1].message
+    assert snap.rust  # not all of it seen: no guess that Rust is absent
 
 
 async def test_empty_repository_raises(
