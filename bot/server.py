@@ -333,8 +333,10 @@ async def resume_pending(app: web.Application) -> int:
     # A page of rows (bodies included, so not too many at once); a full page
     # may mean more are waiting.
     page = min(rt.max_queued, RESUME_PAGE)
+    rt.backlog = False  # set again by a delivery deferred meanwhile
     rows = await store.pending(limit=page)
-    rt.backlog = len(rows) >= page
+    if len(rows) >= page:
+        rt.backlog = True
     for delivery in rows:
         if delivery.delivery_id in rt.active:
             continue
