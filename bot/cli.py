@@ -1,4 +1,4 @@
-"""Command line: `musl-check scan [PATH]` and `musl-check serve`."""
+"""Command line: `musl-check scan [PATH]`, `serve` and `worker`."""
 
 from __future__ import annotations
 
@@ -104,16 +104,33 @@ def _parser() -> argparse.ArgumentParser:
     serve_p = sub.add_parser("serve", help="run the GitHub App")
     serve_p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server
     serve_p.add_argument("--port", type=int, default=None)
+    serve_p.add_argument(
+        "--ingress-only",
+        action="store_true",
+        help="record webhooks only; `musl-check worker` processes them",
+    )
+    worker_p = sub.add_parser(
+        "worker",
+        help="process the deliveries web instances record (shared store)",
+    )
+    worker_p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server
+    worker_p.add_argument(
+        "--port", type=int, default=None, help="for /healthz and /metrics"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "serve":
-        from bot.server import serve  # the scanner needs no aiohttp
+    if args.command in ("serve", "worker"):
+        from bot.server import Role, serve  # the scanner needs no aiohttp
 
-        return serve(args.host, args.port)
+        if args.command == "worker":
+            role = Role.WORKER
+        else:
+            role = Role.WEB if args.ingress_only else Role.ALL
+        return serve(args.host, args.port, role)
     try:
         return scan(args.path, args.format, args.fail_on)
     except InputError as err:

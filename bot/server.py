@@ -170,6 +170,18 @@ class Metrics:
         )
 
 
+class Role(StrEnum):
+    """What one process of the App does (several share a Redis or SQLite store)."""
+
+    ALL = "all"  # receive webhooks and process them (the default, one instance)
+    WEB = "web"  # receive and record only (`serve --ingress-only`)
+    WORKER = "worker"  # process what web instances recorded (`musl-check worker`)
+
+
+# How often a worker looks for recorded work: web instances cannot wake it.
+WORKER_POLL_S: Final = 1.0
+
+
 @dataclass(slots=True)
 class Runtime:
     """Mutable per-app state: background tasks, concurrency gate, metrics."""
@@ -184,6 +196,7 @@ class Runtime:
     )
     max_queued: int = MAX_QUEUED
     max_queued_bytes: int = MAX_QUEUED_BYTES
+    role: Role = Role.ALL
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     active: set[str] = field(default_factory=set)  # delivery ids queued or running
     queued_bytes: int = 0  # body bytes of the deliveries in `active`
@@ -235,8 +248,13 @@ def create_app(
     sweep_interval_s: float = SWEEP_INTERVAL_S,
     max_queued: int = MAX_QUEUED,
     max_queued_bytes: int = MAX_QUEUED_BYTES,
+    role: Role = Role.ALL,
 ) -> web.Application:
-    """Build the App's aiohttp application (store opened on start-up if not given)."""
+    """Build the App's aiohttp application (store opened on start-up if not given).
+
+    A `Role.WEB` app records deliveries and leaves them to workers; a
+    `Role.WORKER` app has no /webhook and processes what the store holds.
+    """
     if handler is None:
         # Imported here so the server module loads without the GitHub layer.
         routes = importlib.import_module("bot.github.routes")
@@ -251,11 +269,14 @@ def create_app(
         sweep_interval_s=sweep_interval_s,
         max_queued=max_queued,
         max_queued_bytes=max_queued_bytes,
+        role=role,
     )
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)
-    app.cleanup_ctx.append(_work_ctx)
-    app.router.add_post("/webhook", webhook)
+    if role is not Role.WEB:
+        app.cleanup_ctx.append(_work_ctx)
+    if role is not Role.WORKER:
+        app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)
@@ -530,7 +551,8 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     # Recorded and leased to this instance in one store write, before the 202:
     # the background work then needs no separate claim. With no room in memory
     # it is recorded unleased and left to the sweep (see MAX_QUEUED).
-    room = rt.has_room(len(body))
+    here = rt.role is Role.ALL  # a web-only instance leaves all work to workers
+    room = here and rt.has_room(len(body))
     leased_until = time.monotonic() + LEASE_S
     try:
         added = await app[STORE_KEY].add_delivery(
@@ -563,8 +585,9 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             extra={"delivery_id": delivery_id, "event": event_name},
         )
     if not room:
-        rt.metrics.deferred.inc()
-        rt.backlog = True
+        if here:
+            rt.metrics.deferred.inc()
+            rt.backlog = True
         return _json({"status": "accepted", "delivery": delivery_id}, 202)
     event = LazyEvent(body, event=event_name, delivery_id=delivery_id)
     _spawn(app, event, leased_until, size=len(body))
@@ -588,7 +611,7 @@ async def healthz(request: web.Request) -> web.Response:
             {"status": "error", "store": "unavailable"}, status=503
         )
     return web.json_response(
-        {"status": "ok", "store": "ok", "in_flight": len(rt.active)}
+        {"status": "ok", "store": "ok", "in_flight": len(rt.active), "role": rt.role}
     )
 
 
@@ -598,9 +621,17 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+_DOES: Final = {
+    Role.ALL: "receives webhooks at <code>/webhook</code>",
+    Role.WEB: "records webhooks at <code>/webhook</code> for the workers",
+    Role.WORKER: "processes the deliveries web instances record",
+}
+
+
 async def status_page(request: web.Request) -> web.Response:
     """Show that the App is configured and the latest verdict per repository."""
     settings = request.app[SETTINGS_KEY]
+    rt = request.app[RUNTIME_KEY]
     results = await request.app[STORE_KEY].results(limit=RECENT_RESULTS)
     e = html.escape
     rows = "\n".join(
@@ -621,8 +652,7 @@ async def status_page(request: web.Request) -> web.Response:
     body = (
         "<h1>musl-check</h1>"
         f"<p>The App is configured (App ID <code>{e(settings.app_id)}</code>,"
-        f" GitHub API <code>{e(settings.api_url)}</code>) and receives webhooks"
-        " at <code>/webhook</code>.</p>"
+        f" GitHub API <code>{e(settings.api_url)}</code>) and {_DOES[rt.role]}.</p>"
         f"<h2>Latest results ({len(results)} repositories)</h2>{table}"
     )
     return web.Response(text=render_page("musl-check", body), content_type="text/html")
@@ -712,15 +742,17 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level)
 
 
-def serve(host: str, port: int | None) -> int:
+def serve(host: str, port: int | None, role: Role = Role.ALL) -> int:
     """Run the App (or the first-run setup page) until interrupted; return exit code."""
     env = read_env(os.environ)
-    return run(env, host, port)
+    return run(env, host, port, role)
 
 
-def run(env: Mapping[str, str], host: str, port: int | None) -> int:
+def run(
+    env: Mapping[str, str], host: str, port: int | None, role: Role = Role.ALL
+) -> int:
     """Build the right application for `env` and serve it (see `serve`)."""
-    if needs_setup(env):
+    if needs_setup(env) and role is not Role.WORKER:
         from bot.setup import create_setup_app
 
         configure_logging("INFO", env.get("LOG_FORMAT", "text"))
@@ -733,7 +765,9 @@ def run(env: Mapping[str, str], host: str, port: int | None) -> int:
         print(exc, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    web.run_app(create_app(settings), host=host, port=port or settings.port, print=None)
+    sweep = WORKER_POLL_S if role is Role.WORKER else SWEEP_INTERVAL_S
+    app = create_app(settings, role=role, sweep_interval_s=sweep)
+    web.run_app(app, host=host, port=port or settings.port, print=None)
     return 0
 
 

@@ -61,3 +61,11 @@ async def settle(app: web.Application) -> None:
     """Wait until the app's background tasks are done."""
     while app[RUNTIME_KEY].tasks:
         await asyncio.gather(*app[RUNTIME_KEY].tasks, return_exceptions=True)
+
+
+async def calls(recorder: Recorder, n: int) -> None:
+    """Wait until `recorder` has been called `n` times (work resumed by a sweep)."""
+    async with asyncio.timeout(30):
+        while len(recorder.events) < n:
+            recorder.called.clear()
+            await recorder.called.wait()

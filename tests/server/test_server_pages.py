@@ -64,7 +64,12 @@ async def test_healthz(
     client = await aiohttp_client(create_app(settings, store=store, handler=recorder))
     resp = await client.get("/healthz")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ok", "store": "ok", "in_flight": 0}
+    assert await resp.json() == {
+        "status": "ok",
+        "store": "ok",
+        "in_flight": 0,
+        "role": "all",
+    }
 
 
 async def test_metrics_per_app(

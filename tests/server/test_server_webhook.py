@@ -21,7 +21,15 @@ from bot.server import (
 )
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
-from tests.server.serverkit import ROTATED, SECRET, Recorder, headers, payload, settle
+from tests.server.serverkit import (
+    ROTATED,
+    SECRET,
+    Recorder,
+    calls,
+    headers,
+    payload,
+    settle,
+)
 
 TestClientT = TestClient[web.Request, web.Application]
 BODY = payload("pull_request", "synchronize")
@@ -284,14 +292,6 @@ async def test_concurrency_is_bounded(
     await settle(client.app)
     assert len(blocked.events) == 20
     assert await store.pending() == []
-
-
-async def calls(recorder: Recorder, n: int) -> None:
-    """Wait until `recorder` has been called `n` times (work resumed by the sweep)."""
-    async with asyncio.timeout(30):
-        while len(recorder.events) < n:
-            recorder.called.clear()
-            await recorder.called.wait()
 
 
 async def test_burst_beyond_the_queue_waits_in_the_store(
