@@ -11,6 +11,7 @@ from bot.store import RETENTION_S, PullFeedback, StoredDelivery, StoredResult
 
 CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
 PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
+PENDING_PAGE: Final = 200
 
 
 def _text(value: object) -> str:
@@ -101,27 +102,43 @@ class RedisStore:
             await pipe.execute()
 
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
-        """Return unfinished deliveries whose lease is free or expired."""
-        ids = await self._r.zrange(self._k("pending"), 0, -1)
+        """Return unfinished deliveries whose lease is free or expired.
+
+        Reads the pending set a page at a time, with one round trip for the
+        page's leases and one for the free deliveries' fields: a backlog of
+        leased deliveries costs pages, not a round trip each.
+        """
         out: list[StoredDelivery] = []
-        for raw in ids:
-            if len(out) >= limit:
+        page = max(limit, PENDING_PAGE)
+        start = 0
+        while len(out) < limit:
+            raw_ids = await self._r.zrange(self._k("pending"), start, start + page - 1)
+            if not raw_ids:
                 break
-            delivery_id = _text(raw)
-            if await self._r.exists(self._k("lease", delivery_id)):
-                continue
-            h = await self._r.hgetall(self._k("delivery", delivery_id))
-            if not h:
-                continue
-            out.append(
-                StoredDelivery(
-                    delivery_id=delivery_id,
-                    event=_text(h[b"event"]),
-                    body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
-                    received_at=float(h[b"received_at"]),
-                    attempts=int(h[b"attempts"]),
+            start += len(raw_ids)
+            ids = [_text(raw) for raw in raw_ids]
+            async with self._r.pipeline(transaction=False) as pipe:
+                for delivery_id in ids:
+                    pipe.exists(self._k("lease", delivery_id))
+                leased = await pipe.execute()
+            free = [i for i, held in zip(ids, leased, strict=True) if not held]
+            free = free[: limit - len(out)]
+            async with self._r.pipeline(transaction=False) as pipe:
+                for delivery_id in free:
+                    pipe.hgetall(self._k("delivery", delivery_id))
+                fields = await pipe.execute()
+            for delivery_id, h in zip(free, fields, strict=True):
+                if not h:
+                    continue
+                out.append(
+                    StoredDelivery(
+                        delivery_id=delivery_id,
+                        event=_text(h[b"event"]),
+                        body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
+                        received_at=float(h[b"received_at"]),
+                        attempts=int(h[b"attempts"]),
+                    )
                 )
-            )
         return out
 
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,12 @@ from bot.store.journal import (
     journal_files,
 )
 from bot.store.redis import RedisStore
-from bot.store.sqlite import SqliteStore, insert_rows
+from bot.store.sqlite import (
+    _DROP_FINISHED_BODIES,
+    BODY_GRACE_S,
+    SqliteStore,
+    insert_rows,
+)
 from tests.server.serverkit import payload
 
 BODY = payload("push", "with-installation")
@@ -107,6 +113,24 @@ async def test_pending_limit_and_order(any_store: Store) -> None:
         assert await any_store.add_delivery(f"d{i}", "push", BODY)
     got = await any_store.pending(limit=3)
     assert [d.delivery_id for d in got] == ["d0", "d1", "d2"]
+
+
+async def test_pending_steps_over_many_leased(any_store: Store) -> None:
+    # More leased deliveries ahead than one page of the pending set holds.
+    for i in range(450):
+        leased = i < 300
+        assert await any_store.add_delivery(
+            f"d{i:03d}",
+            "push",
+            BODY,
+            owner="elsewhere" if leased else None,
+            lease_s=600 if leased else 0,
+        )
+        await asyncio.sleep(0)  # distinct arrival order
+    got = await any_store.pending(limit=100)
+    assert [d.delivery_id for d in got] == [f"d{i:03d}" for i in range(300, 400)]
+    assert all(d.body == BODY for d in got)
+    assert [d.delivery_id for d in await any_store.pending(limit=1)] == ["d300"]
 
 
 async def test_check_runs(any_store: Store) -> None:
@@ -236,7 +260,12 @@ def test_sqlite_file_not_world_readable_dir(tmp_path: Path) -> None:
 
 KILLED_WRITER = """
 import asyncio, os, signal, sys
-from bot.store.sqlite import SqliteStore, insert_rows
+from bot.store.sqlite import (
+    _DROP_FINISHED_BODIES,
+    BODY_GRACE_S,
+    SqliteStore,
+    insert_rows,
+)
 
 async def main() -> None:
     store = SqliteStore.open(sys.argv[1])
@@ -367,3 +396,25 @@ def test_insert_rows_chunks_statements() -> None:
         (3, None),
         (4, "w"),
     ]
+
+
+async def test_sqlite_body_cleanup_reads_only_the_bodies(tmp_path: Path) -> None:
+    path = str(tmp_path / "plan.sqlite3")
+    store = SqliteStore.open(path)
+    old = time.time() - BODY_GRACE_S - 60
+    assert await store.add_delivery("done", "push", BODY)
+    assert await store.add_delivery("recent", "push", BODY)
+    assert await store.add_delivery("open", "push", BODY)
+    await store.flush()
+    c = store._conn
+    finish = "UPDATE deliveries SET finished_at = ? WHERE id = ?"
+    c.execute(finish, (old, "done"))
+    c.execute(finish, (time.time(), "recent"))
+    assert [d.delivery_id for d in await store.pending()] == ["open"]
+    assert {r[0] for r in c.execute("SELECT id FROM bodies")} == {"recent", "open"}
+    # The deliveries table (every id of the last days) is searched by key only.
+    plan = c.execute(f"EXPLAIN QUERY PLAN {_DROP_FINISHED_BODIES}", (0.0,)).fetchall()
+    details = [row[-1] for row in plan]
+    assert any("SCAN bodies" in d for d in details), details
+    assert not any("SCAN d" in d or "SCAN deliveries" in d for d in details), details
+    await store.close()
