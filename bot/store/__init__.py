@@ -8,6 +8,11 @@ from typing import Final, Protocol
 # Finished deliveries are kept this long (GitHub redelivers for up to 3 days,
 # 7 on GHES) so a redelivery is still recognised as a duplicate.
 RETENTION_S: Final = 8 * 24 * 3600.0
+# Check-run ids (one per repository and commit) and what was posted on pull
+# requests are kept this long, then forgotten: Redis by key TTLs, SQLite by an
+# hourly prune.
+CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
+PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
 
 
 class StoreError(Exception):

@@ -7,10 +7,15 @@ from typing import Final
 
 from redis.asyncio import Redis
 
-from bot.store import RETENTION_S, PullFeedback, StoredDelivery, StoredResult
+from bot.store import (
+    CHECK_RUN_TTL_S,
+    PULL_FEEDBACK_TTL_S,
+    RETENTION_S,
+    PullFeedback,
+    StoredDelivery,
+    StoredResult,
+)
 
-CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
-PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
 PENDING_PAGE: Final = 200
 
 

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from bot.store import RETENTION_S, PullFeedback, StoredDelivery, StoredResult
+from bot.store import (
+    CHECK_RUN_TTL_S,
+    PULL_FEEDBACK_TTL_S,
+    RETENTION_S,
+    PullFeedback,
+    StoredDelivery,
+    StoredResult,
+)
 from bot.store.journal import (
     AddRecord,
     FinishRecord,
@@ -48,6 +55,8 @@ PAGE_SIZE: Final = 16384
 # Journaled deliveries are moved into the database this long after the first
 # one waiting, or as soon as the journal file holds MOVE_BYTES.
 MOVE_DELAY_S: Final = 0.25
+# How often a long-running store forgets what is past its keeping time.
+PRUNE_INTERVAL_S: Final = 3600.0
 MOVE_BYTES: Final = 16 * 1024 * 1024
 
 _INSERT_DELIVERY: Final = (
@@ -162,9 +171,12 @@ class SqliteStore:
         threaded: bool = True,
         journal: Journal | None = None,
         reader: sqlite3.Connection | None = None,
+        prune_interval_s: float = PRUNE_INTERVAL_S,
     ) -> None:
         """Wrap an open connection whose schema exists (use `SqliteStore.open`)."""
         self._conn = conn
+        self._prune_interval_s = prune_interval_s
+        self._pruned_at = time.monotonic()  # `open` has just pruned
         # With a journal, `reader` answers dedupe lookups on the event loop.
         self._journal = journal
         self._reader = reader
@@ -183,7 +195,13 @@ class SqliteStore:
         self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
-    def open(cls, path: str, *, threaded: bool = True) -> SqliteStore:
+    def open(
+        cls,
+        path: str,
+        *,
+        threaded: bool = True,
+        prune_interval_s: float = PRUNE_INTERVAL_S,
+    ) -> SqliteStore:
         """Open (creating directory, file and schema) the database at `path`."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -197,17 +215,14 @@ class SqliteStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.executescript(SCHEMA)
-        conn.execute(
-            "DELETE FROM deliveries WHERE finished_at IS NOT NULL AND finished_at < ?",
-            (time.time() - RETENTION_S,),
-        )
+        _prune(conn, time.time())
         conn.execute(
             "DELETE FROM bodies WHERE id NOT IN"
             " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
         )
         lock_fd = None if path == ":memory:" else lock(path)
         if lock_fd is None:  # in memory, or another store holds the journal
-            return cls(conn, threaded=threaded)
+            return cls(conn, threaded=threaded, prune_interval_s=prune_interval_s)
         try:
             seq = _replay(conn, path)
         except BaseException:
@@ -216,7 +231,11 @@ class SqliteStore:
         reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         reader.execute("PRAGMA query_only=1")
         return cls(
-            conn, threaded=threaded, journal=Journal(path, seq, lock_fd), reader=reader
+            conn,
+            threaded=threaded,
+            journal=Journal(path, seq, lock_fd),
+            reader=reader,
+            prune_interval_s=prune_interval_s,
         )
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -418,7 +437,13 @@ class SqliteStore:
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
         """Return unfinished deliveries whose lease is free or expired."""
 
+        prune = time.monotonic() - self._pruned_at >= self._prune_interval_s
+        if prune:
+            self._pruned_at = time.monotonic()
+
         def q(c: sqlite3.Connection) -> list[StoredDelivery]:
+            if prune:
+                _prune(c, time.time())
             c.execute(_DROP_FINISHED_BODIES, (time.time() - BODY_GRACE_S,))
             rows = c.execute(
                 "SELECT d.id, d.event, b.body, d.received_at, d.attempts"
@@ -567,6 +592,18 @@ class SqliteStore:
         if self._reader is not None:
             self._reader.close()
         self._conn.close()
+
+
+def _prune(c: sqlite3.Connection, now: float) -> None:
+    """Forget what is past its keeping time (what Redis does with key TTLs)."""
+    c.execute(
+        "DELETE FROM deliveries WHERE finished_at IS NOT NULL AND finished_at < ?",
+        (now - RETENTION_S,),
+    )
+    c.execute("DELETE FROM check_runs WHERE updated_at < ?", (now - CHECK_RUN_TTL_S,))
+    c.execute(
+        "DELETE FROM pull_feedback WHERE updated_at < ?", (now - PULL_FEEDBACK_TTL_S,)
+    )
 
 
 def _replay(conn: sqlite3.Connection, path: str) -> int:

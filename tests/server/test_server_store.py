@@ -13,7 +13,15 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from bot.store import PullFeedback, Store, StoreError, open_store
+from bot.store import (
+    CHECK_RUN_TTL_S,
+    PULL_FEEDBACK_TTL_S,
+    RETENTION_S,
+    PullFeedback,
+    Store,
+    StoreError,
+    open_store,
+)
 from bot.store.journal import (
     AddRecord,
     FinishRecord,
@@ -225,6 +233,34 @@ async def test_sqlite_prunes_old_finished(tmp_path: Path) -> None:
     await store.close()
     store = SqliteStore.open(path)
     assert await store.add_delivery("old", "push", BODY)  # forgotten after retention
+    await store.close()
+
+
+async def test_sqlite_forgets_while_running_what_redis_lets_expire(
+    tmp_path: Path,
+) -> None:
+    # A prune interval of 0: every pending() prunes (hourly by default).
+    store = SqliteStore.open(str(tmp_path / "k.sqlite3"), prune_interval_s=0)
+    assert await store.add_delivery("old", "push", BODY)
+    await store.finish("old")
+    await store.set_check_run(1, "a" * 40, 10)
+    await store.set_check_run(1, "b" * 40, 11)
+    feedback = PullFeedback("at-risk", "digest", "blob")
+    await store.set_pull_feedback(1, 7, feedback)
+    await store.set_pull_feedback(1, 8, feedback)
+    await store.flush()
+    c = store._conn
+    c.execute("UPDATE deliveries SET finished_at = ?", (time.time() - RETENTION_S - 1,))
+    month = time.time() - CHECK_RUN_TTL_S - 1
+    c.execute("UPDATE check_runs SET updated_at = ? WHERE check_run_id = 10", (month,))
+    old = time.time() - PULL_FEEDBACK_TTL_S - 1
+    c.execute("UPDATE pull_feedback SET updated_at = ? WHERE number = 7", (old,))
+    assert await store.pending() == []
+    assert await store.get_check_run(1, "a" * 40) is None
+    assert await store.get_check_run(1, "b" * 40) == 11
+    assert await store.get_pull_feedback(1, 7) is None
+    assert await store.get_pull_feedback(1, 8) == feedback
+    assert await store.add_delivery("old", "push", BODY)  # past retention: new
     await store.close()
 
 
