@@ -81,24 +81,25 @@ class CheckTarget:
     @classmethod
     def from_check_suite(cls, data: Mapping[str, Any]) -> CheckTarget:
         """Build the target of a `check_suite` delivery."""
-        suite = payload.mapping(data, "check_suite")
         return cls._base(
             data,
             head_sha=payload.commit_sha(data, "check_suite.head_sha"),
-            pull_number=_first_pull(suite.get("pull_requests")),
+            pull_number=_first_pull(
+                payload.optional(data, "check_suite.pull_requests")
+            ),
             head_branch=payload.optional_text(data, "check_suite.head_branch"),
         )
 
     @classmethod
     def from_check_run(cls, data: Mapping[str, Any]) -> CheckTarget:
         """Build the target of a `check_run` delivery (the run's own commit)."""
-        run = payload.mapping(data, "check_run")
         external = payload.optional_text(data, "check_run.external_id") or ""
         number = int(external) if external.isdigit() and len(external) < 19 else None
         return cls._base(
             data,
             head_sha=payload.commit_sha(data, "check_run.head_sha"),
-            pull_number=number or _first_pull(run.get("pull_requests")),
+            pull_number=number
+            or _first_pull(payload.optional(data, "check_run.pull_requests")),
             head_branch=payload.optional_text(
                 data, "check_run.check_suite.head_branch"
             ),
@@ -111,16 +112,14 @@ class CheckTarget:
         A fork's commits get no check suite in the base repository, so the run
         is created there at the pull request's head sha (GITHUB.md 4.3).
         """
-        head = payload.mapping(data, "pull_request.head")
-        head_repo = head.get("repo")
-        head_repo_id = head_repo.get("id") if isinstance(head_repo, Mapping) else None
-        target = cls._base(
+        head_repo_id = payload.optional(data, "pull_request.head.repo.id")
+        return cls._base(
             data,
             head_sha=payload.commit_sha(data, "pull_request.head.sha"),
             pull_number=payload.integer(data, "pull_request.number"),
             head_branch=payload.optional_text(data, "pull_request.head.ref"),
+            is_fork=head_repo_id != payload.optional(data, "repository.id"),
         )
-        return dataclasses.replace(target, is_fork=head_repo_id != target.repo_id)
 
     @classmethod
     def from_push(cls, data: Mapping[str, Any]) -> CheckTarget:

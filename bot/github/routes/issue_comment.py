@@ -53,16 +53,14 @@ class CommentCommands:
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> CommentCommands | None:
         """Return the commands to act on, or None when the comment is ignored."""
-        issue = _object(data.get("issue"))
-        comment = _object(data.get("comment"))
-        user = _object(comment.get("user"))
-        if not issue.get("pull_request") or user.get("type") == "Bot":
+        if not payload.optional(data, "issue.pull_request"):
             return None
-        login = user.get("login")
-        if not isinstance(login, str) or login.endswith("[bot]"):
+        if payload.optional(data, "comment.user.type") == "Bot":
             return None
-        body = comment.get("body")
-        body = body if isinstance(body, str) else ""
+        login = payload.optional_text(data, "comment.user.login")
+        if login is None or login.endswith("[bot]"):
+            return None
+        body = payload.optional_text(data, "comment.body") or ""
         if data.get("action") == "edited":
             old = payload.optional_text(data, "changes.body.from")
             if old is None:
@@ -134,7 +132,6 @@ async def pull_target(
         "/repos/{owner}/{repo}/pulls/{number}",
         {"owner": owner, "repo": repo, "number": str(n)},
     )
-    head_repo = _object(_object(pull.get("head")).get("repo"))
     return CheckTarget(
         installation_id=installation_id,
         repo_id=repo_id,
@@ -143,13 +140,8 @@ async def pull_target(
         head_sha=payload.commit_sha(pull, "head.sha"),
         pull_number=n,
         head_branch=payload.optional_text(pull, "head.ref"),
-        is_fork=head_repo.get("id") != repo_id,
+        is_fork=payload.optional(pull, "head.repo.id") != repo_id,
     )
-
-
-def _object(value: Any) -> Mapping[str, Any]:
-    """Return `value` if it is a JSON object, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
 
 
 async def recheck(gh: GitHubClient, app: web.Application, target: CheckTarget) -> bool:
