@@ -47,11 +47,11 @@ _ROOT_FILES: Final[dict[str, Scanner]] = {
     ".justfile": scan_make,
 }
 
-# Files only a Rust project has (with any Cargo.lock): a repository with none
-# of them and no musl build gets no check run from automatic triggers.
-_RUST_FILES: Final = frozenset(
+# Root files that show a Rust project, or a repository asking for musl-check
+# (with any Cargo.toml or Cargo.lock): one with none of them and no musl build
+# gets no check run from automatic triggers.
+_RUST_ROOT_FILES: Final = frozenset(
     {
-        "Cargo.toml",
         "rust-toolchain",
         "rust-toolchain.toml",
         ".cargo/config",
@@ -59,6 +59,7 @@ _RUST_FILES: Final = frozenset(
         "Cross.toml",
         "dist-workspace.toml",
         "dist.toml",
+        CONFIG_PATH,
     }
 )
 
@@ -107,9 +108,13 @@ def is_lockfile(path: str) -> bool:
     return _name(path) == LOCKFILE_NAME
 
 
-def marks_rust(path: str) -> bool:
-    """Return whether the file at `path` shows that the repository is a Rust one."""
-    return path in _RUST_FILES or is_lockfile(path)
+def shows_rust(path: str) -> bool:
+    """Return whether a file at `path` shows a repository musl-check is for.
+
+    Any Cargo manifest (a workspace member's too, though it is never read) or
+    lockfile, a toolchain, cargo, cross or dist file, or the App's own config.
+    """
+    return _name(path) in ("Cargo.toml", LOCKFILE_NAME) or path in _RUST_ROOT_FILES
 
 
 def wanted(path: str) -> bool:

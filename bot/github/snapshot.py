@@ -12,7 +12,7 @@ from typing import Any, Final
 import gidgethub
 from cachetools import LRUCache
 
-from bot.core.scope import CONFIG_PATH, SKIP_DIRS, marks_rust, wanted
+from bot.core.scope import CONFIG_PATH, SKIP_DIRS, shows_rust, wanted
 from bot.core.sources import Problem
 from bot.github.client import GitHubClient
 
@@ -102,19 +102,6 @@ async def _get_tree(
     return data
 
 
-def _shows_rust(path: str) -> bool:
-    """Return whether a file at `path` means the repository is for musl-check.
-
-    Any Cargo manifest (a member's too), a Rust marker file or the App's own
-    config; see `runner._says_nothing`.
-    """
-    return (
-        path.rpartition("/")[2] == "Cargo.toml"
-        or marks_rust(path)
-        or path == CONFIG_PATH
-    )
-
-
 def _read_listing(
     prefix: str,
     items: list[Any],
@@ -124,7 +111,7 @@ def _read_listing(
     """Add the wanted regular files of one tree listing to `entries`.
 
     Sub-trees go to `queue` (when walking level by level). Return whether any
-    file shows Rust (`_shows_rust`).
+    file shows Rust (`shows_rust`).
     """
     rust = False
     for item in items:
@@ -138,7 +125,7 @@ def _read_listing(
         if kind != "blob":
             continue
         path = prefix + str(item.get("path", ""))
-        rust = rust or _shows_rust(path)
+        rust = rust or shows_rust(path)
         if item.get("mode") == MODE_SYMLINK or not wanted(path):
             continue
         size = item.get("size")
@@ -152,7 +139,7 @@ async def list_wanted(
     gh: GitHubClient, owner: str, repo: str, sha: str
 ) -> tuple[list[_Entry], list[Problem], bool]:
     """Return the wanted files at the commit, notes on what was left out, and
-    whether the tree shows Rust (`_shows_rust`)."""
+    whether the tree shows Rust (`shows_rust`)."""
     entries: list[_Entry] = []
     root = await _get_tree(gh, owner, repo, sha, recursive=True)
     if not root.get("truncated"):

@@ -55,9 +55,9 @@ PAGE_SIZE: Final = 16384
 # Journaled deliveries are moved into the database this long after the first
 # one waiting, or as soon as the journal file holds MOVE_BYTES.
 MOVE_DELAY_S: Final = 0.25
+MOVE_BYTES: Final = 16 * 1024 * 1024
 # How often a long-running store forgets what is past its keeping time.
 PRUNE_INTERVAL_S: Final = 3600.0
-MOVE_BYTES: Final = 16 * 1024 * 1024
 
 _INSERT_DELIVERY: Final = (
     "INSERT OR IGNORE INTO deliveries"

@@ -7,7 +7,7 @@ import pytest
 from bot.core.analysis import analyse
 from bot.core.config import parse_config
 from bot.core.findings import Rule, Severity, Verdict
-from bot.core.scope import is_lockfile, marks_rust, scanner_for, wanted
+from bot.core.scope import is_lockfile, scanner_for, shows_rust, wanted
 from tests.shared import CORPUS
 
 TOKEI = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
@@ -113,6 +113,7 @@ def test_lockfile_and_scanner_lookup() -> None:
 def test_rust_marker_files() -> None:
     marks = [
         "Cargo.toml",
+        "crates/x/Cargo.toml",  # a member's manifest: never read, still Rust
         "Cargo.lock",
         "crates/x/Cargo.lock",
         "rust-toolchain",
@@ -120,14 +121,14 @@ def test_rust_marker_files() -> None:
         ".cargo/config.toml",
         "Cross.toml",
         "dist-workspace.toml",
+        ".github/musl-check.yml",  # the repository asks for the App
     ]
-    assert all(marks_rust(p) for p in marks)
+    assert all(shows_rust(p) for p in marks)
     others = [
-        "crates/x/Cargo.toml",  # a member's manifest is never read alone
         "package.json",
         "Dockerfile",
         ".github/workflows/ci.yml",
-        ".github/musl-check.yml",
         "Cargo.lock.orig",
+        "docs/rust-toolchain.toml",
     ]
-    assert not any(marks_rust(p) for p in others)
+    assert not any(shows_rust(p) for p in others)
