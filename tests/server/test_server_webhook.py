@@ -294,17 +294,29 @@ async def test_concurrency_is_bounded(
     assert await store.pending() == []
 
 
-async def test_burst_beyond_the_queue_waits_in_the_store(
-    aiohttp_client, settings: Settings, store: SqliteStore
-) -> None:
+async def gated_app(  # type: ignore[no-untyped-def]
+    aiohttp_client, settings: Settings, store: SqliteStore, **bounds: int
+) -> tuple[web.Application, TestClientT, asyncio.Event, Recorder]:
+    """Return an app whose handler waits on a gate, with queue `bounds`.
+
+    Its sweep interval is an hour: only finished work can wake the sweep.
+    """
     gate = asyncio.Event()
     blocked = Recorder(gate=gate)
-    # A sweep interval of an hour: only finished work can wake the sweep.
     app = create_app(
-        settings, store=store, handler=blocked, max_queued=4, sweep_interval_s=3600
+        settings, store=store, handler=blocked, sweep_interval_s=3600, **bounds
     )
     client = await aiohttp_client(app)
     await settle(app)
+    return app, client, gate, blocked
+
+
+async def test_burst_beyond_the_queue_waits_in_the_store(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    app, client, gate, blocked = await gated_app(
+        aiohttp_client, settings, store, max_queued=4
+    )
     rt = app[RUNTIME_KEY]
     for i in range(12):
         resp = await client.post(
@@ -331,17 +343,9 @@ async def test_burst_beyond_the_queue_waits_in_the_store(
 async def test_queue_bounded_by_bytes_but_one_always_fits(
     aiohttp_client, settings: Settings, store: SqliteStore
 ) -> None:
-    gate = asyncio.Event()
-    blocked = Recorder(gate=gate)
-    app = create_app(
-        settings,
-        store=store,
-        handler=blocked,
-        max_queued_bytes=len(BODY) // 2,
-        sweep_interval_s=3600,
+    app, client, gate, blocked = await gated_app(
+        aiohttp_client, settings, store, max_queued_bytes=len(BODY) // 2
     )
-    client = await aiohttp_client(app)
-    await settle(app)
     for i in range(3):
         resp = await client.post(
             "/webhook", data=BODY, headers=headers(BODY, delivery=f"y{i}")
