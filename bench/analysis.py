@@ -17,7 +17,7 @@ import yaml
 from bot.cli import collect_files
 from bot.core.analysis import analyse
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
 
 
 def naive(files: dict[str, bytes]) -> None:

@@ -1,7 +1,7 @@
 """GitHub requests spent per trigger, counted on the local fake GitHub.
 
 Runs the real server (create_app) against tests/fake_github in this process
-and prints the requests each delivery made. Budget (DESIGN.md): a
+and prints the requests each delivery made. Budget (docs/architecture.md): a
 pull_request.synchronize whose config files did not change costs at most 2
 requests (tree + check run) with warm token, blob and result caches and an
 existing run, also on an at-risk pull request whose suggestion and summary
@@ -34,9 +34,8 @@ from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa:
 from tests.fake_github.pulls import add_pull, recorded  # noqa: E402
 from tests.fixes.index_data import IndexServer, index_app  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-CASE = SHARED / "corpus" / "BurntSushi__ripgrep@a7f1276021"
-WEBHOOKS = SHARED / "fixtures" / "webhooks"
+CASE = ROOT / "tests" / "corpus" / "BurntSushi__ripgrep@a7f1276021"
+WEBHOOKS = ROOT / "tests" / "fixtures" / "webhooks"
 APP_ID = 29310
 SECRET = "bench-secret"
 REPO = "acme/app"

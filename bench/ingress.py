@@ -66,8 +66,8 @@ from bot.store.sqlite import SqliteStore
 SECRET = "bench-secret"
 ROUNDS = 5
 PAYLOAD = (
-    Path(__file__).resolve().parents[2]
-    / "shared/fixtures/webhooks/pull_request/synchronize.json"
+    Path(__file__).resolve().parents[1]
+    / "tests/fixtures/webhooks/pull_request/synchronize.json"
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.core.analysis import LOCKFILE_NAMES, read_lockfile
 from bot.core.lockfile import parse_lockfile
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
 
 
 def best_of(runs: int, func: Callable[[], object]) -> float:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Final
 
 COMMAND: Final = "/musl-check"
-MAX_BODY_CHARS: Final = 65_536  # GitHub's comment size limit (GITHUB.md 5.4)
+MAX_BODY_CHARS: Final = 65_536  # GitHub's comment size limit (docs/github.md 5.4)
 MAX_COMMANDS: Final = 10
 MAX_WORD_CHARS: Final = 40
 

@@ -78,7 +78,7 @@ class Report:
 
 
 # Crates whose old releases call an LFS64 function through libc on musl
-# (DOMAIN.md 5.3): getrandom 0.1.9-0.1.16 and 0.2.0-0.2.8 call `open64`
+# (docs/domain.md 5.3): getrandom 0.1.9-0.1.16 and 0.2.0-0.2.8 call `open64`
 # (rust-random/getrandom PR 326), tempfile 2.1.1-2.1.5 calls `open64`/`fstat64`.
 _TRIGGERS: Final = (
     ("getrandom", Version(0, 1, 9), Version(0, 1, 16)),
@@ -384,7 +384,7 @@ def _problem_findings(problems: Sequence[Problem]) -> list[Finding]:
 
 
 def decide(ev: Evidence) -> Report:
-    """Apply the rules (DOMAIN.md section 9) and return the report."""
+    """Apply the rules (docs/domain.md section 9) and return the report."""
     findings: list[Finding] = []
     if ev.root is not None:
         findings.extend(_libc_findings(ev, ev.root))

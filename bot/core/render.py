@@ -34,7 +34,7 @@ BLOG_URL: Final = "https://blog.rust-lang.org/2025/12/05/Updating-musl-1.2.5/"
 INFORMATION_URI: Final = BLOG_URL
 DEFAULT_VERSION: Final = "0.1.0"
 
-# GitHub limits (GITHUB.md 4.2): summary/text 65535 characters, annotation
+# GitHub limits (docs/github.md 4.2): summary/text 65535 characters, annotation
 # message 64 KB, annotation title 255 characters.
 SUMMARY_LIMIT: Final = 65_535
 MARKDOWN_LIMIT: Final = 60_000
@@ -359,7 +359,7 @@ def _fix_json(plan: FixPlan) -> dict[str, object]:
 
 
 def render_json(report: Report) -> str:
-    """Return the scan JSON (DESIGN.md "Scan JSON"), indent 2, trailing newline."""
+    """Return the scan JSON (docs/architecture.md), indent 2, trailing newline."""
     data: dict[str, object] = {
         "schema": JSON_SCHEMA_VERSION,
         "verdict": report.verdict.value,

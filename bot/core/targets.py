@@ -7,7 +7,7 @@ from typing import Final
 
 from bot.core.versions import Version
 
-# Official musl triples (rust-lang/rust platform-support.md; DOMAIN.md 4.6).
+# Official musl triples (rust-lang/rust platform-support.md; docs/domain.md 4.6).
 MUSL_TARGETS: Final = frozenset(
     {
         "aarch64-unknown-linux-musl",

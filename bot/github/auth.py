@@ -13,7 +13,7 @@ import jwt
 from cachetools import TTLCache
 
 # GitHub accepts JWTs valid for at most 10 minutes; back-date `iat` for clock
-# drift as GitHub recommends (GITHUB.md 2.1).
+# drift as GitHub recommends (docs/github.md 2.1).
 JWT_BACKDATE: Final = 60
 JWT_LIFETIME: Final = 9 * 60
 # Renew installation tokens this long before `expires_at` (they live one hour).
@@ -104,7 +104,7 @@ class AppAuth:
             data = await request(installation_id, self.app_jwt())
             token = data.get("token") if isinstance(data, dict) else None
             # Token length and shape vary (stateless tokens since 2026); only
-            # the prefix is stable (GITHUB.md 2.2).
+            # the prefix is stable (docs/github.md 2.2).
             if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
                 raise TokenError("installation token response has no ghs_ token")
             expires = data.get("expires_at")

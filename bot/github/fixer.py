@@ -1,10 +1,10 @@
 """Apply the lockfile fix: a commit on the pull request's branch, or a fix PR.
 
 The new Cargo.lock is the blob at the analysed head with the core's FixPlan
-edits applied, committed through the git data API (GITHUB.md 8.1): blob, tree
+edits applied, committed through the git data API (docs/github.md 8.1): blob, tree
 on `base_tree`, commit with the head as parent, then a fast-forward-only ref
 update that GitHub refuses (422) when the branch moved. Fork branches are out
-of the installation's reach (GITHUB.md 8.2) and the default branch is not
+of the installation's reach (docs/github.md 8.2) and the default branch is not
 pushed to directly; both get a pull request from `musl-check/libc-<version>`,
 reused and updated rather than duplicated.
 """
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 FIX_BRANCH_PREFIX: Final = "musl-check/libc-"
 FILE_MODE: Final = "100644"
-# The check run's button (GITHUB.md 4.2: label <= 20, identifier <= 20,
+# The check run's button (docs/github.md 4.2: label <= 20, identifier <= 20,
 # description <= 40 characters).
 FIX_ACTION: Final[dict[str, str]] = {
     "label": "Fix libc",
@@ -162,7 +162,7 @@ async def _commit(
         target.vars,
         data={"content": text, "encoding": "utf-8"},
     )
-    # Without base_tree every file not listed would be deleted (GITHUB.md 8.1).
+    # Without base_tree every file not listed would be deleted (docs/github.md 8.1).
     tree = await gh.post(
         "/repos/{owner}/{repo}/git/trees",
         target.vars,

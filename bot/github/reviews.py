@@ -2,7 +2,7 @@
 
 Suggestions replace the exact Cargo.lock lines the core's FixPlan edits. GitHub
 only accepts review comments on lines shown in the pull request's diff hunks
-(GITHUB.md 5.2) and rejects the whole review with 422 otherwise, so every range
+(docs/github.md 5.2) and rejects the whole review with 422 otherwise, so every range
 is checked against the file's `patch` first; when one is not commentable no
 review is posted and the summary comment carries the fix instead.
 """
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 SUMMARY_MARKER: Final = "<!-- musl-check:summary -->"
 SUGGESTION_MARKER: Final = "<!-- musl-check:suggestion -->"
-# GitHub's limit for issue and review comment bodies (GITHUB.md 5.4).
+# GitHub's limit for issue and review comment bodies (docs/github.md 5.4).
 MAX_BODY: Final = 65_536
 MAX_SUGGESTIONS: Final = 10
 # GET pulls/{n}/files lists at most 3000 files.

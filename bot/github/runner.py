@@ -110,7 +110,7 @@ class CheckTarget:
         """Build the target of a `pull_request` delivery, on the base repository.
 
         A fork's commits get no check suite in the base repository, so the run
-        is created there at the pull request's head sha (GITHUB.md 4.3).
+        is created there at the pull request's head sha (docs/github.md 4.3).
         """
         head_repo_id = payload.optional(data, "pull_request.head.repo.id")
         return cls._base(

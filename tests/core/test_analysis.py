@@ -8,7 +8,7 @@ from bot.core.analysis import analyse
 from bot.core.config import parse_config
 from bot.core.findings import Rule, Severity, Verdict
 from bot.core.scope import is_lockfile, scanner_for, shows_rust, wanted
-from tests.shared import CORPUS
+from tests.paths import CORPUS
 
 TOKEI = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
 LOCK_HEAD = (

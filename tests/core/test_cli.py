@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 AT_RISK = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"  # getrandom 0.2.7: fails
 OK_CASE = CORPUS / "ajeetdsouza__zoxide@e3ef7c9b41"
 LATENT = CORPUS / "containers__youki@17073e8afb"

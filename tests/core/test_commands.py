@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,8 +17,7 @@ from bot.core.commands import (
     new_commands,
     parse_commands,
 )
-
-WEBHOOKS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "webhooks"
+from tests.paths import WEBHOOKS
 
 RUN = Command(CommandKind.RUN)
 FIX = Command(CommandKind.FIX)

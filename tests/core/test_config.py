@@ -18,9 +18,9 @@ from bot.core.config import (
     merge_config,
     parse_config,
 )
+from tests.paths import CORPUS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "config"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def load(name: str) -> tuple[Config, list[str]]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from tests.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
 WORDS = {
     "at-risk": "at risk",

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.diffs import commentable_lines, parse_patch, suggestion_range
+from tests.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 RIPGREP_LOCK = CORPUS / "BurntSushi__ripgrep@a7f1276021" / "Cargo.lock"
 CKSUM_144 = "2b00cc1c228a6782d0f076e7b232802e0c5689d41bb5df366f2a6b6621cfdfe1"
 CKSUM_146 = "f92be4933c13fd498862a9e02a3055f8a8d9c039ce33db97306fd5a6caa7f29b"

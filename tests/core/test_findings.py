@@ -1,8 +1,6 @@
-"""Severity rules (DOMAIN.md section 9) on real lockfiles from the corpus."""
+"""Severity rules (docs/domain.md section 9) on real lockfiles from the corpus."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +8,7 @@ from bot.core.findings import Evidence, Report, Rule, Severity, Verdict, decide
 from bot.core.fixes import FixPlan
 from bot.core.lockfile import Lockfile, parse_lockfile
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, UseKind
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.paths import CORPUS
 
 
 def lock(case: str, path: str = "Cargo.lock") -> Lockfile:

@@ -12,12 +12,12 @@ import pytest
 from bot.core.fixes import IndexEntry, LineEdit, apply_edits, choose_libc, plan_fix
 from bot.core.lockfile import parse_lockfile
 from bot.core.versions import LIBC_FIXED, Version, parse_version
+from tests.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lockfiles"
 CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
 
-# The verified checksums of DOMAIN.md 7.4 (crates.io-index li/bc/libc snapshot):
+# The verified checksums of docs/domain.md 7.4 (crates.io-index li/bc/libc snapshot):
 # vers, cksum, yanked, rust_version; 1.0.0-alpha.1 sits in publish order.
 INDEX_TABLE = """
 0.2.139 201de327520df007757c1f0adce6e827fe8562fbc28bfd9c15571c66ca1f5f79 no -

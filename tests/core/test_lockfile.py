@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from bot.core import findings
 from bot.core.analysis import LOCKFILE_NAMES, read_lockfile
 from bot.core.lockfile import Lockfile, SourceKind, parse_lockfile, source_kind
+from tests.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lockfiles"
 LOCKFILES = sorted(CORPUS.rglob("Cargo.lock")) + sorted(FIXTURES.glob("*.lock"))
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())

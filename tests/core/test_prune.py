@@ -16,7 +16,7 @@ import pytest
 
 from bot.core.sources import Problem, SourceResult, workflows, yamlcfg
 from bot.core.sources.prune import Split, split_workflow
-from tests.shared import CORPUS
+from tests.paths import CORPUS
 
 MARKERS = yamlcfg.CANDIDATE_MARKERS
 WHOLE = dataclasses.replace(workflows.DIALECT, split_jobs=False)

@@ -40,10 +40,10 @@ from bot.core.render import (
     verdict_words,
 )
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, UseKind
+from tests.paths import CORPUS, OPENAPI
 
 HERE = Path(__file__).resolve()
-CORPUS = HERE.parents[3] / "shared" / "corpus"
-OPENAPI = HERE.parents[3] / "shared" / "fixtures" / "github-openapi-subset.json"
+
 GOLDEN = HERE.parents[1] / "fixtures" / "rendered"
 UPDATE = os.environ.get("MUSL_CHECK_UPDATE_GOLDEN") == "1"
 

@@ -20,7 +20,7 @@ from bot.core.sources import (
     make,
     toolchain,
 )
-from tests.shared import CORPUS
+from tests.paths import CORPUS
 
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
 

@@ -29,8 +29,8 @@ from bot.core.sources import (
     workflows,
     yamlcfg,
 )
+from tests.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ci"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file())
 WORKFLOW_RE = re.compile(r"\.github/workflows/[^/]+\.ya?ml")

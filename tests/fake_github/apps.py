@@ -21,7 +21,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         if installation_id not in known:
             return error(404, "Not Found")
         # Stateless tokens (2026) are long and contain dots: the App must not
-        # assume a length (GITHUB.md 2.2).
+        # assume a length (docs/github.md 2.2).
         tail = f"{secrets.token_urlsafe(200)}.{secrets.token_urlsafe(40)}"
         token = f"ghs_{fake.app_id}_{tail}"
         fake.tokens[token] = installation_id

@@ -11,7 +11,7 @@ from typing import Any, Final
 from jsonschema import validators
 from openapi_schema_validator import OAS30Validator
 
-from tests.shared import OPENAPI
+from tests.paths import OPENAPI
 
 SPEC_PATH: Final = OPENAPI
 # Path parameters that may hold slashes.

@@ -17,7 +17,7 @@ TOKEN = "ghs_fixes_test_token"
 
 @pytest.fixture
 async def index_server() -> AsyncIterator[IndexServer]:
-    """Serve libc's sparse-index file (DOMAIN.md 7.4 data) on 127.0.0.1."""
+    """Serve libc's sparse-index file (docs/domain.md 7.4 data) on 127.0.0.1."""
     state = IndexServer()
     server = TestServer(index_app(state), host="127.0.0.1")
     await server.start_server()

@@ -1,4 +1,4 @@
-"""libc sparse-index lines in the real format, from DOMAIN.md 7.4's verified table.
+"""libc sparse-index lines in the real format, from docs/domain.md 7.4's verified table.
 
 Each line carries the fields crates.io serves (`name`, `vers`, `deps`, `cksum`,
 `features`, `yanked`, `links`, `v`, `rust_version` from 0.2.163 on); the
@@ -14,7 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
-# DOMAIN.md 7.4: vers, cksum, yanked, rust_version ("-" = none).
+# docs/domain.md 7.4: vers, cksum, yanked, rust_version ("-" = none).
 _TABLE_TEXT: Final = """
 0.2.139 201de327520df007757c1f0adce6e827fe8562fbc28bfd9c15571c66ca1f5f79 no -
 0.2.140 99227334921fae1a979cf0bfdfcc6b3e5ce376ef57e16fb6fb3ea2ed6095f80c no -

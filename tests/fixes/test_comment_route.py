@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.commands import CommandKind
 from bot.github.routes.issue_comment import CommentCommands
-from tests.shared import WEBHOOKS as ALL_WEBHOOKS
+from tests.paths import WEBHOOKS as ALL_WEBHOOKS
 
 WEBHOOKS = ALL_WEBHOOKS / "issue_comment"
 

@@ -1,6 +1,6 @@
 """End to end: signed real deliveries through the real server, fake GitHub, local index.
 
-Every test posts payloads from ../shared/fixtures/webhooks/ (pointed at a
+Every test posts payloads from tests/fixtures/webhooks/ (pointed at a
 repository of the fake) to create_app's /webhook, drains the background work
 and asserts on what the fake GitHub recorded. libc's index is the local sparse
 index of tests/fixes/index_data.py (real lines and checksums).
@@ -37,7 +37,7 @@ from tests.fixes.index_data import (
     index_lines,
 )
 from tests.fixes.test_reviews import apply_suggestions
-from tests.shared import CORPUS, WEBHOOKS
+from tests.paths import CORPUS, WEBHOOKS
 
 APP_ID: Final = 29310
 SECRET: Final = "e2e-fixes-secret"
@@ -46,7 +46,7 @@ RIPGREP: Final = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 TOKEI: Final = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
 NEWEST: Final = "0.2.172"
 # The one known gap of the test setup, not of the App (see violations()): the
-# OpenAPI subset (shared/fixtures) lacks POST /repos/{owner}/{repo}/pulls.
+# OpenAPI subset (tests/fixtures) lacks POST /repos/{owner}/{repo}/pulls.
 PULLS_CREATE_GAP: Final = "POST /repos/acme/app/pulls: not an operation of the schema"
 
 Post = Callable[..., Awaitable[None]]

@@ -21,7 +21,7 @@ from bot.github.reviews import (
 from tests.fake_github import FakeGitHub
 from tests.fake_github.pulls import add_pull, recorded
 from tests.fixes.index_data import CKSUM
-from tests.shared import CORPUS
+from tests.paths import CORPUS
 
 RIPGREP = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 REPO = "acme/app"

@@ -23,7 +23,7 @@ from bot.store.sqlite import SqliteStore
 from tests.conftest import Sleeps
 from tests.fake_github import FakeGitHub, create_fake_app
 from tests.fixes.index_data import IndexServer, index_app
-from tests.shared import CORPUS, WEBHOOKS
+from tests.paths import CORPUS, WEBHOOKS
 
 APP_ID = 29310  # the App id of the real check_suite fixture
 SECRET = "It's a Secret to Everybody"

@@ -33,7 +33,7 @@ from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, Repo, folder_files
 from tests.fake_github.git_data import set_branch
 from tests.github.conftest import RIPGREP_CASE, Deliver, load_payload
-from tests.shared import CORPUS
+from tests.paths import CORPUS
 
 SERDE_CASE = CORPUS / "serde-rs__serde@1023d07751"  # clean
 ZOXIDE_CASE = CORPUS / "ajeetdsouza__zoxide@e3ef7c9b41"  # musl used, libc ok

@@ -7,7 +7,7 @@ from bot.github.client import ClientFactory
 from bot.github.org_config import OrgConfigs
 from tests.fake_github import FakeGitHub, folder_files
 from tests.github.conftest import REPO, Deliver
-from tests.shared import CORPUS
+from tests.paths import CORPUS
 
 TOKEI = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
 

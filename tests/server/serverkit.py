@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot.server import RUNTIME_KEY, sign
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 WEBHOOKS = FIXTURES / "webhooks"
 SECRET = "It's a Secret to Everybody"
 ROTATED = "the-new-secret"

@@ -40,7 +40,7 @@ async def client_for(aiohttp_client, settings, store, handler) -> TestClientT:  
 
 
 def test_github_test_vector() -> None:
-    # GITHUB.md 1.2: GitHub's published example.
+    # docs/github.md 1.2: GitHub's published example.
     expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     assert sign(b"Hello, World!", "It's a Secret to Everybody") == expected
     assert verify_signature(b"Hello, World!", expected, ["It's a Secret to Everybody"])

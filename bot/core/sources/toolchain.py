@@ -27,7 +27,7 @@ _WANTED: Final = ("-linux-musl", "channel")
 
 def _channel_uses(path: str, line: int, channel: str) -> list[MuslUse]:
     # `stable-x86_64-unknown-linux-musl` names a musl *host* toolchain: it builds
-    # for musl by default (DOMAIN.md 4.6 notes).
+    # for musl by default (docs/domain.md 4.6 notes).
     return [
         MuslUse(path, line, triple, UseKind.TOOLCHAIN, resolves_to=(triple,))
         for triple in dict.fromkeys(loose_triples(channel))

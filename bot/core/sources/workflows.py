@@ -3,7 +3,7 @@
 Matrix values, `include:` entries, toolchain inputs, `--target` flags, env
 values and artifact names are uses; `exclude:` entries, comments, steps with
 `if: false`, tool downloads and conditions on targets the job never builds are
-not (DOMAIN.md 6.1, traps 1-7).
+not (docs/domain.md 6.1, traps 1-7).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Only comments on pull requests count (`issue.pull_request` present); comments
 by bots (this App included) are ignored to avoid loops, and an edited comment
-acts only on commands its previous body did not hold (GITHUB.md 9).
+acts only on commands its previous body did not hold (docs/github.md 9).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 router = Router()
 
-# maintain maps to write in this endpoint's `permission` (GITHUB.md 9).
+# maintain maps to write in this endpoint's `permission` (docs/github.md 9).
 WRITE_PERMISSIONS: Final = frozenset({"admin", "maintain", "write"})
 
 
