@@ -72,6 +72,25 @@ def retry_delay(
     return None
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Return whether a failed GitHub call may well succeed if tried later.
+
+    5xx answers, rate limits (primary and secondary: 429, or 403 with
+    rate-limit headers, docs/github.md 3.2), timeouts and connection errors
+    are; 4xx answers such as 404 and 422 are the request's own fault.
+    """
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        return True
+    if isinstance(exc, gidgethub.HTTPException):
+        if exc.status_code >= 500 or exc.status_code == 429:
+            return True
+        headers = exc.headers or {}
+        return exc.status_code == 403 and (
+            "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+        )
+    return isinstance(exc, aiohttp.ClientError | TimeoutError)
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """A gidgethub client for one installation (or the App itself)."""
 

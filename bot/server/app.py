@@ -12,23 +12,26 @@ from typing import Final, cast
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from bot.queue import RetryPolicy
 from bot.server.ingress import webhook
 from bot.server.logs import configure_logging
 from bot.server.metrics import Metrics
 from bot.server.pages import healthz, metrics, status_page
 from bot.server.state import (
-    MAX_QUEUED,
+    MAX_CONCURRENT_WORK,
     MAX_QUEUED_BYTES,
+    POLL_S,
     RUNTIME_KEY,
     SESSION_KEY,
     SETTINGS_KEY,
     STORE_KEY,
-    WORKER_POLL_S,
+    VISIBILITY_S,
+    WORK_TIMEOUT_S,
     Handler,
     Role,
     Runtime,
 )
-from bot.server.work import DRAIN_TIMEOUT_S, SWEEP_INTERVAL_S, work_ctx
+from bot.server.work import DRAIN_TIMEOUT_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
 from bot.store import Store, open_store
 
@@ -41,15 +44,19 @@ def create_app(
     store: Store | None = None,
     handler: Handler | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
-    sweep_interval_s: float = SWEEP_INTERVAL_S,
-    max_queued: int = MAX_QUEUED,
+    consumers: int = MAX_CONCURRENT_WORK,
+    poll_s: float = POLL_S,
+    visibility_s: float = VISIBILITY_S,
+    retry: RetryPolicy | None = None,
+    work_timeout_s: float = WORK_TIMEOUT_S,
     max_queued_bytes: int = MAX_QUEUED_BYTES,
     role: Role = Role.ALL,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given).
 
     A `Role.WEB` app records deliveries and leaves them to workers; a
-    `Role.WORKER` app has no /webhook and processes what the store holds.
+    `Role.WORKER` app has no /webhook and runs only the `consumers`; the
+    default does both. `retry` is the backoff of transient failures.
     """
     if handler is None:
         # Imported here so the server module loads without the GitHub layer.
@@ -62,8 +69,11 @@ def create_app(
         metrics=Metrics.create(),
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
         drain_timeout_s=drain_timeout_s,
-        sweep_interval_s=sweep_interval_s,
-        max_queued=max_queued,
+        retry=retry or RetryPolicy(),
+        consumers=consumers,
+        poll_s=poll_s,
+        visibility_s=visibility_s,
+        work_timeout_s=work_timeout_s,
         max_queued_bytes=max_queued_bytes,
         role=role,
     )
@@ -121,8 +131,7 @@ def run(
         print(exc, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    sweep = WORKER_POLL_S if role is Role.WORKER else SWEEP_INTERVAL_S
-    app = create_app(settings, role=role, sweep_interval_s=sweep)
+    app = create_app(settings, role=role)
     web.run_app(app, host=host, port=port or settings.port, print=None)
     return 0
 

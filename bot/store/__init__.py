@@ -57,36 +57,51 @@ class PullFeedback:
 
 
 class Store(Protocol):
-    """What the server and the GitHub layer need from durable storage."""
+    """What the server and the GitHub layer need from durable storage.
 
-    async def add_delivery(
-        self,
-        delivery_id: str,
-        event: str,
-        body: bytes,
-        *,
-        owner: str | None = None,
-        lease_s: float = 0.0,
-    ) -> bool:
-        """Record a delivery; return False if its id was seen before.
+    Deliveries form a queue: `add_delivery` records one (before the 202),
+    `take` leases the oldest available one to a consumer for a short
+    visibility timeout that `renew` extends while the work runs, and
+    `finish` (acknowledge) or `release` (back on the queue, after a delay)
+    ends the lease. A consumer that dies stops renewing, so its delivery is
+    available again once the timeout has run out.
+    """
 
-        With `owner` and `lease_s > 0` the new delivery is also leased to
-        `owner` (as by `claim`, attempts 1) in the same write, which saves the
-        ingress path a second round trip to the store.
+    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
+        """Record a delivery; return False if its id was seen before."""
+
+    async def take(self, owner: str, visibility_s: float) -> StoredDelivery | None:
+        """Lease the oldest available delivery to `owner`; None if there is none.
+
+        Available: unfinished, not leased (or its lease ran out), and past the
+        delay of its last `release`. Every take counts as an attempt. Every
+        consumer of one store uses the same `visibility_s` (Redis measures a
+        lease by its idle time against the taker's timeout).
         """
 
-    async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
-        """Lease an unfinished delivery to `owner` for `lease_s` seconds.
+    async def renew(self, delivery_id: str, owner: str, visibility_s: float) -> bool:
+        """Extend `owner`'s lease; False if it is no longer `owner`'s."""
 
-        Fails while another owner holds a live lease. The owner may renew its
-        own lease; `lease_s=0` gives it up.
-        """
+    async def release(self, delivery_id: str, owner: str, delay_s: float) -> None:
+        """Give `owner`'s lease back; the delivery is available after `delay_s`."""
 
     async def finish(self, delivery_id: str, error: str | None = None) -> None:
         """Mark a delivery done (with the error if processing failed)."""
 
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
-        """Return unfinished deliveries whose lease is free or expired, oldest first."""
+        """Return unfinished deliveries (leased or not), oldest first."""
+
+    async def depth(self) -> int:
+        """Return how many deliveries are unfinished (the backlog)."""
+
+    async def seen(self, delivery_id: str) -> bool:
+        """Return whether a delivery with this id was ever recorded."""
+
+    async def get_mark(self, name: str) -> str | None:
+        """Return a small named value (how far a periodic job got), if set."""
+
+    async def set_mark(self, name: str, value: str) -> None:
+        """Record a small named value."""
 
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
         """Return the check run id recorded for (repo, head_sha), if any."""
