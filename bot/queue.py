@@ -49,6 +49,7 @@ class Attempt:
     number: int = 1
     final: bool = True  # outside a queue (tests, scripts) every attempt is final
     open_runs: dict[tuple[int, str], RunCloser] = field(default_factory=dict)
+    github_unauthorized: bool = False  # GitHub answered 401 (for /healthz)
 
 
 class RetryLater(Exception):

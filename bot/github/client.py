@@ -15,6 +15,7 @@ from cachetools import LRUCache
 from multidict import CIMultiDict
 
 from bot.github.auth import AppAuth
+from bot.queue import current_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,15 @@ MAX_WAIT: Final = 60.0
 SECONDARY_WAIT: Final = 60.0
 # Git objects addressed by sha never change: no point keeping their ETags.
 _IMMUTABLE: Final = ("/git/blobs/", "/git/trees/")
+
+_HINTS: Final = {
+    401: "GitHub refused the App's credentials: check GITHUB_APP_ID and the"
+    " private key, or whether the installation still exists",
+    403: "the App lacks a permission (see app.yaml), or a rate limit applies",
+    404: "not found, or not visible to this installation",
+    409: "conflict: the repository may be empty or the ref moved",
+    422: "GitHub refused the request body",
+}
 
 AuthSource = Callable[[], Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -122,20 +132,26 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         status, got, data = await super()._request(method, url, sent, body)
         if status >= 400:
             # A 404 is an answer callers expect and handle (no org config, no
-            # such pull request); one they do not handle is logged where it
-            # ends the work. Every other error status is worth a warning.
+            # such pull request); a transient one is retried (the work logs
+            # one warning if it still fails). Any other error gets one
+            # warning, with GitHub's request id and a hint.
+            transient = status >= 500 or status == 429
+            quiet = status == 404 or transient
             logger.log(
-                logging.DEBUG if status == 404 else logging.WARNING,
+                logging.DEBUG if quiet else logging.WARNING,
                 "github request failed",
                 extra={
                     "method": method,
                     "url": url,
                     "status": status,
                     "github_request_id": got.get("x-github-request-id", ""),
+                    "hint": _HINTS.get(status, "see the response for details"),
                 },
             )
-            if status == 401 and self._on_unauthorized is not None:
-                self._on_unauthorized()
+            if status == 401:
+                current_attempt().github_unauthorized = True
+                if self._on_unauthorized is not None:
+                    self._on_unauthorized()
         if status == 200 and sent.get("accept") == RAW:
             # Raw bodies may be any bytes; latin-1 maps them 1:1 to a str that
             # gidgethub can hand back and `get_raw` turns into bytes again.

@@ -347,8 +347,8 @@ async def _run(
             # Back on the queue with a backoff; the run stays in progress.
             raise RetryLater(_reason(exc)) from exc
         if isinstance(exc, gidgethub.HTTPException):
-            # The client logged the request (status, request id): no traceback.
-            logger.warning("check failed", extra={**log, "reason": _reason(exc)})
+            # The client warned about the request (status, request id, hint).
+            logger.info("check failed", extra={**log, "reason": _reason(exc)})
         else:
             logger.exception("check failed", extra=log)
         attempt.open_runs.pop(key, None)

@@ -28,10 +28,11 @@ from bot.server.state import (
     VISIBILITY_S,
     WORK_TIMEOUT_S,
     Handler,
+    Recover,
     Role,
     Runtime,
 )
-from bot.server.work import DRAIN_TIMEOUT_S, work_ctx
+from bot.server.work import DRAIN_TIMEOUT_S, RECOVERY_INTERVAL_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
 from bot.store import Store, open_store
 
@@ -51,17 +52,22 @@ def create_app(
     work_timeout_s: float = WORK_TIMEOUT_S,
     max_queued_bytes: int = MAX_QUEUED_BYTES,
     role: Role = Role.ALL,
+    recover: Recover | None = None,
+    recovery_interval_s: float = RECOVERY_INTERVAL_S,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given).
 
     A `Role.WEB` app records deliveries and leaves them to workers; a
     `Role.WORKER` app has no /webhook and runs only the `consumers`; the
-    default does both. `retry` is the backoff of transient failures.
+    default does both. `retry` is the backoff of transient failures;
+    `recover` asks GitHub for missed deliveries every `recovery_interval_s`
+    (the GitHub layer's own when `handler` is not given, else none).
     """
     if handler is None:
         # Imported here so the server module loads without the GitHub layer.
         routes = importlib.import_module("bot.github.routes")
         handler = cast(Handler, routes.handle)
+        recover = recover or cast(Recover, routes.recover)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     app[RUNTIME_KEY] = Runtime(
@@ -76,6 +82,8 @@ def create_app(
         work_timeout_s=work_timeout_s,
         max_queued_bytes=max_queued_bytes,
         role=role,
+        recover=recover,
+        recovery_interval_s=recovery_interval_s,
     )
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)

@@ -18,6 +18,8 @@ from bot.settings import Settings
 from bot.store import Store
 
 Handler = Callable[[Event, web.Application], Awaitable[None]]
+# One pass of missed-delivery recovery; returns how many were redelivered.
+Recover = Callable[[web.Application], Awaitable[int]]
 
 SETTINGS_KEY: Final = web.AppKey("settings", Settings)
 STORE_KEY: Final = web.AppKey("store", Store)
@@ -69,6 +71,8 @@ class Runtime:
     max_queued_bytes: int = MAX_QUEUED_BYTES
     max_backlog: int = MAX_BACKLOG
     role: Role = Role.ALL
+    recover: Recover | None = None
+    recovery_interval_s: float = 300.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # one per delivery
     consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     active: set[str] = field(default_factory=set)  # delivery ids in processing

@@ -33,9 +33,12 @@ from bot.store import Store, StoredDelivery
 logger = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S: Final = 25.0
+# How often GitHub is asked for deliveries the App missed (docs/github.md 1.4).
+RECOVERY_INTERVAL_S: Final = 300.0
 # Longest a check run's closing call may take when the work itself was cut off.
 CLOSE_TIMEOUT_S: Final = 10.0
 STORE_PROBLEM: Final = "store"
+AUTH_PROBLEM: Final = "github_auth"
 
 
 class Failure(StrEnum):
@@ -64,8 +67,33 @@ async def work_ctx(app: web.Application) -> AsyncIterator[None]:
     rt.consumer_tasks = [
         asyncio.create_task(_consume(app)) for _ in range(max(1, rt.consumers))
     ]
+    recovery = asyncio.create_task(_recover_loop(app))
     yield
+    recovery.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await recovery
     await stop(app, rt.drain_timeout_s)
+
+
+async def _recover_loop(app: web.Application) -> None:
+    """Ask GitHub for missed deliveries at start-up, then every few minutes."""
+    rt = app[RUNTIME_KEY]
+    if rt.recover is None:
+        return
+    while True:
+        attempt = Attempt()
+        enter_attempt(attempt)
+        try:
+            rt.metrics.redeliveries.inc(await rt.recover(app))
+        except Exception as exc:
+            rt.metrics.failures.labels("recovery").inc()
+            logger.warning(
+                "could not recover missed deliveries",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
+        if attempt.github_unauthorized:
+            rt.problems[AUTH_PROBLEM] = "GitHub authentication failed (HTTP 401)"
+        await asyncio.sleep(rt.recovery_interval_s)
 
 
 async def drain(app: web.Application, timeout_s: float) -> None:
@@ -195,6 +223,10 @@ async def _process(app: web.Application, delivery: StoredDelivery) -> None:
         )
         enter_attempt(attempt)  # seen by the handler's task, created next
         outcome = await _attempt(app, event, attempt, log_extra)
+        if attempt.github_unauthorized:
+            rt.problems[AUTH_PROBLEM] = "GitHub authentication failed (HTTP 401)"
+        elif outcome is not None and outcome.error is None:
+            rt.problems.pop(AUTH_PROBLEM, None)
         if outcome is None:
             return  # lease lost, or handed back on shutdown
         if outcome.failure is not None:

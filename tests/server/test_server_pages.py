@@ -69,6 +69,7 @@ async def test_healthz(
         "store": "ok",
         "in_flight": 0,
         "role": "all",
+        "queue_depth": 0,
     }
 
 
