@@ -27,6 +27,8 @@ _FAIL_LEVELS: Final = {
 # Read at most this much of one file: enough to tell the analysis it is too big.
 _READ_LIMIT: Final = MAX_LOCKFILE_BYTES + 1
 _MAX_FILES: Final = 5000
+# Consumers per `serve` or `worker` process (bot/server/state.py says why 8).
+MAX_CONSUMERS_DEFAULT: Final = 8
 
 
 class InputError(Exception):
@@ -109,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record webhooks only; `musl-check worker` processes them",
     )
+    serve_p.add_argument(
+        "--consumers",
+        type=int,
+        default=MAX_CONSUMERS_DEFAULT,
+        help="deliveries processed at once in this process",
+    )
     worker_p = sub.add_parser(
         "worker",
         help="process the deliveries web instances record (shared store)",
@@ -116,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     worker_p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server
     worker_p.add_argument(
         "--port", type=int, default=None, help="for /healthz and /metrics"
+    )
+    worker_p.add_argument(
+        "--consumers",
+        type=int,
+        default=MAX_CONSUMERS_DEFAULT,
+        help="deliveries processed at once in this process",
     )
     return parser
 
@@ -130,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             role = Role.WORKER
         else:
             role = Role.WEB if args.ingress_only else Role.ALL
-        return serve(args.host, args.port, role)
+        return serve(args.host, args.port, role, consumers=max(1, args.consumers))
     try:
         return scan(args.path, args.format, args.fail_on)
     except InputError as err:

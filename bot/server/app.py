@@ -116,14 +116,25 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def serve(host: str, port: int | None, role: Role = Role.ALL) -> int:
+def serve(
+    host: str,
+    port: int | None,
+    role: Role = Role.ALL,
+    *,
+    consumers: int = MAX_CONCURRENT_WORK,
+) -> int:
     """Run the App (or the first-run setup page) until interrupted; return exit code."""
     env = read_env(os.environ)
-    return run(env, host, port, role)
+    return run(env, host, port, role, consumers=consumers)
 
 
 def run(
-    env: Mapping[str, str], host: str, port: int | None, role: Role = Role.ALL
+    env: Mapping[str, str],
+    host: str,
+    port: int | None,
+    role: Role = Role.ALL,
+    *,
+    consumers: int = MAX_CONCURRENT_WORK,
 ) -> int:
     """Build the right application for `env` and serve it (see `serve`)."""
     if needs_setup(env) and role is not Role.WORKER:
@@ -139,7 +150,7 @@ def run(
         print(exc, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings, role=role)
+    app = create_app(settings, role=role, consumers=consumers)
     web.run_app(app, host=host, port=port or settings.port, print=None)
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 # Finished deliveries are kept this long (GitHub redelivers for up to 3 days,
 # 7 on GHES) so a redelivery is still recognised as a duplicate.
@@ -145,5 +146,11 @@ def open_store(url: str) -> Store:
     if url.startswith(("redis://", "rediss://")):
         from bot.store.redis import RedisStore
 
-        return RedisStore.from_url(url)
+        # `?prefix=name:` keeps several deployments (or tests) apart on one
+        # Redis; redis-py would take the query for connection options.
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        prefix = query.pop("prefix", ["musl-check:"])[-1]
+        rest = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+        return RedisStore.from_url(rest, prefix=prefix)
     raise StoreError("store URL must start with sqlite:/// or redis://")

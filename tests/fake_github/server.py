@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import json
@@ -96,6 +97,9 @@ def _middleware(fake: FakeGitHub) -> Any:
         denied = _check_auth(fake, request)
         if denied is not None:
             return denied
+        latency = fake.extra.get("latency_s")  # a slow GitHub: work stays in flight
+        if latency:
+            await asyncio.sleep(latency)
         flaky = fake.extra.get("flaky")  # (random.Random, share of 502 answers)
         if flaky is not None and flaky[0].random() < flaky[1]:
             response = error(502, "injected flakiness")
