@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -14,6 +15,27 @@ RETENTION_S: Final = 8 * 24 * 3600.0
 # hourly prune.
 CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
 PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
+
+
+def owner_is_dead(owner: str, host: str) -> bool:
+    """Return whether `owner` ("host:pid:..." as the server names it) is gone.
+
+    Only a process of this machine (`host`) can be known dead: one whose
+    process id no longer runs. A store frees such a process's leases at once
+    instead of waiting out their visibility timeout, so a restart resumes
+    the work of the instance it replaces in seconds.
+    """
+    owner_host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if owner_host != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, under another user
+        return False
+    return False
 
 
 class StoreError(Exception):

@@ -10,6 +10,7 @@ moves it back onto the stream, atomically.
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any, Final
 
@@ -23,6 +24,7 @@ from bot.store import (
     PullFeedback,
     StoredDelivery,
     StoredResult,
+    owner_is_dead,
 )
 
 GROUP: Final = "workers"
@@ -42,6 +44,18 @@ return #ids
 """
 
 
+# Puts a dead consumer's entry back on the stream as a new entry, once: only
+# the caller whose XACK removed it from the pending list adds it again.
+_REQUEUE: Final = """
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if acked == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  redis.call('XADD', KEYS[1], '*', 'id', ARGV[3])
+end
+return acked
+"""
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -56,6 +70,7 @@ class RedisStore:
         self._stream = self._k("stream")
         self._group_ready = False
         self._promote = client.register_script(_PROMOTE)
+        self._requeue = client.register_script(_REQUEUE)
         # Stream entry of each delivery this process holds, for XACK.
         self._entry_ids: dict[str, str] = {}
         self._autoclaim_from = "0-0"
@@ -83,7 +98,31 @@ class RedisStore:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        await self._requeue_dead_local()
         self._group_ready = True
+
+    async def _requeue_dead_local(self) -> None:
+        """Put back the entries of consumers of this machine whose process died."""
+        host = socket.gethostname()
+        consumers: Any = await self._r.xinfo_consumers(self._stream, GROUP)
+        for consumer in consumers:
+            name = _text(consumer["name"])
+            if not owner_is_dead(name, host):
+                continue
+            while pending := await self._r.xpending_range(
+                self._stream, GROUP, min="-", max="+", count=100, consumername=name
+            ):
+                for item in pending:
+                    entry_id = _text(item["message_id"])
+                    found: Any = await self._r.xrange(self._stream, entry_id, entry_id)
+                    if not found:  # deleted meanwhile: just drop it
+                        await self._r.xack(self._stream, GROUP, entry_id)
+                        continue
+                    delivery_id = _text(found[0][1][b"id"])
+                    await self._requeue(
+                        keys=[self._stream], args=[GROUP, entry_id, delivery_id]
+                    )
+            await self._r.xgroup_delconsumer(self._stream, GROUP, name)
 
     async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
         """Record a delivery and put it on the stream; False if seen before."""

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sqlite3
 import time
 from asyncio import Future
@@ -31,6 +32,7 @@ from bot.store import (
     PullFeedback,
     StoredDelivery,
     StoredResult,
+    owner_is_dead,
 )
 from bot.store.journal import (
     AddRecord,
@@ -244,6 +246,7 @@ class SqliteStore:
             "DELETE FROM bodies WHERE id NOT IN"
             " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
         )
+        _free_dead_owners(conn)
         lock_fd = None if path == ":memory:" else lock(path)
         if lock_fd is None:  # in memory, or another store holds the journal
             return cls(conn, threaded=threaded, prune_interval_s=prune_interval_s)
@@ -746,6 +749,26 @@ def _prune(c: sqlite3.Connection, now: float) -> None:
     c.execute(
         "DELETE FROM pull_feedback WHERE updated_at < ?", (now - PULL_FEEDBACK_TTL_S,)
     )
+
+
+def _free_dead_owners(conn: sqlite3.Connection) -> None:
+    """Release the leases of processes that died: a restart resumes their work now.
+
+    Without this a killed instance's deliveries wait out their visibility
+    timeout after a restart.
+    """
+    host = socket.gethostname()
+    owners = conn.execute(
+        "SELECT DISTINCT owner FROM deliveries"
+        " WHERE owner IS NOT NULL AND finished_at IS NULL"
+    ).fetchall()
+    for (owner,) in owners:
+        if owner_is_dead(owner, host):
+            conn.execute(
+                "UPDATE deliveries SET owner = NULL, lease_until = 0"
+                " WHERE owner = ? AND finished_at IS NULL",
+                (owner,),
+            )
 
 
 def _replay(conn: sqlite3.Connection, path: str) -> int:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +23,7 @@ from bot.store import (
     Store,
     StoreError,
     open_store,
+    owner_is_dead,
 )
 from bot.store.journal import (
     AddRecord,
@@ -487,3 +491,49 @@ async def test_sqlite_body_cleanup_reads_only_the_bodies(tmp_path: Path) -> None
     assert any("SCAN bodies" in d for d in details), details
     assert not any("SCAN d" in d or "SCAN deliveries" in d for d in details), details
     await store.close()
+
+
+def _dead_pid() -> int:
+    """Return the id of a process that has exited (and been reaped)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return int(proc.stdout)
+
+
+def test_owner_is_dead() -> None:
+    host = socket.gethostname()
+    assert owner_is_dead(f"{host}:{_dead_pid()}:abcd", host)
+    assert not owner_is_dead(f"{host}:{os.getpid()}:abcd", host)  # alive
+    assert not owner_is_dead(f"other-host:{_dead_pid()}:abcd", host)  # unknowable
+    assert not owner_is_dead("dead-consumer", host)
+    assert not owner_is_dead(f"{host}:1:abcd", host)  # init: not ours to signal
+
+
+async def test_restart_frees_a_dead_local_process_lease(
+    any_store: Store, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    dead = f"{socket.gethostname()}:{_dead_pid()}:abcd"
+    alive = f"{socket.gethostname()}:{os.getpid()}:abcd"
+    assert await any_store.add_delivery("a", "push", BODY)
+    assert await any_store.add_delivery("b", "push", BODY)
+    assert await any_store.take(dead, 600) is not None
+    assert await any_store.take(alive, 600) is not None
+    # A new process opens the same store: the dead one's lease is freed.
+    again: Store
+    if isinstance(any_store, SqliteStore):
+        await any_store.flush()
+        again = SqliteStore.open(str(tmp_path / "s.sqlite3"))
+    else:
+        again = RedisStore.from_url(
+            request.getfixturevalue("redis_url"),
+            prefix=request.getfixturevalue("redis_prefix"),
+        )
+    got = await again.take("restarted", 600)
+    assert got is not None
+    assert (got.delivery_id, got.attempts) == ("a", 2)
+    assert await again.take("restarted", 600) is None  # "b" is a live one's
+    await again.close()
