@@ -347,8 +347,18 @@ async def _run(
             # Back on the queue with a backoff; the run stays in progress.
             raise RetryLater(_reason(exc)) from exc
         if isinstance(exc, gidgethub.HTTPException):
-            # The client warned about the request (status, request id, hint).
-            logger.info("check failed", extra={**log, "reason": _reason(exc)})
+            # One warning per failure, without a traceback: the client already
+            # warned about other statuses (with the request id and a hint).
+            quiet_in_client = exc.status_code == 404 or is_transient(exc)
+            logger.log(
+                logging.WARNING if quiet_in_client else logging.INFO,
+                "check failed",
+                extra={
+                    **log,
+                    "reason": _reason(exc),
+                    "github_request_id": exc.headers.get("x-github-request-id", ""),
+                },
+            )
         else:
             logger.exception("check failed", extra=log)
         attempt.open_runs.pop(key, None)

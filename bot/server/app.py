@@ -18,6 +18,7 @@ from bot.server.logs import configure_logging
 from bot.server.metrics import Metrics
 from bot.server.pages import healthz, metrics, status_page
 from bot.server.state import (
+    MAX_BACKLOG,
     MAX_CONCURRENT_WORK,
     MAX_QUEUED_BYTES,
     POLL_S,
@@ -54,6 +55,7 @@ def create_app(
     role: Role = Role.ALL,
     recover: Recover | None = None,
     recovery_interval_s: float = RECOVERY_INTERVAL_S,
+    max_backlog: int = MAX_BACKLOG,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given).
 
@@ -84,6 +86,7 @@ def create_app(
         role=role,
         recover=recover,
         recovery_interval_s=recovery_interval_s,
+        max_backlog=max_backlog,
     )
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)

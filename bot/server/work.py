@@ -283,7 +283,7 @@ async def _attempt(
         await asyncio.shield(store.release(delivery_id, rt.owner, 0.0))
         raise
     except TimeoutError:
-        reason = f"the work timed out after {rt.work_timeout_s:.0f} s"
+        reason = f"the work timed out after {rt.work_timeout_s:g} s"
         return Outcome(reason, Failure.TIMEOUT, retry=not attempt.final)
     except RetryLater as exc:
         return Outcome(exc.reason, Failure.TRANSIENT, retry=not attempt.final)

@@ -552,6 +552,6 @@ async def test_work_timeout_retried_then_final(
     await settle(app)
     await store.flush()
     rows = store._conn.execute("SELECT error, attempts FROM deliveries").fetchall()
-    assert rows == [("the work timed out after 0 s", 2)]
+    assert rows == [("the work timed out after 0.05 s", 2)]
     text = await (await client.get("/metrics")).text()
     assert 'musl_check_delivery_failures_total{reason="timeout"} 2.0' in text
