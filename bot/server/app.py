@@ -62,8 +62,9 @@ def create_app(
     A `Role.WEB` app records deliveries and leaves them to workers; a
     `Role.WORKER` app has no /webhook and runs only the `consumers`; the
     default does both. `retry` is the backoff of transient failures;
-    `recover` asks GitHub for missed deliveries every `recovery_interval_s`
-    (the GitHub layer's own when `handler` is not given, else none).
+    `recover` asks GitHub for missed deliveries at start-up and every
+    `recovery_interval_s` (0: never; the GitHub layer's own when `handler` is
+    not given, else none).
     """
     if handler is None:
         # Imported here so the server module loads without the GitHub layer.

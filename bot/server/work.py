@@ -78,7 +78,7 @@ async def work_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _recover_loop(app: web.Application) -> None:
     """Ask GitHub for missed deliveries at start-up, then every few minutes."""
     rt = app[RUNTIME_KEY]
-    if rt.recover is None:
+    if rt.recover is None or rt.recovery_interval_s <= 0:
         return
     while True:
         attempt = Attempt()

@@ -48,8 +48,8 @@ from bot.store.journal import (
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-# Bodies of finished deliveries are dropped by the periodic `pending()` sweep
-# once this old, in bulk and outside the burst that brought them.
+# Bodies of finished deliveries are dropped once this old, in bulk and outside
+# the burst that brought them (see `SqliteStore._maintenance`).
 BODY_GRACE_S: Final = 30.0
 # Page size of new database files: a typical 10-30 KB webhook body then fills
 # one or two overflow pages instead of 3-8 with the 4 KB default, which makes
@@ -73,8 +73,8 @@ _INSERT_DELIVERY: Final = (
 _INSERT_BODY: Final = "INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)"
 # Walks the few rows of `bodies` (one lookup each), never the whole deliveries
 # table: with 8 days of ids kept for dedupe, `id IN (SELECT ... FROM
-# deliveries ...)` took ~110 ms per call at 200k deliveries, and every sweep,
-# worker poll and /healthz runs it.
+# deliveries ...)` took ~110 ms per call at 200k deliveries, and the
+# consumers' polls run it.
 _DROP_FINISHED_BODIES: Final = (
     "DELETE FROM bodies WHERE EXISTS (SELECT 1 FROM deliveries d"
     " WHERE d.id = bodies.id AND d.finished_at < ?)"
@@ -200,6 +200,7 @@ class SqliteStore:
         self._conn = conn
         self._prune_interval_s = prune_interval_s
         self._pruned_at = time.monotonic()  # `open` has just pruned
+        self._dropped_at = time.monotonic()
         # With a journal, `reader` answers dedupe lookups on the event loop.
         self._journal = journal
         self._reader = reader
@@ -444,8 +445,10 @@ class SqliteStore:
             entry.attempts -= 1
             self._ready.appendleft(r.delivery_id)
         self._db_checked = time.monotonic()
+        maintain = self._maintenance(force=False)
 
         def q(c: sqlite3.Connection) -> StoredDelivery | None:
+            maintain(c)
             now = time.time()
             row = c.execute(
                 "UPDATE deliveries SET owner = ?, lease_until = ?,"
@@ -547,14 +550,10 @@ class SqliteStore:
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
         """Return unfinished deliveries (leased or not), oldest first."""
 
-        prune = time.monotonic() - self._pruned_at >= self._prune_interval_s
-        if prune:
-            self._pruned_at = time.monotonic()
+        maintain = self._maintenance(force=True)
 
         def q(c: sqlite3.Connection) -> list[StoredDelivery]:
-            if prune:
-                _prune(c, time.time())
-            c.execute(_DROP_FINISHED_BODIES, (time.time() - BODY_GRACE_S,))
+            maintain(c)
             rows = c.execute(
                 "SELECT d.id, d.event, b.body, d.received_at, d.attempts"
                 " FROM deliveries d JOIN bodies b ON b.id = d.id"
@@ -566,6 +565,28 @@ class SqliteStore:
 
         await self.flush()
         return await self._run(q)
+
+    def _maintenance(self, *, force: bool) -> Callable[[sqlite3.Connection], None]:
+        """Return what is due of the upkeep, to run inside the next transaction.
+
+        Finished deliveries' bodies are dropped in bulk (at most every
+        BODY_GRACE_S from `take`), expired rows pruned hourly.
+        """
+        now = time.monotonic()
+        prune = now - self._pruned_at >= self._prune_interval_s
+        drop = force or now - self._dropped_at >= BODY_GRACE_S
+        if prune:
+            self._pruned_at = now
+        if drop:
+            self._dropped_at = now
+
+        def run(c: sqlite3.Connection) -> None:
+            if prune:
+                _prune(c, time.time())
+            if drop:
+                c.execute(_DROP_FINISHED_BODIES, (time.time() - BODY_GRACE_S,))
+
+        return run
 
     async def depth(self) -> int:
         """Return how many deliveries are unfinished."""

@@ -119,8 +119,11 @@ async def bot(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> TestClient[Any, Any]:
     """Return a client of the real server (create_app) wired to the fake."""
-    # Transient failures are retried after 10 ms, 20 ms (not 15 s, 30 s).
-    app = create_app(settings, store=store, retry=TEST_RETRY, poll_s=0.01)
+    # Transient failures are retried after 10 ms, 20 ms (not 15 s, 30 s); no
+    # missed-delivery recovery (tests/github/test_recovery.py turns it on).
+    app = create_app(
+        settings, store=store, retry=TEST_RETRY, poll_s=0.01, recovery_interval_s=0
+    )
     app[OPTIONS_KEY] = options
     return await aiohttp_client(app)
 
