@@ -20,7 +20,7 @@ from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
-from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
+from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex, index_for
 from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
@@ -28,6 +28,7 @@ from bot.github.client import ClientFactory, GitHubClient, Sleep, is_transient
 from bot.github.org_config import OrgConfigs
 from bot.github.snapshot import BlobCache, EmptyRepository, Snapshot, take_snapshot
 from bot.queue import RetryLater, current_attempt
+from bot.server.state import SESSION_KEY, SETTINGS_KEY, STORE_KEY
 from bot.settings import Settings
 from bot.store import PullFeedback, Store
 
@@ -179,10 +180,6 @@ def deps_for(app: web.Application) -> Deps:
     """Return the GitHub-layer state of the running server, made on first use."""
     deps = _DEPS.get(app)
     if deps is None:
-        # Imported here: bot.server imports the routes, which import this module.
-        from bot.crates import index_for
-        from bot.server import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-
         settings = app[SETTINGS_KEY]
         options = app.get(OPTIONS_KEY) or Options()
         auth = AppAuth(settings.app_id, settings.private_key)
