@@ -44,6 +44,18 @@ return #ids
 """
 
 
+# Records a delivery and queues it in one step, only if its id is new: a
+# process killed half-way cannot leave an id marked seen but never queued.
+_ADD: Final = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'event', ARGV[2], 'body', ARGV[3],
+           'received_at', ARGV[4], 'attempts', 0)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('XADD', KEYS[4], '*', 'id', ARGV[5])
+return 1
+"""
 # Puts a dead consumer's entry back on the stream as a new entry, once: only
 # the caller whose XACK removed it from the pending list adds it again.
 _REQUEUE: Final = """
@@ -69,6 +81,7 @@ class RedisStore:
         self._p = prefix
         self._stream = self._k("stream")
         self._group_ready = False
+        self._add = client.register_script(_ADD)
         self._promote = client.register_script(_PROMOTE)
         self._requeue = client.register_script(_REQUEUE)
         # Stream entry of each delivery this process holds, for XACK.
@@ -126,26 +139,16 @@ class RedisStore:
 
     async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
         """Record a delivery and put it on the stream; False if seen before."""
-        seen = await self._r.set(
-            self._k("seen", delivery_id), b"1", nx=True, ex=int(RETENTION_S)
-        )
-        if not seen:
-            return False
-        now = time.time()
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(
+        added = await self._add(
+            keys=[
+                self._k("seen", delivery_id),
                 self._k("delivery", delivery_id),
-                mapping={
-                    "event": event,
-                    "body": body,
-                    "received_at": now,
-                    "attempts": 0,
-                },
-            )
-            pipe.zadd(self._k("pending"), {delivery_id: now})
-            pipe.xadd(self._stream, {"id": delivery_id})
-            await pipe.execute()
-        return True
+                self._k("pending"),
+                self._stream,
+            ],
+            args=[int(RETENTION_S), event, body, time.time(), delivery_id],
+        )
+        return bool(added)
 
     async def seen(self, delivery_id: str) -> bool:
         """Return whether the id was recorded (within the retention time)."""
