@@ -141,10 +141,10 @@ def _check(fake: FakeGitHub, shas: list[str]) -> None:
         assert runs[0]["status"] == "completed", (sha, runs)
 
 
-async def _resumed(session: aiohttp.ClientSession, url: str) -> float:
+async def _taken_over(session: aiohttp.ClientSession, url: str) -> float:
     async with session.get(f"{url}/metrics") as resp:
         for line in (await resp.text()).splitlines():
-            if line.startswith("musl_check_deliveries_resumed_total"):
+            if line.startswith("musl_check_deliveries_taken_over_total"):
                 return float(line.split()[-1])
     return 0.0
 
@@ -180,8 +180,8 @@ async def takeover(
     await _until(lambda: _done(fake, shas) >= 30)
     await victim.stop(signal.SIGKILL)
     killed = time.monotonic()
-    # The survivor counts what it takes again (the dead worker's deliveries).
-    while await _resumed(session, survivor.url) == 0:
+    # The survivor counts what it takes over from the dead worker.
+    while await _taken_over(session, survivor.url) == 0:
         if time.monotonic() - killed > 180:
             raise RuntimeError("no takeover")
         await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ class Metrics:
     failed: Counter
     failures: Counter
     retried: Counter
+    takeovers: Counter
     redeliveries: Counter
     queue_depth: Gauge
     processing: Histogram
@@ -85,6 +86,11 @@ class Metrics:
             retried=Counter(
                 "musl_check_deliveries_retried",
                 "Deliveries sent back on the queue after a transient failure.",
+                registry=r,
+            ),
+            takeovers=Counter(
+                "musl_check_deliveries_taken_over",
+                "Deliveries taken from a consumer whose lease ran out (it died).",
                 registry=r,
             ),
             redeliveries=Counter(

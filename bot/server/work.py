@@ -211,6 +211,9 @@ async def _process(app: web.Application, delivery: StoredDelivery) -> None:
     rt.queued_bytes += size
     if delivery.attempts > 1:
         rt.metrics.resumed.inc()
+    if delivery.taken_over:
+        rt.metrics.takeovers.inc()
+        logger.info("took over a delivery whose consumer died", extra=log_extra)
     try:
         event = _event_from_stored(delivery)
         if event is None:

@@ -51,6 +51,9 @@ class StoredDelivery:
     body: bytes
     received_at: float  # Unix time
     attempts: int = 0
+    # Taken from a consumer whose lease ran out (it died or stalled), not
+    # fresh, released for a retry, or freed by a restart.
+    taken_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,8 +169,8 @@ class RedisStore:
             entry = await self._next_entry(owner, visibility_s)
             if entry is None:
                 return None
-            entry_id, delivery_id = entry
-            got = await self._load(delivery_id)
+            entry_id, delivery_id, taken_over = entry
+            got = await self._load(delivery_id, taken_over=taken_over)
             if got is None:  # finished (or forgotten): drop the stale entry
                 await self._ack(entry_id)
                 continue
@@ -179,7 +179,7 @@ class RedisStore:
 
     async def _next_entry(
         self, owner: str, visibility_s: float
-    ) -> tuple[str, str] | None:
+    ) -> tuple[str, str, bool] | None:
         idle_ms = max(1, int(visibility_s * 1000))
         reply: Any = await self._r.xautoclaim(
             self._stream,
@@ -192,14 +192,16 @@ class RedisStore:
         self._autoclaim_from = _text(reply[0])
         for entry_id, fields in reply[1]:
             if fields:  # None: the entry was deleted meanwhile
-                return _text(entry_id), _text(fields[b"id"])
+                return _text(entry_id), _text(fields[b"id"]), True
         read: Any = await self._r.xreadgroup(GROUP, owner, {self._stream: ">"}, count=1)
         for _, entries in read or ():
             for entry_id, fields in entries:
-                return _text(entry_id), _text(fields[b"id"])
+                return _text(entry_id), _text(fields[b"id"]), False
         return None
 
-    async def _load(self, delivery_id: str) -> StoredDelivery | None:
+    async def _load(
+        self, delivery_id: str, *, taken_over: bool
+    ) -> StoredDelivery | None:
         key = self._k("delivery", delivery_id)
         async with self._r.pipeline(transaction=False) as pipe:
             pipe.exists(self._k("done", delivery_id))
@@ -215,6 +217,7 @@ class RedisStore:
             body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
             received_at=float(h[b"received_at"]),
             attempts=int(attempts),
+            taken_over=taken_over,
         )
 
     async def _ack(self, entry_id: str) -> None:

@@ -412,7 +412,9 @@ class SqliteStore:
                 return _lease(entry, owner, now + visibility_s)
         return None
 
-    def _take_expired(self, owner: str, visibility_s: float) -> _Entry | None:
+    def _take_expired(
+        self, owner: str, visibility_s: float
+    ) -> tuple[_Entry, str | None] | None:
         # A journaled delivery whose lease (or release delay) ran out before
         # its move into the database: rare, so a scan of the few journaled.
         now = time.time()
@@ -422,7 +424,8 @@ class SqliteStore:
                 and entry.lease_until <= now
                 and delivery_id not in self._moving
             ):
-                return _lease(entry, owner, now + visibility_s)
+                previous = entry.owner  # None: released, not abandoned
+                return _lease(entry, owner, now + visibility_s), previous
         return None
 
     async def take(self, owner: str, visibility_s: float) -> StoredDelivery | None:
@@ -450,33 +453,50 @@ class SqliteStore:
         def q(c: sqlite3.Connection) -> StoredDelivery | None:
             maintain(c)
             now = time.time()
+            found = c.execute(
+                "SELECT id, owner FROM deliveries"
+                " WHERE finished_at IS NULL AND lease_until <= ?"
+                " ORDER BY received_at LIMIT 1",
+                (now,),
+            ).fetchone()
+            if found is None:
+                return None
             row = c.execute(
                 "UPDATE deliveries SET owner = ?, lease_until = ?,"
-                " attempts = attempts + 1 WHERE id = (SELECT id FROM deliveries"
-                " WHERE finished_at IS NULL AND lease_until <= ?"
-                " ORDER BY received_at LIMIT 1)"
-                " RETURNING id, event, received_at, attempts",
-                (owner, now + visibility_s, now),
+                " attempts = attempts + 1 WHERE id = ?"
+                " RETURNING event, received_at, attempts",
+                (owner, now + visibility_s, found[0]),
             ).fetchone()
-            if row is None:
-                return None
-            body = c.execute("SELECT body FROM bodies WHERE id = ?", (row[0],))
-            found = body.fetchone()
+            body = c.execute("SELECT body FROM bodies WHERE id = ?", (found[0],))
+            data = body.fetchone()
             return StoredDelivery(
-                row[0], row[1], bytes(found[0]) if found else b"", row[2], row[3]
+                found[0],
+                row[0],
+                bytes(data[0]) if data else b"",
+                row[1],
+                row[2],
+                # An owner left on a free row: its lease ran out.
+                taken_over=found[1] is not None,
             )
 
         got = await self._run(q)
         if got is not None:
             return got
-        entry = self._take_journaled(owner, visibility_s) or self._take_expired(
-            owner, visibility_s
-        )
+        previous = None
+        entry = self._take_journaled(owner, visibility_s)
         if entry is None:
-            return None
+            found = self._take_expired(owner, visibility_s)
+            if found is None:
+                return None
+            entry, previous = found
         r = entry.record
         return StoredDelivery(
-            r.delivery_id, r.event, r.body, r.received_at, entry.attempts
+            r.delivery_id,
+            r.event,
+            r.body,
+            r.received_at,
+            entry.attempts,
+            taken_over=previous is not None,
         )
 
     async def _settled(self, delivery_id: str) -> _Entry | None:

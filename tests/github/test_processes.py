@@ -124,7 +124,7 @@ async def test_web_instance_records_and_worker_process_checks(
     assert fake_github.violations == []
 
 
-RESUMED = "musl_check_deliveries_resumed_total"
+TAKEN_OVER = "musl_check_deliveries_taken_over_total"
 
 
 def _env(
@@ -267,6 +267,6 @@ async def test_worker_killed_others_take_over_on_redis(
             assert (await resp.json())["queue_depth"] == 0
         async with session.get(f"{survivor}/metrics") as resp:
             metrics = await resp.text()
-    taken = [line for line in metrics.splitlines() if line.startswith(RESUMED)]
+    taken = [line for line in metrics.splitlines() if line.startswith(TAKEN_OVER)]
     assert float(taken[0].split()[-1]) >= 1  # it took over the dead one's work
     _assert_one_completed_run_each(fake_github, shas)

@@ -81,6 +81,7 @@ async def test_take_leases_the_oldest_to_one_owner(any_store: Store) -> None:
         BODY,
         1,
     )
+    assert not first.taken_over
     second = await any_store.take("two", 60)
     assert second is not None
     assert (second.delivery_id, second.body) == ("b", b"{}")
@@ -102,11 +103,33 @@ async def test_expired_lease_is_taken_over(any_store: Store) -> None:
     got = await any_store.take("other", 0.1)
     assert got is not None
     assert (got.delivery_id, got.body, got.attempts) == ("a", BODY, 2)
+    assert got.taken_over
     assert not await any_store.renew("a", "dead-consumer", 0.1)  # lost it
     assert await any_store.renew("a", "other", 0.1)
     await any_store.finish("a")
     await asyncio.sleep(0.25)
     assert await any_store.take("dead-consumer", 0.1) is None
+
+
+async def test_expired_lease_in_the_database_is_taken_over(tmp_path: Path) -> None:
+    store = SqliteStore.open(str(tmp_path / "db.sqlite3"))
+    assert await store.add_delivery("a", "push", BODY)
+    assert await store.take("dead-consumer", 0.1) is not None
+    await store.flush()  # the lease now lives in the row
+    await asyncio.sleep(0.25)
+    got = await store.take("other", 60)
+    assert got is not None
+    assert (got.delivery_id, got.body, got.attempts, got.taken_over) == (
+        "a",
+        BODY,
+        2,
+        True,
+    )
+    await store.release("a", "other", 0.0)
+    again = await store.take("third", 60)
+    assert again is not None
+    assert not again.taken_over  # released, not abandoned
+    await store.close()
 
 
 async def test_renewed_lease_is_kept(any_store: Store) -> None:
@@ -131,7 +154,7 @@ async def test_release_with_a_delay(any_store: Store) -> None:
     await any_store.release("b", "one", 0.0)  # at once
     again = await any_store.take("two", 60)
     assert again is not None
-    assert (again.delivery_id, again.attempts) == ("b", 2)
+    assert (again.delivery_id, again.attempts, again.taken_over) == ("b", 2, False)
     assert await any_store.take("two", 60) is None
     await asyncio.sleep(0.4)
     late = await any_store.take("two", 60)

@@ -430,6 +430,7 @@ async def test_dead_consumers_delivery_taken_over(
     assert await store.pending() == []
     text = await (await client.get("/metrics")).text()
     assert "musl_check_deliveries_resumed_total 1.0" in text
+    assert "musl_check_deliveries_taken_over_total 1.0" in text
 
 
 async def test_lease_renewed_while_the_work_runs(
