@@ -62,7 +62,7 @@ async def settle(app: web.Application) -> None:
 
 
 async def calls(recorder: Recorder, n: int) -> None:
-    """Wait until `recorder` has been called `n` times (work resumed by a sweep)."""
+    """Wait until `recorder` has been called `n` times (by any consumer)."""
     async with asyncio.timeout(30):
         while len(recorder.events) < n:
             recorder.called.clear()
