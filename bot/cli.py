@@ -152,6 +152,14 @@ environment:
 """
 
 
+_SERVER_EPILOG: Final = """\
+exit status:
+  0  stopped by a signal (SIGINT, SIGTERM) after finishing in-flight work
+  1  cannot start: port in use, store or GitHub unusable (one line on stderr)
+  2  a setting is missing or invalid (one line on stderr)
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musl-check",
@@ -202,6 +210,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run the GitHub App",
         description="Run the GitHub App; without credentials, the first-run "
         "setup page that registers it.",
+        epilog=_SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _server_options(serve_p)
     serve_p.add_argument(
@@ -216,6 +226,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Process the deliveries that `serve --ingress-only` "
         "instances record in the shared store; it serves /healthz, /metrics "
         "and / on --port.",
+        epilog=_SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _server_options(worker_p)
     return parser

@@ -358,12 +358,8 @@ def test_help_gives_every_option_a_sentence_and_its_default(
             assert "(default: " in text, (name, text)
     if command == "scan":
         assert "path" in out.split("positional arguments:", 1)[1]
-        statuses = out.split("exit status:\n", 1)[1]
-        assert [line.split()[0] for line in statuses.splitlines()[:3]] == [
-            "0",
-            "1",
-            "2",
-        ]
+    statuses = out.split("exit status:\n", 1)[1]
+    assert [line.split()[0] for line in statuses.splitlines()[:3]] == ["0", "1", "2"]
 
 
 def _help_entries(block: str) -> dict[str, str]:
