@@ -11,84 +11,31 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 import urllib.request
-import venv
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot import __version__
+from tests.conftest import Installed, run_limited
 from tests.paths import CORPUS
 from tests.server.test_server_pages import _free_port, _wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 AT_RISK = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"
-BUILD_LIMIT_S = 300
-INSTALL_LIMIT_S = 600
 RUN_LIMIT_S = 60
 
 pytestmark = pytest.mark.packaging
 
 
-@dataclass(frozen=True)
-class Installed:
-    """A built sdist and wheel, and a venv with the wheel installed."""
-
-    sdist: Path
-    wheel: Path
-    bin: Path
-
-
-def _run(
-    args: list[str | Path], limit: int, **kwargs: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed commands, our own files
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        timeout=limit,
-        check=False,
-        **kwargs,  # type: ignore[call-overload]
-    )
-
-
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """Build from a copy of the sources the package is made of; install the wheel."""
-    work = tmp_path_factory.mktemp("packaging")
-    src = work / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(
-        ROOT / "bot", src / "bot", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    dist = work / "dist"
-    done = _run([sys.executable, "-m", "build", "--outdir", dist, src], BUILD_LIMIT_S)
-    assert done.returncode == 0, done.stdout + done.stderr
-    [sdist] = dist.glob("*.tar.gz")
-    [wheel] = dist.glob("*.whl")
-    env_dir = work / "venv"
-    venv.create(env_dir, with_pip=True)
-    done = _run(
-        [env_dir / "bin" / "python", "-m", "pip", "install", "--quiet", wheel],
-        INSTALL_LIMIT_S,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return Installed(sdist, wheel, env_dir / "bin")
-
-
 def test_names_carry_the_one_version(installed: Installed) -> None:
     assert installed.wheel.name == f"musl_check-{__version__}-py3-none-any.whl"
     assert installed.sdist.name == f"musl_check-{__version__}.tar.gz"
-    done = _run([installed.bin / "musl-check", "-V"], RUN_LIMIT_S)
+    done = run_limited([installed.bin / "musl-check", "-V"], RUN_LIMIT_S)
     assert done.stdout == f"musl-check {__version__}\n"
 
 
@@ -116,7 +63,7 @@ def test_wheel_carries_the_licence(installed: Installed) -> None:
 
 
 def test_installed_scan_of_a_corpus_case(installed: Installed, tmp_path: Path) -> None:
-    done = _run(
+    done = run_limited(
         [installed.bin / "musl-check", "scan", AT_RISK, "--format", "json"],
         RUN_LIMIT_S,
         cwd=tmp_path,
@@ -132,7 +79,7 @@ def test_installed_schema_is_the_repository_one(installed: Installed) -> None:
         "import importlib.resources as r, sys;"
         "sys.stdout.write(r.files('bot').joinpath('schema/scan.json').read_text())"
     )
-    done = _run([installed.bin / "python", "-c", code], RUN_LIMIT_S)
+    done = run_limited([installed.bin / "python", "-c", code], RUN_LIMIT_S)
     assert done.stdout == (ROOT / "bot" / "schema" / "scan.json").read_text()
 
 
@@ -180,7 +127,7 @@ def test_redis_store_without_the_extra_is_one_line(
         "GITHUB_WEBHOOK_SECRET": "s3cret",
         "MUSL_CHECK_STORE": "redis://127.0.0.1:6379/0",
     }
-    done = _run(
+    done = run_limited(
         [installed.bin / "musl-check", "serve", "--port", str(_free_port())],
         RUN_LIMIT_S,
         cwd=tmp_path,
