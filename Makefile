@@ -39,6 +39,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/ingress.py
+	$(BIN)/python bench/json_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
