@@ -215,3 +215,25 @@ def test_hook_through_pre_commit_try_repo(
     assert "musl-check" in done.stdout
     if status:
         assert "Cargo.lock:639" in done.stdout
+
+
+def _readme_blocks(language: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    install = text.split("## Install\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", install, flags=re.S)
+
+
+def test_readme_install_section_shows_each_way() -> None:
+    shell = "\n".join(_readme_blocks("sh"))
+    for command in ("pipx install", "pip install", "docker build", "docker compose up"):
+        assert command in shell
+    workflow, pre_commit = (yaml.safe_load(b) for b in _readme_blocks("yaml"))
+    [job] = workflow["jobs"].values()
+    assert job["permissions"]["security-events"] == "write"  # the SARIF upload
+    assert [s["uses"].split("@")[0] for s in job["steps"]] == [
+        "actions/checkout",
+        "musl-check/musl-check",
+    ]
+    assert len(_readme_blocks("yaml")[0].strip().splitlines()) <= 6
+    [hook] = pre_commit["repos"][0]["hooks"]
+    assert hook["id"] in {h["id"] for h in HOOKS}
