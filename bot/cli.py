@@ -17,8 +17,7 @@ from bot.core.findings import Report, Severity, Verdict
 from bot.core.fixes import INDEX_UNAVAILABLE
 from bot.core.render import render_json, render_markdown, render_sarif, render_text
 from bot.core.scope import CONFIG_PATH, SKIP_DIRS, wanted
-from bot.crates import DEFAULT_INDEX_URL, read_libc
-from bot.settings import DEFAULT_PORT
+from bot.settings import DEFAULT_CRATES_INDEX_URL, DEFAULT_PORT
 
 EXIT_OK: Final = 0
 EXIT_FOUND: Final = 1
@@ -77,7 +76,7 @@ def scan(
     fail_on: str,
     *,
     offline: bool = False,
-    index_url: str = DEFAULT_INDEX_URL,
+    index_url: str = DEFAULT_CRATES_INDEX_URL,
 ) -> int:
     """Analyse the checkout at `path`, print the report, return the exit code."""
     files = collect_files(Path(path))
@@ -90,7 +89,10 @@ def scan(
         else:
             # Asked only when an exact Cargo.lock edit depends on it, as the
             # App does (bot/github/runner.py): the newest compatible,
-            # non-yanked libc and its checksum.
+            # non-yanked libc and its checksum. Imported here: only such a
+            # scan pays for loading the HTTP client (aiohttp).
+            from bot.crates import read_libc
+
             entries, why = read_libc(index_url)
             if entries is None:
                 _note(f"the crates.io index could not be read ({why}); {_COMMAND_ONLY}")
@@ -148,7 +150,8 @@ exit status:
   {EXIT_USAGE}  usage or input error (one line on stderr)
 
 environment:
-  CRATES_INDEX_URL  sparse index asked for libc releases (default {DEFAULT_INDEX_URL})
+  CRATES_INDEX_URL  sparse index asked for libc releases
+                    (default: {DEFAULT_CRATES_INDEX_URL})
 """
 
 
@@ -265,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.fail_on,
             offline=args.offline,
             index_url=os.environ.get("CRATES_INDEX_URL", "").strip()
-            or DEFAULT_INDEX_URL,
+            or DEFAULT_CRATES_INDEX_URL,
         )
     except InputError as err:
         print(f"musl-check: error: {err}", file=sys.stderr)

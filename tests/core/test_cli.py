@@ -404,3 +404,19 @@ def _help_entries(block: str) -> dict[str, str]:
         else:
             entries[name] += " " + line.strip()
     return entries
+
+
+def test_a_scan_without_a_fix_loads_no_http_client(tmp_path: Path) -> None:
+    # The pre-commit hook runs the scanner on every commit: it starts fast.
+    code = (
+        "import sys; from bot.cli import main; rc = main(['scan', sys.argv[1]]);"
+        "print('aiohttp' in sys.modules); raise SystemExit(rc)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code, str(OK_CASE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "False"
