@@ -122,7 +122,9 @@ def run(
     try:
         settings = Settings.from_env(env)
     except SettingsError as exc:
-        print(f"{exc} (set it in the environment or .env)", file=sys.stderr)
+        print(
+            f"{exc} (fix in the environment or .env; see .env.example)", file=sys.stderr
+        )
         return EXIT_SETTINGS
     problem = store_problem(settings) or asyncio.run(github_problem(settings))
     if problem is not None:

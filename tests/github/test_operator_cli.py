@@ -127,7 +127,7 @@ async def test_unreadable_key(
     assert proc.returncode == 2
     assert err.decode().splitlines() == [
         "musl-check cannot start: GITHUB_PRIVATE_KEY_PATH cannot be read "
-        "(No such file or directory) (set it in the environment or .env)"
+        "(No such file or directory) (fix in the environment or .env; see .env.example)"
     ]
 
 
