@@ -18,8 +18,11 @@ RUN python -m venv /opt/musl-check \
 
 # Run stage: no build tools, no sources; only the virtual environment.
 FROM python:3.11.11-slim-bookworm
-RUN useradd --system --uid 10001 --user-group --home-dir /data musl-check \
-    && mkdir /data && chown musl-check:musl-check /data
+# A fixed numeric uid/gid, so `USER` is non-root to runtimes that check
+# (Kubernetes runAsNonRoot) and volume ownership is predictable.
+RUN groupadd --system --gid 10001 musl-check \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data musl-check \
+    && mkdir /data && chown 10001:10001 /data
 COPY --from=build /opt/musl-check /opt/musl-check
 # The store, `.env` and the setup link live in /data, a volume that outlives
 # the container (relative paths resolve against the working directory).

@@ -61,8 +61,18 @@ def test_multi_stage_on_a_pinned_slim_python(dockerfile: DockerfileParser) -> No
 def test_runs_as_a_non_root_user(dockerfile: DockerfileParser) -> None:
     users = [i["value"] for i in _final_stage(dockerfile) if i["instruction"] == "USER"]
     assert users, "the final stage sets no USER: it would run as root"
-    user = users[-1].split(":")[0]
-    assert user not in {"root", "0"}
+    user, _, group = users[-1].partition(":")
+    assert user.isdigit()  # numeric: runtimes can tell it is not root
+    assert user != "0"
+    assert group not in {"0", "root"}
+    # The user exists in the image and owns the volume.
+    [create] = [
+        i["value"]
+        for i in _final_stage(dockerfile)
+        if i["instruction"] == "RUN" and "useradd" in i["value"]
+    ]
+    assert f"--uid {user}" in create
+    assert f"chown {user}:{group} /data" in create
 
 
 def test_cmd_is_a_real_serve_command(dockerfile: DockerfileParser) -> None:
