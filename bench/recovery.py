@@ -73,6 +73,8 @@ class Process:
             "--port",
             str(port),
             env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,  # "listening on ..." / "stopped"
+            stderr=asyncio.subprocess.DEVNULL,
         )
         for _ in range(300):
             try:
