@@ -22,6 +22,9 @@ from bot.store import Store
 logger = logging.getLogger(__name__)
 
 MARK: Final = "hook-deliveries-listed-to"
+# When a pass last started, by any instance sharing the store: several
+# workers do not each ask GitHub for the same redeliveries.
+STARTED_MARK: Final = "hook-deliveries-pass-at"
 # GitHub keeps deliveries for redelivery 3 days on github.com (docs/github.md 1.3).
 WINDOW: Final = timedelta(days=3)
 # The listing restarts a little before the mark: a delivery recorded in the
@@ -40,6 +43,7 @@ class RecoveryPass:
     listed: int
     redelivered: int
     complete: bool  # False: the per-pass bound was reached; the mark stayed
+    skipped: bool = False  # another instance ran a pass moments ago
 
 
 def _when(text: Any) -> datetime | None:
@@ -62,8 +66,17 @@ async def recover_missed(
     *,
     now: datetime,
     limit: int = MAX_REDELIVERIES_PER_PASS,
+    min_gap: timedelta = timedelta(seconds=INTERVAL_S / 2),
 ) -> RecoveryPass:
-    """Redeliver up to `limit` failed deliveries the store never recorded."""
+    """Redeliver up to `limit` failed deliveries the store never recorded.
+
+    Skipped when a pass (of any instance on this store) started less than
+    `min_gap` before `now`.
+    """
+    last = _when(await store.get_mark(STARTED_MARK))
+    if last is not None and timedelta(0) <= now - last < min_gap:
+        return RecoveryPass(0, 0, complete=True, skipped=True)
+    await store.set_mark(STARTED_MARK, now.astimezone(UTC).isoformat())
     mark = _when(await store.get_mark(MARK))
     since = max(now - WINDOW, mark - OVERLAP) if mark else now - WINDOW
     newest: datetime | None = None

@@ -108,10 +108,14 @@ async def test_delivery_missed_while_down_is_redelivered_once(
     assert "musl_check_redeliveries_requested_total 1.0" in text
     assert await store.get_mark(MARK) is not None
 
+    # Another instance right after: it leaves the pass to the one that ran.
+    gh = deps_for(app).clients.app_client()
+    soon = await recover_missed(gh, store, now=datetime.now(UTC))
+    assert soon.skipped
     # A later pass (or a restart) starts from the mark: nothing more to ask.
-    again = await recover_missed(
-        deps_for(app).clients.app_client(), store, now=datetime.now(UTC)
-    )
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    again = await recover_missed(gh, store, now=later)
+    assert not again.skipped
     assert again.redelivered == 0
     assert again.listed < 10  # not the whole three days again
     assert len(fake_github.calls("POST", "/app/hook/deliveries/")) == 1
@@ -133,10 +137,12 @@ async def test_redeliveries_per_pass_are_bounded(
     app = bot.server.app
     assert isinstance(app, web.Application)
     gh = deps_for(app).clients.app_client()
-    first = await recover_missed(gh, store, now=datetime.now(UTC), limit=3)
+    now = datetime.now(UTC)
+    first = await recover_missed(gh, store, now=now, limit=3)
     assert (first.redelivered, first.complete) == (3, False)
     assert await store.get_mark(MARK) is None  # the rest is still to do
-    second = await recover_missed(gh, store, now=datetime.now(UTC), limit=3)
+    later = now + timedelta(minutes=5)
+    second = await recover_missed(gh, store, now=later, limit=3)
     # The three asked for failed again (no App answered them): asked again,
     # as GitHub keeps them failed; the bound still holds.
     assert second.redelivered == 3
