@@ -12,7 +12,9 @@ import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 from cachetools import LRUCache
+from gidgethub.abc import JSON_CONTENT_TYPE
 from multidict import CIMultiDict
+from uritemplate import variable
 
 from bot.github.auth import AppAuth
 
@@ -72,6 +74,25 @@ def retry_delay(
     return None
 
 
+# URI template operators that copy reserved characters unencoded (RFC 6570
+# 3.2.3, 3.2.4): every other expansion percent-encodes `/`, `#`, `?` and `%` in
+# a value, so a branch named `main#x` names that branch, not `main`.
+_UNSAFE_EXPANSIONS: Final = ("{+", "{#")
+# Dot segments are not encoded by the template and are removed by the HTTP
+# client (RFC 3986 5.2.4): `..` as an owner or branch would address another path.
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def check_url(url: str, url_vars: Mapping[str, object] | None) -> None:
+    """Raise ValueError unless every variable of `url` fills one whole segment."""
+    if any(op in url for op in _UNSAFE_EXPANSIONS):
+        raise ValueError(f"URL template {url!r} expands a variable unencoded")
+    for key, value in (url_vars or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and v in _DOT_SEGMENTS for v in values):
+            raise ValueError(f"URL parameter {key!r} is a dot segment")
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """A gidgethub client for one installation (or the App itself)."""
 
@@ -124,6 +145,31 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             patched["content-type"] = "application/octet-stream; charset=latin-1"
             return status, patched, data
         return status, got, data
+
+    async def _make_request(
+        self,
+        method: str,
+        url: str,
+        url_vars: Mapping[str, variable.VariableValue] | None,
+        data: Any,
+        accept: str,
+        jwt: str | None = None,
+        oauth_token: str | None = None,
+        content_type: str = JSON_CONTENT_TYPE,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[bytes, str | None, int]:
+        check_url(url, url_vars)
+        return await super()._make_request(
+            method,
+            url,
+            url_vars,
+            data,
+            accept,
+            jwt=jwt,
+            oauth_token=oauth_token,
+            content_type=content_type,
+            extra_headers=extra_headers,
+        )
 
     async def sleep(self, seconds: float) -> None:
         """Sleep through the injected sleeper (tests pass one that records)."""
