@@ -67,7 +67,8 @@ class SuggestedChange:
         """Return the review comment body for GitHub (`pulls/create-review`)."""
         body = (
             f"{SUGGESTION_MARKER}\n"
-            f"Update libc {plan.old_version} → {plan.new_version}: musl 1.2.4 "
+            f"Update libc {_code(plan.old_version)} → {_code(plan.new_version)}: "
+            "musl 1.2.4 "
             "removed the LFS64 symbols older libc links against, and Rust 1.93 "
             "bundles musl 1.2.5.\n\n"
             f"{render.render_suggestion(list(self.new_lines))}"
@@ -83,6 +84,11 @@ class SuggestedChange:
             out["start_line"] = self.start_line
             out["start_side"] = "RIGHT"
         return out
+
+
+def _code(text: str | None) -> str:
+    """Return repository text (versions, paths, commands) as one code span."""
+    return render.escape_markdown(text or "", code=True)
 
 
 class SuggestionStatus(StrEnum):
@@ -218,9 +224,9 @@ async def publish_suggestions(
             "event": "COMMENT",
             "body": (
                 f"{SUGGESTION_MARKER}\nmusl-check: this pull request's Cargo.lock "
-                f"holds libc {plan.old_version}, which does not link against "
-                f"musl 1.2.5. The suggestion below moves it to {plan.new_version} "
-                f"(same as `{plan.command}`)."
+                f"holds libc {_code(plan.old_version)}, which does not link "
+                "against musl 1.2.5. The suggestion below moves it to "
+                f"{_code(plan.new_version)} (same as {_code(plan.command)})."
             ),
             "comments": [c.comment(plan) for c in changes],
         },
@@ -244,7 +250,7 @@ def summary_body(report: Report, head_sha: str, notes: Sequence[str] = ()) -> st
     """Return the sticky summary comment for an at-risk head commit."""
     parts = [SUMMARY_MARKER, render.render_markdown(report).rstrip()]
     for fix in report.fixes:
-        parts.append(f"**Fix:** run `{fix.command}` and commit `{fix.path}`.")
+        parts.append(f"**Fix:** run {_code(fix.command)} and commit {_code(fix.path)}.")
     if report.fixes:
         parts.append(
             "Comment `/musl-check fix` (write access needed) or use the check "
@@ -380,7 +386,7 @@ async def publish_feedback(
             "changes: **Commit suggestion** applies it."
         )
     elif result.status is SuggestionStatus.NOT_POSSIBLE and result.reason:
-        notes.append(f"No suggested change: {result.reason}")
+        notes.append(f"No suggested change: {render.escape_message(result.reason)}")
     if index_unreachable and is_at_risk(report):
         notes.append(
             "The crates.io index could not be reached, so only the command is "

@@ -19,6 +19,7 @@ from bot.core import analysis, render
 from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
+from bot.core.render import escape_markdown
 from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
 from bot.github import checks, payload, reviews
@@ -423,11 +424,12 @@ def _analyse(
     """
     org_config, org_errors = org_default
     repo_config: Config | None = None
-    errors = list(org_errors)
+    # Config errors quote the file's keys and values: escaped, never Markdown.
+    errors = [escape_markdown(e) for e in org_errors]
     config_data = snapshot.files.get(CONFIG_PATH)
     if config_data is not None:
         repo_config, repo_errors = parse_config(config_data)
-        errors.extend(f"`{CONFIG_PATH}`: {e}" for e in repo_errors)
+        errors.extend(f"`{CONFIG_PATH}`: {escape_markdown(e)}" for e in repo_errors)
     config = merge_config(org_config, repo_config)
     index_key = None if entries is None else hash(tuple(entries))
     key = (snapshot.key, snapshot.problems, index_key, config)

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.core.analysis import analyse
 from bot.core.findings import Verdict
+from bot.core.render import BLOG_URL
 from bot.github.runner import OPTIONS_KEY, Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
@@ -37,6 +38,7 @@ from tests.fixes.index_data import (
     index_lines,
 )
 from tests.fixes.test_reviews import apply_suggestions
+from tests.markdown_safety import assert_inert
 from tests.paths import CORPUS, WEBHOOKS
 
 APP_ID: Final = 29310
@@ -590,6 +592,61 @@ async def test_help_and_unknown_get_the_help_text(
     assert hub.calls("POST", "/git/") == []
     assert reactions(hub)[0] == "eyes"
     assert violations(hub) == []
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "a`@org/admins`",
+        "a`[x](https://evil.example)",
+        "![i](https://evil.example/i.png)",
+        "<img/src=x/onerror=alert(1)>",
+        "#123",
+        "\u202e@admins",
+        "``x```@org/admins",
+    ],
+)
+async def test_unknown_command_word_is_echoed_inert(
+    hub: FakeGitHub, post: Post, word: str
+) -> None:
+    open_pull(hub, ripgrep(), ripgrep({"Cargo.lock": None}))
+    await post("issue_comment", comment_event(hub, f"/musl-check {word}"))
+    [reply] = bot_comments(hub)
+    assert reply["body"].startswith("Unknown command `")
+    assert_inert(reply["body"])
+
+
+async def test_config_errors_are_echoed_inert_in_the_check_run(
+    hub: FakeGitHub, post: Post
+) -> None:
+    config = (
+        b"'@org/admins [Fix now](https://evil.example)': 1\n"
+        b"'<img src=x onerror=alert(1)> #123': 2\n"
+        b"failure_conclusion: '`@org/admins` ![i](https://evil.example/i.png)'\n"
+    )
+    sha = hub.add_commit(REPO, ripgrep({".github/musl-check.yml": config}))
+    set_branch(hub, REPO, "main", sha)
+    await post("check_suite", suite_event(hub, sha))
+    [run] = hub.runs_for(REPO, sha)
+    summary = run["output"]["summary"]
+    assert "unknown key" in summary
+    assert_inert(summary, links=[BLOG_URL], html=["<sub>", "</sub>"])
+
+
+async def test_branch_names_are_echoed_inert_in_fix_replies(
+    hub: FakeGitHub, post: Post
+) -> None:
+    base = hub.add_commit(REPO, ripgrep())
+    head = hub.add_commit(REPO, ripgrep({"README.md": b"x\n"}))
+    set_branch(hub, REPO, "main", base)
+    branch = "x`@org/admins`<img/src=x>(https://evil.example)#123"
+    add_pull(hub, REPO, 7, head_sha=head, base_sha=base, head_ref=branch)
+    set_permission(hub, REPO, "maintainer", "write")
+    await post("issue_comment", comment_event(hub, "/musl-check fix"))
+    reply = bot_comments(hub)[-1]["body"]
+    assert reply.startswith("@maintainer Pushed ")
+    assert branch_sha(hub, REPO, branch) != head
+    assert_inert(reply.removeprefix("@maintainer"))
 
 
 # -- the Fix libc button and default-branch fix pull requests --------------------
