@@ -154,10 +154,9 @@ def _fix_block(plan: FixPlan, commands: bool) -> str:
 def _problems_block(problems: Sequence[Problem]) -> str:
     lines = ["#### Could not read", ""]
     for problem in problems[:TABLE_ROWS]:
-        lines.append(
-            f"- {_where(problem.path, problem.line)}: "
-            f"{escape_markdown(clip(problem.message, 1000))}"
-        )
+        # A note on no file (the tree or file cap) has no place to point at.
+        where = f"{_where(problem.path, problem.line)}: " if problem.path else ""
+        lines.append(f"- {where}{escape_markdown(clip(problem.message, 1000))}")
     if len(problems) > TABLE_ROWS:
         lines.append(f"- ... and {len(problems) - TABLE_ROWS} more.")
     return "\n".join(line.rstrip() for line in lines)
