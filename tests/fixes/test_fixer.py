@@ -320,3 +320,25 @@ def test_fix_button_only_for_at_risk_reports_with_a_fix() -> None:
     assert len(action["identifier"]) <= 20
     assert len(action["description"]) <= 40
     assert fix_actions(report(Verdict.MUSL_LIBC_OK, None)) == []
+
+
+@pytest.mark.parametrize(
+    "branch", ["main#x", "main?x=1", "50%25off", "100%", "feature/x", "ünïcödé", "a..b"]
+)
+async def test_branch_names_are_sent_as_one_encoded_segment(
+    fake_github: FakeGitHub, gh: GitHubClient, branch: str
+) -> None:
+    text = ripgrep_lock()
+    main = commit_files(fake_github, text)
+    head = commit_files(fake_github, text, b"branch\n")
+    set_branch(fake_github, REPO, "main", main)
+    set_branch(fake_github, REPO, branch, head)
+    plan = plan_for(text, "0.2.144", "0.2.146")
+    target = FixTarget("acme", "app", head, "main", push_branch=branch)
+    result = await apply_fix(gh, target, plan, text)
+    assert result.status is FixStatus.COMMITTED, result.message
+    assert branch_sha(fake_github, REPO, branch) == result.commit_sha
+    assert branch_sha(fake_github, REPO, "main") == main
+    [patch] = fake_github.calls("PATCH", "/git/refs/")
+    assert patch.path == f"/repos/acme/app/git/refs/heads/{branch}"
+    assert violations(fake_github) == []
