@@ -40,6 +40,32 @@ OUTSIDE_DIFF: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class AppIdentity:
+    """This App as GitHub shows it on what it posts."""
+
+    app_id: int | None  # None when configured by client id only
+    login: str  # "<slug>[bot]"
+
+    def wrote(self, item: Mapping[str, Any]) -> bool:
+        """Return whether this App authored the comment `item`.
+
+        Any `Bot` is not enough: another App (or a workflow's token) can post a
+        comment that starts with our marker, and editing it would put our
+        words under someone else's name, or take theirs for our summary.
+        """
+        app = item.get("performed_via_github_app")
+        app_id = app.get("id") if isinstance(app, dict) else None
+        if self.app_id is not None and app_id == self.app_id:
+            return True
+        user = item.get("user")
+        return (
+            isinstance(user, dict)
+            and user.get("type") == "Bot"
+            and user.get("login") == self.login
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PullRequest:
     """The pull request feedback goes to, at the head commit that was analysed."""
 
@@ -47,6 +73,7 @@ class PullRequest:
     repo: str
     number: int
     head_sha: str
+    author: AppIdentity  # this App: only its own comments are reused
 
     @property
     def vars(self) -> dict[str, str]:
@@ -163,11 +190,6 @@ async def list_pull_files(gh: GitHubClient, pull: PullRequest) -> dict[str, str 
     return files
 
 
-def _is_bot(item: Mapping[str, Any]) -> bool:
-    user = item.get("user") or {}
-    return isinstance(user, dict) and user.get("type") == "Bot"
-
-
 async def _already_suggested(
     gh: GitHubClient, pull: PullRequest, changes: Sequence[SuggestedChange]
 ) -> bool:
@@ -179,7 +201,7 @@ async def _already_suggested(
         seen += 1
         if seen > MAX_LISTED_COMMENTS:
             break
-        if not isinstance(item, dict) or not _is_bot(item):
+        if not isinstance(item, dict) or not pull.author.wrote(item):
             continue
         if SUGGESTION_MARKER not in str(item.get("body", "")):
             continue
@@ -278,7 +300,7 @@ async def find_summary(gh: GitHubClient, pull: PullRequest) -> tuple[int, str] |
         seen += 1
         if seen > MAX_LISTED_COMMENTS:
             break
-        if not isinstance(item, dict) or not _is_bot(item):
+        if not isinstance(item, dict) or not pull.author.wrote(item):
             continue
         body = item.get("body")
         if isinstance(body, str) and body.startswith(SUMMARY_MARKER):

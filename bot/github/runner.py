@@ -211,9 +211,22 @@ class Deps:
         default_factory=weakref.WeakValueDictionary
     )
 
+    app_identity: reviews.AppIdentity | None = None  # fetched once, see identity()
+
     def client(self, installation_id: int) -> GitHubClient:
         """Return a client for the installation."""
         return self.clients.installation_client(installation_id)
+
+    async def identity(self) -> reviews.AppIdentity:
+        """Return this App's id and bot login (`GET /app`, once per process)."""
+        if self.app_identity is None:
+            data = await self.clients.app_client().getitem("/app")
+            slug = payload.name(data, "slug")
+            app_id = data.get("id") if isinstance(data, dict) else None
+            self.app_identity = reviews.AppIdentity(
+                app_id if type(app_id) is int else None, f"{slug}[bot]"
+            )
+        return self.app_identity
 
 
 OPTIONS_KEY: Final = web.AppKey("musl_check_github_options", Options)
@@ -466,7 +479,9 @@ async def _feedback(
     )
     if stored == new and not fresh:
         return
-    pull = reviews.PullRequest(target.owner, target.repo, number, target.head_sha)
+    pull = reviews.PullRequest(
+        target.owner, target.repo, number, target.head_sha, await deps.identity()
+    )
     done = await reviews.publish_feedback(
         gh,
         pull,
