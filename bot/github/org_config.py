@@ -48,9 +48,12 @@ class OrgConfigs:
             )
         except BlobTooLarge:
             too_large = f"larger than {MAX_CONFIG_BYTES} bytes; ignored"
-            found = (None, (f"{owner}/{ORG_REPO}/{CONFIG_PATH}: {too_large}",))
-            self._cache[key] = found
-            return found
+            refused: tuple[Config | None, tuple[str, ...]] = (
+                None,
+                (f"{owner}/{ORG_REPO}/{CONFIG_PATH}: {too_large}",),
+            )
+            self._cache[key] = refused
+            return refused
         except gidgethub.HTTPException as err:
             if err.status_code not in _MISSING:
                 # Not cached: a transient failure should not hide the default for
