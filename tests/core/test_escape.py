@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.render import (
+    BLOG_URL,
     check_run_output,
     could_not_analyse_output,
     escape_markdown,
@@ -74,3 +75,16 @@ def test_scan_markdown_names_no_pull_request_commands() -> None:
         assert "Fix libc" not in for_file, name
         assert check_run_output(report).summary == render_markdown(report)
     assert "/musl-check fix" in render_markdown(REPORTS["at-risk-fix"]())
+
+
+@pytest.mark.parametrize("commands", [True, False])
+def test_hostile_report_renders_inert(commands: bool) -> None:
+    from tests.core.test_render import hostile_report
+
+    text = render_markdown(hostile_report(), commands=commands)
+    assert_inert(text, links=[BLOG_URL], html=["<sub>", "</sub>"])
+    assert_inert(
+        check_run_output(hostile_report()).summary,
+        links=[BLOG_URL],
+        html=["<sub>", "</sub>"],
+    )

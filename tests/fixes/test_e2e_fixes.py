@@ -624,12 +624,15 @@ async def test_config_errors_are_echoed_inert_in_the_check_run(
         b"'<img src=x onerror=alert(1)> #123': 2\n"
         b"failure_conclusion: '`@org/admins` ![i](https://evil.example/i.png)'\n"
     )
+    org = b"'@org/team <b>x</b> [y](https://evil.example) #9': true\n"
+    hub.add_repo("acme/.github")
+    hub.add_commit("acme/.github", {".github/musl-check.yml": org})
     sha = hub.add_commit(REPO, ripgrep({".github/musl-check.yml": config}))
     set_branch(hub, REPO, "main", sha)
     await post("check_suite", suite_event(hub, sha))
     [run] = hub.runs_for(REPO, sha)
     summary = run["output"]["summary"]
-    assert "unknown key" in summary
+    assert summary.count("unknown key") == 3
     assert_inert(summary, links=[BLOG_URL], html=["<sub>", "</sub>"])
 
 
