@@ -69,6 +69,7 @@ class FixStatus(StrEnum):
     """What `apply_fix` did."""
 
     COMMITTED = "committed"  # pushed onto the pull request's own branch
+    FORK_COMMITTED = "fork-committed"  # pushed onto a fork's branch (allowed)
     PR_OPENED = "pr-opened"
     PR_UPDATED = "pr-updated"  # the fix branch moved onto a new base
     UP_TO_DATE = "up-to-date"  # the open fix PR already holds this fix
@@ -82,6 +83,7 @@ class FixStatus(StrEnum):
 SUCCESS: Final = frozenset(
     {
         FixStatus.COMMITTED,
+        FixStatus.FORK_COMMITTED,
         FixStatus.PR_OPENED,
         FixStatus.PR_UPDATED,
         FixStatus.UP_TO_DATE,
@@ -280,13 +282,21 @@ async def _fix_fork(
     owner, repo = fork.split("/")
     in_fork = dataclasses.replace(target, owner=owner, repo=repo)
     try:
-        return await _push(gh, in_fork, branch, plan, new_text)
+        result = await _push(gh, in_fork, branch, plan, new_text)
     except gidgethub.HTTPException as exc:
         # 403/404: the installation's token does not reach the fork (an
         # organisation-owned fork, or the permission was withdrawn).
         if exc.status_code not in (403, 404):
             raise
         return _fork_command(target, plan, "GitHub did not let musl-check push to it")
+    if result.status is FixStatus.COMMITTED:
+        return dataclasses.replace(
+            result,
+            status=FixStatus.FORK_COMMITTED,
+            message=f"{result.message} (in {_code(fork)}, as its author allows "
+            "edits by maintainers)",
+        )
+    return result
 
 
 async def _push(

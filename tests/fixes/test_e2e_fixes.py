@@ -28,7 +28,13 @@ from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.conftest import Sleeps
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files
-from tests.fake_github.git_data import branch_sha, read_file, refs_of, set_branch
+from tests.fake_github.git_data import (
+    branch_sha,
+    meta_of,
+    read_file,
+    refs_of,
+    set_branch,
+)
 from tests.fake_github.pulls import add_pull, pulls_of, recorded, set_permission
 from tests.fixes.index_data import (
     CKSUM,
@@ -498,6 +504,28 @@ async def test_fork_with_build_rs_is_never_copied_into_the_base_repository(
     reply = bot_comments(hub)[-1]["body"]
     assert f"`cargo update -p libc --precise {NEWEST}`" in reply
     assert "fork" in reply
+    assert violations(hub) == []
+
+
+async def test_fork_allowing_maintainer_edits_gets_the_fix_on_its_branch(
+    hub: FakeGitHub, post: Post
+) -> None:
+    head_files = fork_attack(ripgrep())
+    head = open_pull(hub, head_files, ripgrep(), fork=True)
+    hub.add_repo("forker/app", installation_id=2)  # the contributor's own
+    hub.add_commit("forker/app", head_files, sha=head)
+    set_branch(hub, "forker/app", "update-deps", head)
+    set_permission(hub, REPO, "maintainer", "write")
+    await post("issue_comment", comment_event(hub, "/musl-check fix"))
+    tip = branch_sha(hub, "forker/app", "update-deps")
+    assert tip not in (None, head)
+    assert meta_of(hub, "forker/app")[tip]["parents"] == [head]
+    fixed = read_file(hub, "forker/app", tip, "Cargo.lock")
+    assert libc_of(fixed)["version"] == NEWEST
+    assert hub.calls("POST", "/repos/acme/app/git/") == []
+    assert base_refs_with_build_rs(hub) == []
+    assert "Pushed" in bot_comments(hub)[-1]["body"]
+    assert reactions(hub)[-1] == "rocket"
     assert violations(hub) == []
 
 

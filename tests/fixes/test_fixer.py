@@ -168,7 +168,9 @@ async def test_fork_pull_is_fixed_on_the_fork_branch_when_edits_are_allowed(
     )
     plan = plan_for(text, "0.2.144", "0.2.146")
     result = await apply_fix(gh, target, plan, text)
-    assert result.status is FixStatus.COMMITTED, result.message
+    assert result.status is FixStatus.FORK_COMMITTED, result.message
+    assert result.ok
+    assert "`forker/app`" in result.message
     tip = branch_sha(fake_github, FORK, "update-deps")
     assert tip == result.commit_sha
     # The commit lives in the fork, on the fork head, and changes only Cargo.lock.

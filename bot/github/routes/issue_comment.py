@@ -160,6 +160,8 @@ async def check_fixed_head(
     """
     if not result.ok or result.commit_sha is None:
         return
+    if result.status is fixer.FixStatus.FORK_COMMITTED:
+        return  # the fork's commit: GitHub's pull_request.synchronize checks it
     if result.status is fixer.FixStatus.COMMITTED:
         number, branch = target.pull_number, result.branch
     else:
