@@ -33,7 +33,7 @@ from bot.core import analysis
 from bot.core.config import Config, parse_config
 from bot.core.findings import Report
 from bot.core.fixes import FixPlan, apply_edits
-from bot.core.render import escape_markdown
+from bot.core.render import escape_markdown, escape_message
 from bot.core.scope import CONFIG_PATH
 from bot.crates import index_for
 from bot.github.client import GitHubClient
@@ -242,7 +242,7 @@ async def apply_fix(
         return FixResult(
             FixStatus.NOT_EDITABLE,
             f"musl-check cannot edit {_code(plan.path)} itself: "
-            f"{escape_markdown(why)}. Run {_code(plan.command)} and commit "
+            f"{escape_message(why)}. Run {_code(plan.command)} and commit "
             f"{_code(plan.path)}.",
         )
     new_text = apply_edits(lock_text, plan.edits)

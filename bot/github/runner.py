@@ -26,7 +26,6 @@ from bot.core.config import (
 )
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
-from bot.core.render import escape_markdown
 from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
 from bot.github import checks, payload, reviews
@@ -145,7 +144,7 @@ class CheckTarget:
             pull_number=payload.integer(data, "pull_request.number"),
             head_branch=payload.optional_text(data, "pull_request.head.ref"),
             is_fork=head_repo_id != payload.optional(data, "repository.id"),
-            base_sha=optional_sha(data, "pull_request.base.sha"),
+            base_sha=_optional_sha(data, "pull_request.base.sha"),
         )
 
     @classmethod
@@ -166,7 +165,7 @@ def _first_pull(pulls: Any) -> int | None:
     return None
 
 
-def optional_sha(data: Any, path: str) -> str | None:
+def _optional_sha(data: Any, path: str) -> str | None:
     """Return the commit sha at `path`, or None when absent or malformed."""
     try:
         return payload.commit_sha(data, path)
@@ -177,7 +176,7 @@ def optional_sha(data: Any, path: str) -> str | None:
 def _first_pull_base(pulls: Any) -> str | None:
     """Return the base sha of the first pull request listed, if there is one."""
     if isinstance(pulls, list) and pulls:
-        return optional_sha(pulls[0], "base.sha")
+        return _optional_sha(pulls[0], "base.sha")
     return None
 
 
@@ -582,7 +581,9 @@ def _config_of(
             for e in errors
         ]
     annotations: tuple[dict[str, Any], ...] = ()
-    if snapshot.shas.get(CONFIG_PATH) != base.blob:
+    # Unread (too large) on the base: whether the pull request changed it is
+    # unknown, so no notice.
+    if not base.error and snapshot.shas.get(CONFIG_PATH) != base.blob:
         notes.append(CONFIG_CHANGED)
         if head is not None:
             _config, errors = check_config(head)
@@ -606,7 +607,7 @@ def _analyse(
     repo_config, said = _config_of(snapshot, base)
     # Config errors quote the file's keys and values: escaped, never Markdown.
     said = dataclasses.replace(
-        said, notes=(*(escape_markdown(e) for e in org_errors), *said.notes)
+        said, notes=(*(render.escape_markdown(e) for e in org_errors), *said.notes)
     )
     config = merge_config(org_config, repo_config)
     index_key = None if entries is None else hash(tuple(entries))

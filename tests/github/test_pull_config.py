@@ -146,3 +146,19 @@ async def test_base_commit_is_looked_up_when_the_trigger_does_not_name_it(
     (run,) = fake_github.runs_for(REPO, head)
     assert run["conclusion"] == "skipped"
     assert len(fake_github.calls("GET", "/pulls/7")) == 1
+
+
+async def test_oversized_base_config_is_not_read_whole(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    huge = b"enabled: false\n" + b"# padding\n" * 10_000  # 100 KB
+    base, head = commits(fake_github, huge, huge)
+    await deliver(
+        "pull_request.opened",
+        payload=pull_payload(fake_github, "opened", head, base, fork=False),
+    )
+    (run,) = fake_github.runs_for(REPO, head)
+    assert run["conclusion"] == "failure"
+    summary = run["output"]["summary"]
+    assert "on the base branch: larger than 65536 bytes; ignored" in summary
+    assert SUMMARY_NOTICE not in summary
