@@ -1,4 +1,4 @@
-"""Fake App endpoints: the App itself, installation access tokens."""
+"""Fake App endpoints: the authenticated App, installation access tokens."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     """Register the App endpoints."""
 
     @routes.get("/app")
-    async def get_app(request: web.Request) -> web.Response:
+    async def authenticated_app(request: web.Request) -> web.Response:
         body = example("integration")
+        # The slug makes the bot login of what the App posts (musl-check[bot]).
         body.update(id=fake.app_id, slug=APP_SLUG, name="musl-check")
         return web.json_response(body)
 
