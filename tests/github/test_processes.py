@@ -8,6 +8,7 @@ commit; how fast is measured in bench/recovery.py, not asserted here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -125,6 +126,16 @@ async def test_web_instance_records_and_worker_process_checks(
 
 
 TAKEN_OVER = "musl_check_deliveries_taken_over_total"
+IN_FLIGHT = "musl_check_deliveries_in_flight"
+
+
+async def _gauge(session: aiohttp.ClientSession, url: str, name: str) -> float:
+    """Return one metric of a running process (0 if it has not counted any)."""
+    async with session.get(f"{url}/metrics") as resp:
+        for line in (await resp.text()).splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+    return 0.0
 
 
 def _env(
@@ -252,21 +263,31 @@ async def test_worker_killed_others_take_over_on_redis(
         f"{redis_url}?prefix={redis_prefix}",
     )
     shas = [fake_github.add_folder(REPO, RIPGREP_CASE) for _ in range(200)]
-    fake_github.extra["latency_s"] = 0.01
+    # Slow enough that the work outlasts the workers' start-up.
+    fake_github.extra["latency_s"] = 0.05
     async with (
         aiohttp.ClientSession() as session,
         musl_check(["serve", "--ingress-only"], env, unused_tcp_port_factory()) as web,
-        musl_check(["worker"], env, unused_tcp_port_factory()) as survivor,
+        contextlib.AsyncExitStack() as victim_stack,
     ):
-        async with musl_check(["worker"], env, unused_tcp_port_factory(), kill=True):
-            await _post_check_suites(session, web, fake_github, shas)
-            await _until(lambda: _completed(fake_github, shas) >= 60, 120)
-        # One worker is gone (SIGKILL); the other takes over what it held.
-        await _until(lambda: _completed(fake_github, shas) == len(shas), 120)
-        async with session.get(f"{web}/healthz") as resp:
-            assert (await resp.json())["queue_depth"] == 0
-        async with session.get(f"{survivor}/metrics") as resp:
-            metrics = await resp.text()
-    taken = [line for line in metrics.splitlines() if line.startswith(TAKEN_OVER)]
-    assert float(taken[0].split()[-1]) >= 1  # it took over the dead one's work
+        await _post_check_suites(session, web, fake_github, shas)  # all queued
+        victim = await victim_stack.enter_async_context(
+            musl_check(["worker"], env, unused_tcp_port_factory(), kill=True)
+        )
+        async with musl_check(["worker"], env, unused_tcp_port_factory()) as survivor:
+            # Killed part-way, while it holds deliveries.
+            for _ in range(2400):
+                if _completed(fake_github, shas) >= 60 and (
+                    await _gauge(session, victim, IN_FLIGHT) > 0
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the victim never held work past 60 runs")
+            await victim_stack.aclose()  # SIGKILL
+            # The survivor takes over what the dead worker held.
+            await _until(lambda: _completed(fake_github, shas) == len(shas), 120)
+            async with session.get(f"{web}/healthz") as resp:
+                assert (await resp.json())["queue_depth"] == 0
+            assert await _gauge(session, survivor, TAKEN_OVER) >= 1
     _assert_one_completed_run_each(fake_github, shas)
