@@ -235,7 +235,10 @@ def extra_problems(report: Report) -> list[Problem]:
 
 # Markdown escaping, one function for every piece of repository or comment text.
 
-_MD_SPECIAL: Final = re.compile(r"[\\`*_\[\]|~]")
+_MD_SPECIAL: Final = re.compile(r"[\\`*_\[\]|~#]")
+# Echoed text may land at the start of a line, where `-`, `+`, `=` and `1.`
+# would open a list or a heading underline: a backslash keeps them plain.
+_LINE_START: Final = re.compile(r"^(\d{0,9})([.)](?=[ \t]|$)|[-+=])")
 # GitHub links `@name`, `#1`, `scheme://...` and `www.`: a zero-width space after
 # `@`, `#`, the first `/`, or inside `www.` (before its dot) breaks each one.
 _AUTOLINK: Final = re.compile(r"[@#](?=[0-9A-Za-z])|/(?=/)|(?<=www)(?=\.)", re.I)
@@ -243,7 +246,9 @@ _CODE_SPAN: Final = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _ZWSP: Final = "&#8203;"
 
 
-def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> str:
+def escape_markdown(
+    text: str, *, code: bool = False, table: bool = False, line_start: bool = True
+) -> str:
     """Return repository or comment `text` safe to echo inside Markdown.
 
     With `code`, the text becomes an inline code span whose fence is longer than
@@ -256,6 +261,8 @@ def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> st
     if not code:
         text = html.escape(sanitize(text), quote=False)
         text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+        if line_start:  # the text may open a line (a list item, a heading)
+            text = _LINE_START.sub(_escape_line_start, text)
         # A zero-width space stops @mentions, #references and autolinks.
         return _AUTOLINK.sub(lambda m: m.group(0) + _ZWSP, text)
     text = clip(sanitize(text))
@@ -271,13 +278,20 @@ def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> st
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _escape_line_start(match: re.Match[str]) -> str:
+    digits, mark = match.groups()
+    if digits and mark not in ".)":  # `12-3`: no list marker
+        return match.group(0)
+    return f"{digits}\\{mark}"
+
+
 def escape_message(text: str) -> str:
     """Escape our own message text, keeping its `code spans` as code."""
     out: list[str] = []
     pos = 0
     for match in _CODE_SPAN.finditer(text):
-        out.append(escape_markdown(text[pos : match.start()]))
+        out.append(escape_markdown(text[pos : match.start()], line_start=pos == 0))
         out.append(escape_markdown(match.group(2), code=True))
         pos = match.end()
-    out.append(escape_markdown(text[pos:]))
+    out.append(escape_markdown(text[pos:], line_start=pos == 0))
     return "".join(out)
