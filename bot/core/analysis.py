@@ -37,7 +37,10 @@ def _decode(path: str, data: bytes, limit: int) -> tuple[str | None, Problem | N
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        problem = Problem(path, line, f"{path} is not valid UTF-8 (line {line})")
+        # Still read whole (with replacement characters): not a reason to doubt.
+        problem = Problem(
+            path, line, f"{path} is not valid UTF-8 (line {line})", unread=False
+        )
         text = data.decode("utf-8", errors="replace")
     return text.removeprefix("\ufeff"), problem
 
@@ -93,6 +96,7 @@ def analyse(
     root: Lockfile | None = None
     root_text = ""
     nested: list[Lockfile] = []
+    unread_lockfiles: list[str] = []
     uses: list[MuslUse] = []
     hints: list[Hint] = []
     problems: list[Problem] = []
@@ -106,6 +110,8 @@ def analyse(
             lock, text, problem = read_lockfile(path, data, LOCKFILE_NAMES)
             if problem is not None:
                 problems.append(problem)
+                if problem.unread:
+                    unread_lockfiles.append(path)
             if lock is None:
                 continue
             if path == ROOT_LOCKFILE:
@@ -137,6 +143,7 @@ def analyse(
             problems=tuple(problems),
             fixes=fixes,
             latent_notices=config.latent_notices,
+            unread_lockfiles=tuple(unread_lockfiles),
         )
     )
 

@@ -10,6 +10,7 @@ names of the project itself (`starship-x86_64-unknown-linux-musl.tar.gz`) and
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -214,3 +215,91 @@ def find_dynamic_musl(text: str) -> str | None:
     """Return the flag that links against the system musl (`-crt-static`), if any."""
     match = _DYNAMIC_RE.search(text)
     return match.group(0) if match else None
+
+
+# ---------------------------------------------------------------------------
+# Where a command line builds: `cd dir && cargo ...`, `--manifest-path dir/...`
+
+_WORD: Final = r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|()]+)"
+# `cd dir` as a command of its own: at the start, or after `;`, `&&`, `||`,
+# `|`, `(`, `then`, `do`.
+_CD_RE: Final = re.compile(
+    rf"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*cd[ \t]+(?:--?[A-Za-z]+[ \t]+)*(?P<dir>{_WORD})"
+)
+_MANIFEST_RE: Final = re.compile(rf"--manifest-path(?:=|[ \t]+)(?P<path>{_WORD})")
+# A command that compiles the project (not `cargo install tool`, `cargo fmt`).
+BUILD_RUN_RE: Final = re.compile(
+    r"\b(?:cargo(?:[ \t]+\+[\w.-]+)?|cross|maturin)[ \t]+(?:--?[\w-]+[ \t]+)*"
+    r"(?:build|test|run|check|zigbuild|rustc|nextest|auditable|bench|clippy|"
+    r"install[ \t]+--path|develop|publish|dist|deb|generate-rpm)\b"
+)
+# What stands for the repository root in CI paths.
+_WORKSPACE_PREFIXES: Final = (
+    "${{ github.workspace }}/",
+    "${{github.workspace}}/",
+    "$GITHUB_WORKSPACE/",
+    "${GITHUB_WORKSPACE}/",
+    "$CI_PROJECT_DIR/",
+    "${CI_PROJECT_DIR}/",
+)
+
+
+def _unquote(word: str) -> str:
+    return word[1:-1] if len(word) >= 2 and word[0] == word[-1] in "'\"" else word
+
+
+def join_dir(base: str, rel: str) -> str | None:
+    """Return the repository directory `rel` names from directory `base`.
+
+    "" is the repository root. None when it cannot be told (a variable, an
+    absolute path, a home directory) or lies outside the repository.
+    """
+    rel = _unquote(rel.strip())
+    for prefix in _WORKSPACE_PREFIXES:
+        if rel.startswith(prefix):
+            base, rel = "", rel[len(prefix) :]
+            break
+    if rel in ("${{ github.workspace }}", "$GITHUB_WORKSPACE", "$CI_PROJECT_DIR"):
+        return ""
+    if not rel or rel.startswith(("/", "~", "-")) or any(c in rel for c in "$`{}*"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, rel))
+    if joined == ".":
+        return ""
+    if joined == ".." or joined.startswith("../"):
+        return None
+    return joined
+
+
+def manifest_dir(path: str) -> str:
+    """Return the directory of a `--manifest-path` value (`.` for the current)."""
+    path = _unquote(path)
+    if path.endswith(".toml"):
+        path = posixpath.dirname(path)
+    return path or "."
+
+
+def command_dir(code: str, base: str) -> str | None:
+    """Return the directory a command line ends up building in, from `base`.
+
+    Follows `cd dir` commands on the line, then a `--manifest-path`; None when
+    the line names neither, or names a directory that cannot be told.
+    """
+    if "cd" not in code and "manifest-path" not in code:
+        return None
+    where: str | None = base
+    moved = False
+    build = BUILD_RUN_RE.search(code)
+    stop = build.start() if build is not None else len(code)
+    for match in _CD_RE.finditer(code, 0, stop):
+        moved = True
+        where = join_dir(where, match["dir"]) if where is not None else None
+    manifest = _MANIFEST_RE.search(code)
+    if manifest is not None:
+        moved = True
+        where = (
+            join_dir(where, manifest_dir(manifest["path"]))
+            if where is not None
+            else None
+        )
+    return where if moved else None
