@@ -387,6 +387,9 @@ def _old_std(ev: Evidence) -> list[Finding]:
     return out
 
 
+_UNSURE: Final = " (the verdict cannot be sure without it)"
+
+
 def _problem_findings(problems: Sequence[Problem]) -> list[Finding]:
     return [
         Finding(
@@ -394,7 +397,7 @@ def _problem_findings(problems: Sequence[Problem]) -> list[Finding]:
             Severity.WARNING,
             p.path,
             p.line,
-            p.message + (" The verdict is not sure without it." if p.unread else ""),
+            p.message + (_UNSURE if p.unread else ""),
         )
         for p in problems
     ]

@@ -185,7 +185,7 @@ def test_problems_become_unreadable_findings() -> None:
         )
     )
     assert rules(rep) == [(Rule.UNREADABLE, Severity.WARNING, ".cirrus.yml", 7)]
-    assert rep.findings[0].message == "bad YAML The verdict is not sure without it."
+    assert rep.findings[0].message == "bad YAML (the verdict cannot be sure without it)"
     # The file may hold a musl build: unsure is never "clean".
     assert rep.verdict is Verdict.COULD_NOT_ANALYSE
     assert rep.root_lockfile is None

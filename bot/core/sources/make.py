@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.core.sources import MuslUse, Problem, SourceResult, UseKind
+from bot.core.sources.shell import command_dir
 from bot.core.targets import TRIPLE_RE
 
 MAX_TEXT_BYTES: Final = 1_000_000
@@ -396,8 +397,15 @@ def scan(path: str, text: str) -> SourceResult:
         )
         if any(b in code for b in BUILDER_HINTS):
             mentions += builder_mentions(code)
+        if not mentions:
+            continue
+        # `cd sub && cargo build ...` / `--manifest-path sub/Cargo.toml`.
+        project = command_dir(code, "") or ""
         uses.extend(
-            MuslUse(path, number, m.target, UseKind.MAKE, m.implicit, m.resolves_to)
+            MuslUse(
+                path, number, m.target, UseKind.MAKE, m.implicit, m.resolves_to,
+                project,
+            )
             for m in mentions
-        )
+        )  # fmt: skip
     return SourceResult(tuple(uses))
