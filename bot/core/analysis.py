@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -11,6 +12,8 @@ from bot.core.fixes import FixPlan, IndexEntry, plan_fix
 from bot.core.lockfile import Lockfile, parse_lockfile
 from bot.core.scope import ROOT_LOCKFILE, is_lockfile, scanner_for
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult
+from bot.core.sources.docker import scan as scan_docker
+from bot.core.sources.docker import scan_with_args as scan_docker_with_args
 from bot.core.versions import Version, parse_rust_version
 
 # Real Cargo.lock files reach a few MB; configuration files a few hundred KB.
@@ -45,13 +48,57 @@ def _decode(path: str, data: bytes, limit: int) -> tuple[str | None, Problem | N
     return text.removeprefix("\ufeff"), problem
 
 
-def scan_config_file(path: str, data: bytes) -> SourceResult:
-    """Return what the scanner for `path` finds in `data` (empty if none applies)."""
+# `docker build --build-arg NAME=value` and the `build-args:` input of
+# docker/build-push-action (https://github.com/docker/build-push-action#inputs).
+_BUILD_ARG_RE: Final = re.compile(
+    r"--build-arg(?:=|[ \t]+)[\"']?([A-Za-z_]\w*)=([^\s\"'\\;]+)"
+)
+_BUILD_ARGS_KEY_RE: Final = re.compile(r"^([ \t-]*)build[-_]args[ \t]*:(.*)$", re.M)
+_PAIR_RE: Final = re.compile(r"(?<![\w-])([A-Za-z_]\w*)=([^\s\"',]+)")
+
+
+def build_args(files: Mapping[str, bytes]) -> dict[str, tuple[str, ...]]:
+    """Return the `--build-arg` values the repository's files pass, by name."""
+    found: dict[str, list[str]] = {}
+    for path, data in files.items():
+        if (
+            b"build-arg" not in data
+            or is_lockfile(path)
+            or len(data) > MAX_CONFIG_BYTES
+        ):
+            continue
+        text = data.decode("utf-8", errors="replace")
+        pairs = _BUILD_ARG_RE.findall(text)
+        for match in _BUILD_ARGS_KEY_RE.finditer(text):
+            pairs += _PAIR_RE.findall(match[2])
+            # The block below the key: the lines indented deeper than it.
+            for line in text[match.end() + 1 :].split("\n"):
+                if line.strip() and len(line) - len(line.lstrip()) <= len(match[1]):
+                    break
+                pairs += _PAIR_RE.findall(line)
+        for name, value in pairs:
+            if "${{" not in value and value not in found.setdefault(name, []):
+                found[name].append(value)
+    return {name: tuple(values) for name, values in found.items()}
+
+
+def scan_config_file(
+    path: str, data: bytes, ci_args: Mapping[str, tuple[str, ...]] | None = None
+) -> SourceResult:
+    """Return what the scanner for `path` finds in `data` (empty if none applies).
+
+    `ci_args` are the build-arg values CI passes (`build_args`), for Dockerfiles.
+    """
     scanner = scanner_for(path)
     if scanner is None:
         return SourceResult()
     text, problem = _decode(path, data, MAX_CONFIG_BYTES)
-    found = SourceResult() if text is None else scanner(path, text)
+    if text is None:
+        found = SourceResult()
+    elif ci_args and scanner is scan_docker:
+        found = scan_docker_with_args(path, text, ci_args)
+    else:
+        found = scanner(path, text)
     if problem is None:
         return found
     return SourceResult(found.uses, found.hints, (problem, *found.problems))
@@ -102,6 +149,7 @@ def analyse(
     problems: list[Problem] = []
     ignore_paths = bool(config.ignore_paths)
     ignore_targets = bool(config.ignore_targets)
+    ci_args = build_args(files)
     for path in sorted(files):
         if ignore_paths and config.ignores_path(path):
             continue
@@ -120,7 +168,7 @@ def analyse(
             else:
                 nested.append(lock)
             continue
-        found = scan_config_file(path, data)
+        found = scan_config_file(path, data, ci_args)
         if found.uses:
             if ignore_targets:
                 uses.extend(u for u in found.uses if not _ignored(u, config))

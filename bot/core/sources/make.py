@@ -323,6 +323,8 @@ _TAGGED_BUILDERS: Final = frozenset(
 _HOST_BUILDERS: Final = frozenset(
     {"clux/muslrust", "ekidd/rust-musl-builder", "emk/rust-musl-builder"}
 )
+_TAGGED_NAMES: Final = frozenset({"rust-musl", "rust-musl-cross"})
+_HOST_NAMES: Final = frozenset({"muslrust", "rust-musl-builder"})
 _BUILDER_TAG_RE: Final = re.compile(
     rf"(?P<arch>{ARCH_PATTERN})-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
 )
@@ -349,13 +351,15 @@ def normalise_image(ref: str) -> str:
 def image_mention(image: str, arch: str) -> tuple[Mention | None, str]:
     """Return the implicit use a musl builder image makes, and its tag."""
     repo, _, tag = image.partition(":")
-    if repo in _TAGGED_BUILDERS:
+    # Forks and mirrors keep the name (`someone/rust-musl-cross:<arch>-musl`).
+    name = repo.rpartition("/")[2]
+    if repo in _TAGGED_BUILDERS or (name in _TAGGED_NAMES and "/" in repo):
         match = _BUILDER_TAG_RE.match(tag)
         if match is None:
             return None, tag
         triple = f"{match['arch']}-unknown-linux-{match['env']}"
         return Mention(f"{repo}:{match.group()}", (triple,), implicit=True), tag
-    if repo in _HOST_BUILDERS:
+    if repo in _HOST_BUILDERS or (name in _HOST_NAMES and "/" in repo):
         triple = f"{arch}-unknown-linux-musl"
         return Mention(image, (triple,), implicit=True), tag
     return None, tag

@@ -224,7 +224,8 @@ _WORD: Final = r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|()]+)"
 # `cd dir` as a command of its own: at the start, or after `;`, `&&`, `||`,
 # `|`, `(`, `then`, `do`.
 _CD_RE: Final = re.compile(
-    rf"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*cd[ \t]+(?:--?[A-Za-z]+[ \t]+)*(?P<dir>{_WORD})"
+    r"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*cd[ \t]+(?:--?[A-Za-z]+[ \t]+)*"
+    rf"(?P<dir>{_WORD})"
 )
 _MANIFEST_RE: Final = re.compile(rf"--manifest-path(?:=|[ \t]+)(?P<path>{_WORD})")
 # A command that compiles the project (not `cargo install tool`, `cargo fmt`).
