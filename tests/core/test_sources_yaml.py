@@ -551,7 +551,7 @@ jobs:
     )
 
 
-def test_builder_images_are_implicit_uses_and_alpine_is_a_hint() -> None:
+def test_builder_images_and_native_alpine_builds_are_implicit_uses() -> None:
     text = """\
 jobs:
   a:
@@ -585,6 +585,8 @@ jobs:
     assert [(u.line, u.target, u.resolves_to) for u in result.uses] == [
         (3, "rust:1.70-alpine3.18", ("x86_64-unknown-linux-musl",)),
         (8, "blackdex/rust-musl:aarch64-musl", ("aarch64-unknown-linux-musl",)),
+        # Alpine's own cargo builds for the musl host (job c).
+        (12, "alpine:3.19", ("x86_64-unknown-linux-musl",)),
         (17, "clux/muslrust:stable", ("x86_64-unknown-linux-musl",)),
         (
             20,

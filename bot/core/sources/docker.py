@@ -26,7 +26,13 @@ from bot.core.sources.make import (
     normalise_image,
     text_problem,
 )
-from bot.core.sources.shell import BUILD_RUN_RE, join_dir, manifest_dir
+from bot.core.sources.shell import (
+    BUILD_RUN_RE,
+    continues_download,
+    join_dir,
+    manifest_dir,
+)
+from bot.core.sources.shell import apk_adds_rust as _apk_adds_rust
 
 _TRIGGERS: Final = ("-linux-musl", "alpine", "rust-musl", "muslrust", "crt-static")
 _HEREDOC_RE: Final = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
@@ -44,11 +50,6 @@ _BUILD_CMD_RE: Final = re.compile(
 # The words `_BUILD_CMD_RE` looks for, without its context checks: a cheap
 # first pass (most lines name none of them).
 _BUILD_WORDS_RE: Final = re.compile(r"cargo|rust|maturin|cross")
-# `apk add ... rust|cargo` within one `;&|`-separated command (`_apk_adds_rust`).
-_APK_RE: Final = re.compile(r"\bapk\b")
-_ADD_RE: Final = re.compile(r"\badd\b")
-_RUST_PACKAGE_RE: Final = re.compile(r"(?<![\w-])(?:rust|cargo)(?![\w-])")
-_COMMAND_END_RE: Final = re.compile(r"[;&|]")
 _PLATFORM_ARCH: Final = {"arm64": "aarch64", "aarch64": "aarch64", "amd64": "x86_64"}
 _CD_IN_RUN_RE: Final = re.compile(r"(?:^|[;&|(]|\bRUN\b)\s*cd\s+([^\s;&|()]+)")
 _MANIFEST_IN_RUN_RE: Final = re.compile(r"--manifest-path(?:=|\s+)([^\s;&|()]+)")
@@ -88,24 +89,6 @@ def _mark_builds(stages: list[_Stage]) -> None:
             stage.builds = True
         if stage.builds:
             building.add(stage.image.lower())
-
-
-def _apk_adds_rust(code: str) -> bool:
-    """Return whether `code` runs `apk ... add ... rust|cargo` in one command.
-
-    The same as searching `\\bapk\\b[^;&|]*\\badd\\b[^;&|]*<rust|cargo>`, in
-    linear time: in each command the first `apk`, then the first `add` after it
-    leave the most room for what must follow.
-    """
-    pos = 0
-    while (apk := _APK_RE.search(code, pos)) is not None:
-        stop = _COMMAND_END_RE.search(code, apk.end())
-        end = stop.start() if stop else len(code)
-        add = _ADD_RE.search(code, apk.end(), end)
-        if add is not None and _RUST_PACKAGE_RE.search(code, add.end(), end):
-            return True
-        pos = end + 1
-    return False
 
 
 # At most this many spellings of one line are tried (each variable with
@@ -277,7 +260,8 @@ def scan_with_args(
     has_apk = "apk" in text
     has_vars = "$" in text and ("musl" in text or musl_args)
 
-    for number, raw in enumerate(text.split("\n"), 1):
+    lines = text.split("\n")
+    for number, raw in enumerate(lines, 1):
         stripped = raw.strip()
         if heredoc is not None:
             if stripped == heredoc:
@@ -343,6 +327,8 @@ def scan_with_args(
                             spelled, text, images=images, arches=arches
                         )
                     ]
+        if mentions and instruction == "RUN" and continues_download(lines, number - 1):
+            mentions = []  # an argument of a download or of another tool's installer
         for mention in mentions:
             found.append(_Found(number, mention, len(stages) - 1, instruction))
         flag = dynamic_flag(code) if has_flag else None
@@ -405,5 +391,4 @@ def scan_with_args(
             add(stage.line, Mention(selector, (triple,), implicit=True), index)
         alpine_version = _alpine_version(stage.image)
         hints.append(Hint(path, stage.line, HintKind.SYSTEM_MUSL, alpine_version))
-    ordered = sorted(uses.values(), key=lambda u: u.line)
-    return SourceResult(tuple(ordered), tuple(hints))
+    return SourceResult(tuple(uses.values()), tuple(hints))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.core.sources import MuslUse, Problem, SourceResult, UseKind
-from bot.core.sources.shell import command_dir
+from bot.core.sources.shell import command_dir, not_a_build
 from bot.core.targets import TRIPLE_RE
 
 MAX_TEXT_BYTES: Final = 1_000_000
@@ -293,6 +293,8 @@ def find_mentions(
     `arches` is the `ArchIndex` of `text` (pass one per text when scanning its
     lines, so that each variable is looked up once).
     """
+    if not images and not_a_build(code):
+        return []  # an installer's argument, an asset filter, expected output
     arches = arches or ArchIndex(text)
     mentions: dict[str, Mention] = {}
     downloads = _Downloads(code)

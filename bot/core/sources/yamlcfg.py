@@ -23,6 +23,7 @@ a question needs them, so the answers are those of the whole file.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -44,11 +45,19 @@ from yaml.events import (
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult, UseKind
 from bot.core.sources.prune import Split, split_workflow
 from bot.core.sources.shell import (
+    BUILD_RUN_RE as _BUILD_RUN_RE,
+)
+from bot.core.sources.shell import (
     TemplatedTriple,
+    apk_adds_rust,
+    command_dir,
+    continues_download,
     find_dynamic_musl,
     find_templated,
     find_toolchain_pins,
     find_triples,
+    join_dir,
+    manifest_dir,
     strip_comment,
 )
 from bot.core.targets import TRIPLE_RE
@@ -457,6 +466,25 @@ _RUST_ALPINE_RE: Final = re.compile(r"(?:^|/)rust:[^\s/]*alpine")
 _DOCKER_RUN_RE: Final = re.compile(r"\b(?:docker|podman)\s+(?:container\s+)?run\b")
 _ALPINE_RE: Final = re.compile(r"(?:^|/)alpine(?::|$)")
 _MUSLLINUX_RE: Final = re.compile(r"musllinux[_0-9a-z]*")
+_ARM_RE: Final = re.compile(r"arm64|aarch64")
+# Keys that set the directory a step or action builds in.
+_MANIFEST_KEYS: Final = frozenset({"manifest-path", "manifest_path", "manifestPath"})
+_DIR_KEYS: Final = _MANIFEST_KEYS | {
+    "working-directory",
+    "working_directory",
+    "workingDirectory",
+    "workdir",
+}
+# Text without these sets no build directory (`_Scan.build_dirs`).
+_DIR_MARKERS: Final = ("cd ", "manifest", "orking", "workdir")
+
+
+def _step_of(path: Path) -> Path:
+    """Return the step (`steps` item) or else the list or mapping holding `path`."""
+    for i in range(len(path) - 2, -1, -1):
+        if path[i] == "steps":
+            return path[: i + 2]
+    return path[:-1]
 
 
 # A line this long is probed around each templated triple, not whole, so that
@@ -550,6 +578,11 @@ class _Scan:
     # key -> the lists of `values` under that key, one per scope, in order.
     named: dict[str, list[list[Scalar]]] = field(default_factory=dict)
     at_path: dict[Path, list[Scalar]] | None = None
+    # The path of the scalar each use stands in (`at` while it is added).
+    use_paths: dict[tuple[int, str], Path] = field(default_factory=dict)
+    at: Path = ()
+    # scope -> (directory of each building step or list, the job's directory)
+    dirs: dict[Path, tuple[dict[Path, str], str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -616,6 +649,7 @@ class _Scan:
     def add(self, line: int, target: str, resolves: tuple[str, ...] = ()) -> None:
         key = (line, target)
         if key not in self.uses:
+            self.use_paths[key] = self.at
             self.uses[key] = MuslUse(
                 self.path,
                 line,
@@ -744,6 +778,10 @@ class _Scan:
             if condition and scalar.path[-1] == "if":
                 guards[scalar.path[:-1]] = value
             for seg in segments(scalar, self.lines, "-linux-musl"):
+                if scalar.line != scalar.end_line and continues_download(
+                    self.lines, seg.line - 1
+                ):
+                    continue
                 exprs = (
                     _expressions(seg.text)
                     if self.dialect.expressions and "${{" in seg.text
@@ -791,6 +829,7 @@ class _Scan:
             if guard in dead:
                 continue  # a step that only runs for a target nobody builds
             if not cond or self.condition_live(triple, scope):
+                self.at = path
                 self.add(line, triple)
 
     def guard_dead(self, guard: Path, text: str) -> bool:
@@ -832,8 +871,12 @@ class _Scan:
                 for tpl in find_templated(seg.text):
                     if (seg.line, tpl.text) in self.uses:
                         continue  # the same text on this line: the same use
-                    if _in_download(seg.text, tpl):
+                    if _in_download(seg.text, tpl) or (
+                        scalar.line != scalar.end_line
+                        and continues_download(self.lines, seg.line - 1)
+                    ):
                         continue  # part of a download URL / tool asset name
+                    self.at = scalar.path
                     self.add_templated(seg.line, tpl, scope)
 
     def add_templated(self, line: int, tpl: TemplatedTriple, scope: Path) -> None:
@@ -868,6 +911,7 @@ class _Scan:
         for node in env_nodes:
             env = node.value.strip()
             own = tuple(t for t in resolved if t.endswith(f"-linux-{env}"))
+            self.at = node.path
             self.add(node.line + 1, env, own or resolved)
 
     def musllinux(self) -> None:
@@ -893,12 +937,14 @@ class _Scan:
             if not raw:
                 targets = [_MUSL_FOR_ARCH["x86_64"]]  # maturin builds for the host
             if targets:
+                self.at = scalar.path
                 self.add(scalar.line + 1, match.group(0), _dedupe(targets))
 
     def images(self) -> None:
         for scalar in self.candidates:
             if scalar.is_key:
                 continue
+            self.at = scalar.path
             if "docker" in scalar.value and "run" in scalar.value:
                 self.docker_run_images(scalar)
             names = [p for p in scalar.path if isinstance(p, str)]
@@ -953,7 +999,126 @@ class _Scan:
         else:
             if rust_alpine:
                 self.add(line, image, (_MUSL_FOR_ARCH["x86_64"],))
+            elif self.native_alpine(self.scope(scalar.path)):
+                # Alpine's own Rust (or rustup on Alpine) builds for the musl
+                # host: a native musl build with no triple in the file.
+                arch = "aarch64" if _ARM_RE.search(image) else "x86_64"
+                self.add(line, image, (_MUSL_FOR_ARCH[arch],))
             self.hints.append(Hint(self.path, line, HintKind.SYSTEM_MUSL, image))
+
+    def native_alpine(self, scope: Path) -> bool:
+        """Return whether job `scope` installs Rust on Alpine and builds with it."""
+        if scope:
+            left_out = self.steps_left_out(scope)
+            self._whole_if(
+                ("alpine", scope),
+                lambda: "apk" in left_out or _BUILD_RUN_RE.search(left_out) is not None,
+            )
+        else:
+            self.whole()
+        texts = [
+            s.value
+            for s in self.scalars
+            if not s.is_key and (not scope or self.scope(s.path) == scope)
+        ]
+        installs = any(
+            ("apk" in t and apk_adds_rust(t)) or "rustup" in t for t in texts
+        )
+        return installs and any(_BUILD_RUN_RE.search(t) for t in texts)
+
+    # -- where each use builds -------------------------------------------------
+
+    def projects(self) -> dict[tuple[int, str], str]:
+        """Return the directory each use builds in, where it is not the root."""
+        out: dict[tuple[int, str], str] = {}
+        for key, path in self.use_paths.items():
+            project = self.project_for(path)
+            if project:
+                out[key] = project
+        return out
+
+    def project_for(self, path: Path) -> str:
+        """Return the directory the build that `path` belongs to runs in."""
+        scope = self.scope(path)
+        steps, job = self.build_dirs(scope)
+        for owner, where in steps.items():
+            if path[: len(owner)] == owner:
+                return where
+        if not steps and scope:
+            return self.build_dirs(())[1] or job
+        return job
+
+    def build_dirs(self, scope: Path) -> tuple[dict[Path, str], str]:
+        """Return (directory of each building step, the job's) for `scope`.
+
+        A step's base is its `working-directory` (an action's input too),
+        else the job's or the file's `defaults.run.working-directory`; then
+        `cd dir` and `--manifest-path` in its commands. The job's directory
+        is that of its first build for a target (`--target`, musl), else
+        its first build, else its default.
+        """
+        if scope in self.dirs:
+            return self.dirs[scope]
+        if scope:
+            left_out = self.steps_left_out(scope)
+            self._whole_if(
+                ("dirs", scope), lambda: any(m in left_out for m in _DIR_MARKERS)
+            )
+        mine = [
+            s
+            for s in self.scalars
+            if not s.is_key and (not scope or self.scope(s.path) == scope)
+        ]
+        default = ""
+        top_default = ""
+        bases: dict[Path, str] = {}
+        for scalar in mine:
+            key = scalar.path[-1] if scalar.path else None
+            if key not in _DIR_KEYS:
+                continue
+            value = scalar.value.strip()
+            if key in _MANIFEST_KEYS:
+                value = manifest_dir(value)
+            where = join_dir("", value)
+            if where is None:
+                continue
+            if "defaults" in scalar.path:
+                if self.scope(scalar.path):
+                    default = default or where
+                else:
+                    top_default = top_default or where
+            else:
+                bases.setdefault(_step_of(scalar.path), where)
+        default = default or top_default
+        steps: dict[Path, str] = {}
+        first: str | None = None
+        targeted: str | None = None
+        cwd: dict[Path, str] = {}
+        for scalar in mine:
+            if scalar.path and scalar.path[-1] in _DIR_KEYS:
+                continue
+            step = _step_of(scalar.path)
+            shell = step if "steps" in scalar.path else scope
+            here = cwd.get(shell, bases.get(step, default))
+            for raw in scalar.value.split("\n"):
+                line = strip_comment(raw)
+                build = _BUILD_RUN_RE.search(line)
+                moved = command_dir(line, here)
+                if build is None and "--manifest-path" not in line:
+                    if moved is not None:
+                        here = cwd[shell] = moved  # `cd dir` for what follows
+                    continue
+                where = here if moved is None else moved
+                steps.setdefault(step, where)
+                first = where if first is None else first
+                if targeted is None and ("--target" in line or "musl" in line):
+                    targeted = where
+        for step, where in bases.items():
+            steps.setdefault(step, where)  # an action given a directory
+            first = where if first is None else first
+        job = targeted if targeted is not None else first
+        self.dirs[scope] = (steps, default if job is None else job)
+        return self.dirs[scope]
 
 
 # ---------------------------------------------------------------------------
@@ -1059,6 +1224,9 @@ def scan_ci(path: str, text: str, dialect: Dialect) -> SourceResult:
     scan.templated()
     scan.musllinux()
     scan.images()
+    if scan.uses and any(marker in text for marker in _DIR_MARKERS):
+        for key, project in scan.projects().items():
+            scan.uses[key] = dataclasses.replace(scan.uses[key], project=project)
     uses = tuple(sorted(scan.uses.values(), key=lambda u: (u.line, u.target)))
     all_hints = sorted([*hints, *scan.hints], key=lambda h: h.line)
     return SourceResult(uses=uses, hints=tuple(all_hints))
