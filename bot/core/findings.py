@@ -415,6 +415,26 @@ def _unsure(ev: Evidence, used: set[str]) -> bool:
     return any(p.unread and not is_lockfile(p.path) for p in ev.problems)
 
 
+def add_problems(report: Report, problems: Sequence[Problem]) -> Report:
+    """Return `report` with problems met before the analysis added.
+
+    What a file walk left out or a file not fetched (too big) may hold a
+    musl build or the lockfile one uses: each is a warning, and the verdict
+    becomes could-not-analyse unless a build is already known to break.
+    """
+    if not problems:
+        return report
+    verdict = report.verdict
+    if verdict is not Verdict.AT_RISK and any(p.unread for p in problems):
+        verdict = Verdict.COULD_NOT_ANALYSE
+    return dataclasses.replace(
+        report,
+        verdict=verdict,
+        findings=(*report.findings, *_problem_findings(problems)),
+        problems=(*report.problems, *problems),
+    )
+
+
 def nearest_lockfile(project: str, lockfiles: frozenset[str]) -> str | None:
     """Return the Cargo.lock nearest at or above directory `project`, if any.
 

@@ -17,7 +17,7 @@ from cachetools import LRUCache
 
 from bot.core import analysis, render
 from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
-from bot.core.findings import Report, Verdict
+from bot.core.findings import Report, Verdict, add_problems
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
@@ -437,9 +437,6 @@ def _analyse(
             report = deps.options.analyse(snapshot.files, config, entries)
         except Exception as exc:
             raise checks.AnalysisError(type(exc).__name__) from exc
-        if snapshot.problems:
-            report = dataclasses.replace(
-                report, problems=(*report.problems, *snapshot.problems)
-            )
+        report = add_problems(report, snapshot.problems)
         deps.results[key] = report
     return report, config, errors
