@@ -34,7 +34,15 @@ from bot.core.sources.shell import (
 )
 from bot.core.sources.shell import apk_adds_rust as _apk_adds_rust
 
-_TRIGGERS: Final = ("-linux-musl", "alpine", "rust-musl", "muslrust", "crt-static")
+_TRIGGERS: Final = (
+    "-linux-musl",
+    "alpine",
+    "rust-musl",
+    "muslrust",
+    "crt-static",
+    "=musl",  # `ARG LIBC=musl`: a triple composed from variables
+    "-musl}",  # `${LIBC:-musl}`
+)
 _HEREDOC_RE: Final = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
 # `$NAME`, `${NAME}`, `${NAME:-default}` (a default only inside braces).
 _VAR_RE: Final = re.compile(
@@ -63,7 +71,8 @@ class _Stage:
     platform_arch: str
     builds: bool = False
     fetches: bool = False  # a RUN or ADD downloads something
-    compiles: bool = False  # a RUN compiles C (`./configure`, `make`, `gcc`)
+    # A RUN compiles C (`./configure`, `make`, `gcc`) or installs Rust (rustup).
+    compiles: bool = False
     workdir: str = "/"  # the container's working directory (WORKDIR)
     # (container directory, repository directory) of each COPY/ADD from the
     # build context, in order.
@@ -299,7 +308,7 @@ def scan_with_args(
         if stage is not None and instruction in ("RUN", "ADD"):
             stage.fetches = stage.fetches or bool(_FETCH_RE.search(code))
             if instruction == "RUN" and not stage.compiles:
-                stage.compiles = bool(_C_BUILD_RE.search(code))
+                stage.compiles = "rustup" in code or bool(_C_BUILD_RE.search(code))
         if (
             stage is not None
             and instruction in ("RUN", "CMD", "ENTRYPOINT")

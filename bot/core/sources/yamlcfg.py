@@ -581,8 +581,9 @@ class _Scan:
     # The path of the scalar each use stands in (`at` while it is added).
     use_paths: dict[tuple[int, str], Path] = field(default_factory=dict)
     at: Path = ()
-    # scope -> (directory of each building step or list, the job's directory)
-    dirs: dict[Path, tuple[dict[Path, str], str]] = field(default_factory=dict)
+    # scope -> (directory of each building step or list, the job's directory,
+    # the default from `defaults:`)
+    dirs: dict[Path, tuple[dict[Path, str], str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -1040,7 +1041,7 @@ class _Scan:
     def project_for(self, path: Path) -> str:
         """Return the directory the build that `path` belongs to runs in."""
         scope = self.scope(path)
-        steps, job = self.build_dirs(scope)
+        steps, job, _ = self.build_dirs(scope)
         for owner, where in steps.items():
             if path[: len(owner)] == owner:
                 return where
@@ -1048,7 +1049,7 @@ class _Scan:
             return self.build_dirs(())[1] or job
         return job
 
-    def build_dirs(self, scope: Path) -> tuple[dict[Path, str], str]:
+    def build_dirs(self, scope: Path) -> tuple[dict[Path, str], str, str]:
         """Return (directory of each building step, the job's) for `scope`.
 
         A step's base is its `working-directory` (an action's input too),
@@ -1070,7 +1071,6 @@ class _Scan:
             if not s.is_key and (not scope or self.scope(s.path) == scope)
         ]
         default = ""
-        top_default = ""
         bases: dict[Path, str] = {}
         for scalar in mine:
             key = scalar.path[-1] if scalar.path else None
@@ -1082,14 +1082,12 @@ class _Scan:
             where = join_dir("", value)
             if where is None:
                 continue
-            if "defaults" in scalar.path:
-                if self.scope(scalar.path):
-                    default = default or where
-                else:
-                    top_default = top_default or where
-            else:
+            if "defaults" not in scalar.path:
                 bases.setdefault(_step_of(scalar.path), where)
-        default = default or top_default
+            elif self.scope(scalar.path) == scope:  # a job's own, or the file's
+                default = default or where
+        if not default and scope:
+            default = self.build_dirs(())[2]  # the file's `defaults:`
         steps: dict[Path, str] = {}
         first: str | None = None
         targeted: str | None = None
@@ -1117,7 +1115,7 @@ class _Scan:
             steps.setdefault(step, where)  # an action given a directory
             first = where if first is None else first
         job = targeted if targeted is not None else first
-        self.dirs[scope] = (steps, default if job is None else job)
+        self.dirs[scope] = (steps, default if job is None else job, default)
         return self.dirs[scope]
 
 
