@@ -16,14 +16,17 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from bot.core.sources import Hint, HintKind, MuslUse, SourceResult, UseKind
+from bot.core.sources.builders import (
+    Mention,
+    image_mention,
+    normalise_image,
+    runs_build,
+)
 from bot.core.sources.cargo_config import dynamic_flag
 from bot.core.sources.make import (
     ArchIndex,
-    Mention,
     cut_comment,
     find_mentions,
-    image_mention,
-    normalise_image,
     text_problem,
 )
 from bot.core.sources.shell import (
@@ -51,13 +54,6 @@ _VAR_RE: Final = re.compile(
 _ASSIGN_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S*)")
 _RUST_VERSION_RE: Final = re.compile(r"(?<![\d.])\d+\.\d+(?:\.\d+)?(?![\d.])")
 _ALPINE_VERSION_RE: Final = re.compile(r"alpine:?(\d+\.\d+)")
-# A command that compiles Rust (not `.cargo/` paths or `$CARGO_HOME`).
-_BUILD_CMD_RE: Final = re.compile(
-    r"(?<![\w./$-])(?:cargo|rustc|rustup|maturin|cross)(?![\w./-])"
-)
-# The words `_BUILD_CMD_RE` looks for, without its context checks: a cheap
-# first pass (most lines name none of them).
-_BUILD_WORDS_RE: Final = re.compile(r"cargo|rust|maturin|cross")
 _PLATFORM_ARCH: Final = {"arm64": "aarch64", "aarch64": "aarch64", "amd64": "x86_64"}
 _CD_IN_RUN_RE: Final = re.compile(r"(?:^|[;&|(]|\bRUN\b)\s*cd\s+([^\s;&|()]+)")
 _MANIFEST_IN_RUN_RE: Final = re.compile(r"--manifest-path(?:=|\s+)([^\s;&|()]+)")
@@ -313,7 +309,7 @@ def scan_with_args(
             stage is not None
             and instruction in ("RUN", "CMD", "ENTRYPOINT")
             and (
-                (_BUILD_WORDS_RE.search(code) and _BUILD_CMD_RE.search(code))
+                runs_build(code, recipes=False)
                 or (has_apk and "apk" in code and _apk_adds_rust(code))
             )
         ):
