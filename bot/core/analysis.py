@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from bot.core.config import Config
-from bot.core.findings import Evidence, Report, decide
+from bot.core.findings import Evidence, Report, decide, nearest_lockfile
 from bot.core.fixes import FixPlan, IndexEntry, plan_fix
 from bot.core.lockfile import Lockfile, parse_lockfile
 from bot.core.scope import ROOT_LOCKFILE, is_lockfile, scanner_for
@@ -102,6 +102,28 @@ def scan_config_file(
     if problem is None:
         return found
     return SourceResult(found.uses, found.hints, (problem, *found.problems))
+
+
+def lockfiles_needed(
+    files: Mapping[str, bytes], lockfiles: Iterable[str]
+) -> frozenset[str]:
+    """Return the nested lockfiles among `lockfiles` that a musl use builds with.
+
+    `files` holds the configuration files (lockfiles in it are skipped); a
+    snapshot reads only these nested lockfiles (fuzz and bench workspaces
+    that no musl build enters cost no request).
+    """
+    paths = frozenset(lockfiles)
+    ci_args = build_args(files)
+    needed: set[str] = set()
+    for path in sorted(files):
+        if is_lockfile(path):
+            continue
+        for use in scan_config_file(path, files[path], ci_args).uses:
+            lock = nearest_lockfile(use.project, paths)
+            if lock is not None and lock != ROOT_LOCKFILE:
+                needed.add(lock)
+    return frozenset(needed)
 
 
 def read_lockfile(

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from bot.core.analysis import analyse, build_args
+from bot.core.analysis import analyse, build_args, lockfiles_needed
 from bot.core.findings import Rule, Verdict, add_problems
 from bot.core.render import check_run_output, render_text
 from bot.core.sources import Problem, docker, gitlab, make, workflows
@@ -321,3 +321,36 @@ def test_add_problems_from_a_cut_tree_walk() -> None:
     assert add_problems(ok, (read,)).verdict is Verdict.MUSL_LIBC_OK
     risky = analyse({"Cargo.lock": OLD_LOCK, ".github/workflows/r.yml": RELEASE})
     assert add_problems(risky, (walk,)).verdict is Verdict.AT_RISK
+
+
+def test_fork_builder_images_in_ci() -> None:
+    text = """\
+jobs:
+  static:
+    runs-on: ubuntu-latest
+    container: ghcr.io/acme/rust-musl-cross:aarch64-musl
+    steps:
+      - run: cargo build --release
+  host:
+    runs-on: ubuntu-latest
+    steps:
+      - run: docker run --rm -v "$PWD":/volume acme/muslrust:stable cargo build
+"""
+    found = workflows.scan(".github/workflows/ci.yml", text)
+    assert [(u.line, u.target, u.resolves_to) for u in found.uses] == [
+        (4, "acme/rust-musl-cross:aarch64-musl", ("aarch64-unknown-linux-musl",)),
+        (10, "acme/muslrust:stable", ("x86_64-unknown-linux-musl",)),
+    ]
+
+
+def test_lockfiles_needed_by_the_builds() -> None:
+    files = {
+        ".github/workflows/r.yml": RELEASE.replace(
+            b"cargo build", b"cargo build --manifest-path rust/cli/Cargo.toml"
+        ),
+        "Makefile": b"m:\n\tcargo build --target x86_64-unknown-linux-musl\n",
+        "Cargo.lock": b"ignored: lockfiles are not configuration",
+    }
+    listed = ["Cargo.lock", "rust/Cargo.lock", "fuzz/Cargo.lock"]
+    assert lockfiles_needed(files, listed) == {"rust/Cargo.lock"}
+    assert lockfiles_needed(files, listed[1:2]) == {"rust/Cargo.lock"}

@@ -83,12 +83,13 @@ MUSL_FOR_ARCH: Final = {
 }
 # When a templated arch cannot be resolved: the two musl host platforms.
 FALLBACK_ARCHES: Final = ("x86_64", "aarch64")
+# Any owner: forks and mirrors keep the image's name (`acme/rust-musl-cross`).
 MUSL_IMAGE_RE: Final = re.compile(
-    r"(?:^|/)(?P<name>blackdex/rust-musl|(?:messense|rust-cross)/rust-musl-cross)"
+    r"(?:^|/)(?P<name>[\w.-]+/rust-musl(?:-cross)?)"
     r":(?P<arch>[a-z0-9_]+)-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![a-z])"
 )
 HOST_MUSL_IMAGE_RE: Final = re.compile(
-    r"(?:^|/)(?:clux/muslrust|ekidd/rust-musl-builder|emk/rust-musl-builder)(?::|$)"
+    r"(?:^|/)[\w.-]+/(?:muslrust|rust-musl-builder)(?::|$)"
 )
 RUST_ALPINE_RE: Final = re.compile(r"(?:^|/)rust:[^\s/]*alpine")
 ALPINE_RE: Final = re.compile(r"(?:^|/)alpine(?::|$)")
