@@ -140,7 +140,31 @@ def read_lockfile(
     lock = parse_lockfile(text, path, names)
     if lock.error is not None:
         problem = Problem(path, lock.error.line, f"{path}: {lock.error.message}")
+    else:
+        problem = _cut_short(lock) or problem
     return lock, text, problem
+
+
+def _cut_short(lock: Lockfile) -> Problem | None:
+    """Return why a lockfile that parses is still incomplete, if it is.
+
+    Cargo locks every dependency it lists; a kept package naming a kept
+    dependency with no entry of its own means the file was cut at a block
+    boundary (a truncated push), which parses but has lost packages.
+    """
+    kept = lock.names or frozenset()
+    present = {pkg.name for pkg in lock.packages}
+    for pkg in lock.packages:
+        for dependency in pkg.dependencies:
+            name = dependency.split(" ", 1)[0]
+            if name in kept and name not in present:
+                return Problem(
+                    lock.path,
+                    pkg.start_line,
+                    f"{lock.path}: {pkg.name} depends on {name}, which has no "
+                    "entry: the file is cut short",
+                )
+    return None
 
 
 def _msrv(hints: Sequence[Hint]) -> Version | None:

@@ -354,3 +354,18 @@ def test_lockfiles_needed_by_the_builds() -> None:
     listed = ["Cargo.lock", "rust/Cargo.lock", "fuzz/Cargo.lock"]
     assert lockfiles_needed(files, listed) == {"rust/Cargo.lock"}
     assert lockfiles_needed(files, listed[1:2]) == {"rust/Cargo.lock"}
+
+
+def test_unreadable_nested_lockfile_a_build_uses_is_could_not_analyse() -> None:
+    workflow = RELEASE.replace(
+        b"      - run:", b"      - working-directory: rust\n        run:"
+    )
+    report = analyse(
+        {
+            "Cargo.lock": NEW_LOCK,
+            "rust/Cargo.lock": b"\x1f\x8b\x08\x00\x00binary",
+            ".github/workflows/r.yml": workflow,
+        }
+    )
+    assert [u.lockfile for u in report.musl_uses] == ["rust/Cargo.lock"]
+    assert report.verdict is Verdict.COULD_NOT_ANALYSE
