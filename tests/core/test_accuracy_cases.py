@@ -10,12 +10,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from bot.cli import main
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "accuracy"
 CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "expected.json").is_file())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "bot" / "schema" / "scan.json").read_text()
+)
 WORDS = {
     "at-risk": "at risk",
     "old-libc": "old libc, no musl use found",
@@ -30,7 +34,7 @@ LOCKFILE_RULES = frozenset(
 
 
 def scan_json(case: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    main(["scan", str(case), "--format", "json", "--fail-on", "never"])
+    main(["scan", str(case), "--format", "json", "--fail-on", "never", "--offline"])
     data: dict[str, Any] = json.loads(capsys.readouterr().out)
     return data
 
@@ -43,6 +47,7 @@ def test_cases_are_present() -> None:
 def test_case(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expected = json.loads((case / "expected.json").read_text())
     report = scan_json(case, capsys)
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
     assert WORDS[report["verdict"]] == expected["verdict"]
     found = {(u["path"], u["line"]): u for u in report["musl_uses"]}
     for use in expected["musl_uses"]:
