@@ -186,8 +186,8 @@ def _use_list(uses: Sequence[MuslUse], limit: int = 3) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _trigger_list(triggers: Sequence[LockedPackage], limit: int = 5) -> str:
-    shown = ", ".join(f"{_where(t)} (Cargo.lock:{t.line})" for t in triggers[:limit])
+def _trigger_list(triggers: Sequence[LockedPackage], path: str, limit: int = 5) -> str:
+    shown = ", ".join(f"{_where(t)} ({path}:{t.line})" for t in triggers[:limit])
     more = len(triggers) - limit
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -196,7 +196,9 @@ def _fix_text(fixes: Sequence[FixPlan], path: str) -> str:
     for plan in fixes:
         if plan.path == path:
             return f"Run `{plan.command}`."
-    return "Run `cargo update -p libc` (libc >= 0.2.146)."
+    where = path.rpartition("/")[0]
+    manifest = f" --manifest-path {where}/Cargo.toml" if where else ""
+    return f"Run `cargo update -p libc{manifest}` (libc >= 0.2.146)."
 
 
 def _blockers(ev: Evidence, lock: Lockfile, root: bool) -> list[Finding]:
@@ -258,7 +260,7 @@ def _libc_findings(
     """Return the findings on the libc entries of `lock`, which `uses` build with."""
     findings: list[Finding] = []
     triggers = _triggers(lock, uses)
-    trigger_text = _trigger_list(triggers)
+    trigger_text = _trigger_list(triggers, lock.path)
     fix = _fix_text(ev.fixes, lock.path)
     breaking = _breaking(uses, ev.hints)  # once, not per libc
     breaking_text = _use_list(breaking)

@@ -369,3 +369,18 @@ def test_unreadable_nested_lockfile_a_build_uses_is_could_not_analyse() -> None:
     )
     assert [u.lockfile for u in report.musl_uses] == ["rust/Cargo.lock"]
     assert report.verdict is Verdict.COULD_NOT_ANALYSE
+
+
+def test_findings_on_a_nested_lockfile_name_it() -> None:
+    workflow = RELEASE.replace(b"cargo build", b"cd rust && cargo build")
+    report = analyse({"rust/Cargo.lock": OLD_LOCK, ".github/workflows/r.yml": workflow})
+    (finding,) = report.findings
+    assert (finding.rule, finding.path, finding.line) == (
+        Rule.LIBC_LFS64,
+        "rust/Cargo.lock",
+        OLD_LIBC_LINE,
+    )
+    assert "getrandom 0.2.7 (rust/Cargo.lock:536)" in finding.message
+    assert finding.fix == (
+        "Run `cargo update -p libc --manifest-path rust/Cargo.toml` (libc >= 0.2.146)."
+    )
