@@ -155,6 +155,21 @@ def _assign(rest: str, values: dict[str, list[str]]) -> None:
                 known.append(spelled)
 
 
+def _may_spell_musl(code: str, values: Mapping[str, list[str]]) -> bool:
+    """Return whether expanding the variables of `code` may spell a musl target.
+
+    A composed triple (`-linux-$LIBC`), an image, or a variable whose value
+    names musl (`--target $TARGET`).
+    """
+    if "-linux-" in code or "FROM" in code or "from" in code:
+        return True
+    return any(
+        "musl" in value
+        for match in _VAR_RE.finditer(code)
+        for value in values.get(match[1] or match[3], ())
+    )
+
+
 def _container_path(base: str, rel: str) -> str:
     return posixpath.normpath(posixpath.join(base, rel.strip("\"'")))
 
@@ -305,16 +320,13 @@ def scan_with_args(
             stage.fetches = stage.fetches or bool(_FETCH_RE.search(code))
             if instruction == "RUN" and not stage.compiles:
                 stage.compiles = "rustup" in code or bool(_C_BUILD_RE.search(code))
-        if (
-            stage is not None
-            and instruction in ("RUN", "CMD", "ENTRYPOINT")
-            and (
+        if stage is not None and instruction in ("RUN", "CMD", "ENTRYPOINT"):
+            if not stage.builds and (
                 runs_build(code, recipes=False)
                 or (has_apk and "apk" in code and _apk_adds_rust(code))
-            )
-        ):
-            stage.builds = True
-            if stage.project is None and BUILD_RUN_RE.search(code):
+            ):
+                stage.builds = True
+            if stage.project is None and stage.builds and BUILD_RUN_RE.search(code):
                 stage.project = _build_project(stage, code)
         images = instruction == "FROM"
         mentions = (
@@ -322,7 +334,7 @@ def scan_with_args(
             if "-linux-musl" in code
             else []
         )
-        if not mentions and has_vars and "$" in code:
+        if not mentions and has_vars and "$" in code and _may_spell_musl(code, values):
             # A triple spelled through ARG/ENV values (`$ARCH-unknown-linux-$LIBC`).
             for spelled in _expand_all(code, values):
                 if spelled != code and "-linux-musl" in spelled:

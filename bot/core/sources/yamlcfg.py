@@ -134,6 +134,8 @@ _DIR_KEYS: Final = _MANIFEST_KEYS | {
 }
 # Text without these sets no build directory (`_Scan.build_dirs`).
 _DIR_MARKERS: Final = ("cd ", "manifest", "orking", "workdir")
+# A value without these neither builds nor names a directory.
+_DIR_WORDS: Final = ("cargo", "cross", "maturin", "cd", "manifest")
 
 
 def _step_of(path: Path) -> Path:
@@ -707,13 +709,23 @@ class _Scan:
             return self.dirs[scope]
         if scope:
             left_out = self.steps_left_out(scope)
+            # A step left out matters if it names a directory to build in
+            # (`cd` only counts next to a build: it is common for other work).
             self._whole_if(
-                ("dirs", scope), lambda: any(m in left_out for m in _DIR_MARKERS)
+                ("dirs", scope),
+                lambda: (
+                    any(m in left_out for m in _DIR_MARKERS[1:])
+                    or (
+                        "cd " in left_out and _BUILD_RUN_RE.search(left_out) is not None
+                    )
+                ),
             )
         mine = [
             s
             for s in self.scalars
-            if not s.is_key and (not scope or self.scope(s.path) == scope)
+            if not s.is_key
+            and (s.path[-1] in _DIR_KEYS or any(w in s.value for w in _DIR_WORDS))
+            and (not scope or self.scope(s.path) == scope)
         ]
         default = ""
         bases: dict[Path, str] = {}
