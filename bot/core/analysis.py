@@ -62,9 +62,9 @@ def build_args(files: Mapping[str, bytes]) -> dict[str, tuple[str, ...]]:
     found: dict[str, list[str]] = {}
     for path, data in files.items():
         if (
-            b"build-arg" not in data
-            or is_lockfile(path)
+            is_lockfile(path)  # the big files: no search through them
             or len(data) > MAX_CONFIG_BYTES
+            or b"build-arg" not in data
         ):
             continue
         text = data.decode("utf-8", errors="replace")

@@ -465,11 +465,12 @@ def _resolve(ev: Evidence) -> tuple[MuslUse, ...]:
         if use.project not in found:
             found[use.project] = nearest_lockfile(use.project, paths)
         lockfile = found[use.project]
-        out.append(
-            use
-            if lockfile == use.lockfile
-            else dataclasses.replace(use, lockfile=lockfile)
-        )
+        if lockfile != use.lockfile:  # a new value: cheaper than dataclasses.replace
+            use = MuslUse(
+                use.path, use.line, use.target, use.kind, use.implicit,
+                use.resolves_to, use.project, lockfile,
+            )  # fmt: skip
+        out.append(use)
     return tuple(out)
 
 

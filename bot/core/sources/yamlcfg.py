@@ -135,7 +135,7 @@ _DIR_KEYS: Final = _MANIFEST_KEYS | {
 # Text without these sets no build directory (`_Scan.build_dirs`).
 _DIR_MARKERS: Final = ("cd ", "manifest", "orking", "workdir")
 # A value without these neither builds nor names a directory.
-_DIR_WORDS: Final = ("cargo", "cross", "maturin", "cd", "manifest")
+_DIR_WORDS_RE: Final = re.compile("cargo|cross|maturin|cd|manifest")
 
 
 def _step_of(path: Path) -> Path:
@@ -724,7 +724,7 @@ class _Scan:
             s
             for s in self.scalars
             if not s.is_key
-            and (s.path[-1] in _DIR_KEYS or any(w in s.value for w in _DIR_WORDS))
+            and (s.path[-1] in _DIR_KEYS or _DIR_WORDS_RE.search(s.value) is not None)
             and (not scope or self.scope(s.path) == scope)
         ]
         default = ""
