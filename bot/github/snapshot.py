@@ -22,7 +22,7 @@ from bot.core.scope import (
     wanted,
 )
 from bot.core.sources import Problem
-from bot.github.client import GitHubClient
+from bot.github.client import BlobTooLarge, GitHubClient
 
 # Files bigger than this are not fetched (a real Cargo.lock is a few MB).
 MAX_FILE_BYTES: Final = 8 * 1024 * 1024
@@ -33,6 +33,29 @@ MAX_TREE_REQUESTS: Final = 200
 BLOB_CACHE_BYTES: Final = 256 * 1024 * 1024
 BLOB_FETCH_CONCURRENCY: Final = 8
 MODE_SYMLINK: Final = "120000"
+# Read first, whatever MAX_FILES cuts: the root lockfile judged by default, the
+# toolchain and cargo config that decide the target, and the App's own config.
+# Padding a commit with wanted files that sort earlier must not push them out.
+FIRST_PATHS: Final = (
+    ROOT_LOCKFILE,
+    "rust-toolchain.toml",
+    "rust-toolchain",
+    ".cargo/config.toml",
+    ".cargo/config",
+    CONFIG_PATH,
+)
+_FIRST: Final = {path: i for i, path in enumerate(FIRST_PATHS)}
+# Then files at places fixed by convention (the root, CI config folders), then
+# the rest (Dockerfiles and Makefiles found anywhere), each group by path.
+_CONVENTIONAL_DIRS: Final = (".github/workflows/", ".circleci/", ".cargo/")
+
+
+def read_order(path: str) -> tuple[int, int, str]:
+    """Return the sort key that decides which files the MAX_FILES cap keeps."""
+    if path in _FIRST:
+        return (0, _FIRST[path], path)
+    conventional = "/" not in path or path.startswith(_CONVENTIONAL_DIRS)
+    return (1 if conventional else 2, 0, path)
 
 
 class EmptyRepository(Exception):
@@ -193,7 +216,7 @@ async def take_snapshot(
     only those a musl build uses (`core.analysis.lockfiles_needed`).
     """
     entries, problems, rust = await list_wanted(gh, owner, repo, sha)
-    entries.sort(key=lambda e: e.path)
+    entries.sort(key=lambda e: read_order(e.path))
     if len(entries) > MAX_FILES:
         problems.append(
             Problem(
@@ -208,10 +231,16 @@ async def take_snapshot(
 
     async def fetch(entry: _Entry) -> None:
         async with gate:
-            data = await gh.get_raw(
-                "/repos/{owner}/{repo}/git/blobs/{sha}",
-                {"owner": owner, "repo": repo, "sha": entry.sha},
-            )
+            try:
+                data = await gh.get_raw(
+                    "/repos/{owner}/{repo}/git/blobs/{sha}",
+                    {"owner": owner, "repo": repo, "sha": entry.sha},
+                    max_bytes=max_file_bytes,
+                )
+            except BlobTooLarge:
+                # The tree under-stated its size: the read stopped at the cap.
+                over.append(entry)
+                return
         blobs.put(entry.sha, data)
         files[entry.path] = data
 
@@ -242,6 +271,7 @@ async def take_snapshot(
         await asyncio.gather(*(fetch(e) for e in missing))
         return len(missing)
 
+    over: list[_Entry] = []
     # Nested lockfiles come second: only those a musl build uses are read.
     nested = {e.path: e for e in entries if is_lockfile(e.path)}
     root = nested.pop(ROOT_LOCKFILE, None)
@@ -250,6 +280,15 @@ async def take_snapshot(
         listed = [*nested, *([ROOT_LOCKFILE] if root is not None else [])]
         needed = lockfiles_needed(files, listed)
         fetched += await read([nested[p] for p in sorted(needed)])
+    for entry in sorted(over, key=lambda e: e.path):
+        shas.pop(entry.path, None)
+        problems.append(
+            Problem(
+                entry.path,
+                1,
+                f"{entry.path} is over the {max_file_bytes}-byte limit; skipped",
+            )
+        )
     return Snapshot(sha, files, shas, tuple(problems), fetched, rust)
 
 
