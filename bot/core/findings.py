@@ -432,7 +432,12 @@ def add_problems(report: Report, problems: Sequence[Problem]) -> Report:
     return dataclasses.replace(
         report,
         verdict=verdict,
-        findings=(*report.findings, *_problem_findings(problems)),
+        # What has no path (a walk cut short) is said in the summary, not
+        # on a line of a file.
+        findings=(
+            *report.findings,
+            *_problem_findings([p for p in problems if p.path]),
+        ),
         problems=(*report.problems, *problems),
     )
 

@@ -313,7 +313,9 @@ def test_add_problems_from_a_cut_tree_walk() -> None:
     walk = Problem("", 1, "repository tree too large: 3 directories not read")
     unsure = add_problems(ok, (walk,))
     assert unsure.verdict is Verdict.COULD_NOT_ANALYSE
-    assert unsure.findings[-1].rule is Rule.UNREADABLE
+    assert unsure.findings == ok.findings  # no line to put it on
+    too_big = Problem("Cargo.lock", 1, "Cargo.lock is over the limit; skipped")
+    assert add_problems(ok, (too_big,)).findings[-1].rule is Rule.UNREADABLE
     assert unsure.problems[-1] == walk
     title = check_run_output(unsure).title
     assert title == "Could not analyse: part of the repository tree not read"
