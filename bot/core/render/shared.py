@@ -39,6 +39,7 @@ _VERDICT_WORDS: Final = {
     Verdict.OLD_LIBC: "old libc, no musl use found",
     Verdict.MUSL_LIBC_OK: "musl used, libc ok",
     Verdict.CLEAN: "clean",
+    Verdict.COULD_NOT_ANALYSE: "could not analyse",
 }
 
 
@@ -158,14 +159,35 @@ def root_lock(report: Report) -> Lockfile | None:
     return None
 
 
+def judged_lock(report: Report) -> Lockfile | None:
+    """Return the lockfile the verdict is about.
+
+    The first lockfile a musl use builds with that locks an old libc, else
+    the first one a use builds with, else the root one.
+    """
+    built = {use.lockfile for use in report.musl_uses}
+    locks = [lock for lock in report.lockfiles if lock.path in built]
+    for lock in locks:
+        if any(_is_old(p) for p in lock.named("libc")):
+            return lock
+    return locks[0] if locks else root_lock(report)
+
+
+def unread(report: Report) -> list[str]:
+    """Return what could not be read and may change the verdict, for a sentence."""
+    return [
+        p.path or "part of the repository tree" for p in report.problems if p.unread
+    ]
+
+
 def _is_old(pkg: LockedPackage) -> bool:
     version = parse_version(pkg.version)
     return version is not None and version < LIBC_FIXED
 
 
 def old_libcs(report: Report) -> list[LockedPackage]:
-    """Return the root lockfile's libc entries older than the fix."""
-    root = root_lock(report)
+    """Return the judged lockfile's libc entries older than the fix."""
+    root = judged_lock(report)
     return [p for p in root.named("libc") if _is_old(p)] if root else []
 
 
@@ -180,7 +202,7 @@ def _plural(count: int, word: str) -> str:
 
 def verdict_sentence(report: Report, code: Callable[[str], str]) -> str:
     """Return one sentence saying what will happen to the musl build, and why."""
-    root = root_lock(report)
+    root = judged_lock(report)
     lock = code(root.path) if root else "the root Cargo.lock"
     old = old_libcs(report)
     old_text = " and ".join(code(p.version) for p in old) or "an old release"
@@ -218,6 +240,13 @@ def verdict_sentence(report: Report, code: Callable[[str], str]) -> str:
         return (
             f"This repository builds for musl ({uses}) and {why}, so the move to "
             "musl 1.2.5 (bundled since Rust 1.93, 2026-01-22) does not break it."
+        )
+    if report.verdict is Verdict.COULD_NOT_ANALYSE:
+        names = " and ".join(code(p) for p in dict.fromkeys(unread(report)))
+        return (
+            f"musl-check could not read {names or 'every file it needs'}, so it "
+            "cannot say whether a musl build breaks on musl 1.2.5 (bundled since "
+            "Rust 1.93, 2026-01-22); the warnings say why."
         )
     why = (
         "no Cargo.lock is committed"
