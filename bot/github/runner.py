@@ -28,11 +28,13 @@ from bot.github.client import ClientFactory, GitHubClient, Sleep
 from bot.github.org_config import OrgConfigs
 from bot.github.snapshot import BlobCache, EmptyRepository, Snapshot, take_snapshot
 from bot.settings import Settings
-from bot.store import PullFeedback, Store
+from bot.store import PullFeedback, RepositoryResult, Store
 
 logger = logging.getLogger(__name__)
 
 RESULT_CACHE_SIZE: Final = 4096
+# What was found per commit, bounded by the bytes of the files it keeps.
+ANALYSED_CACHE_BYTES: Final = 64 * 1024 * 1024
 NULL_SHA: Final = "0" * 40
 DISABLED: Final = "musl-check is disabled by `.github/musl-check.yml`."
 
@@ -57,6 +59,16 @@ class CheckTarget:
     pull_number: int | None = None
     head_branch: str | None = None
     is_fork: bool = False
+    default_branch: str | None = None  # the repository's, when the trigger says
+
+    @property
+    def on_default_branch(self) -> bool:
+        """Return whether the commit is the default branch's head (the org view)."""
+        return (
+            self.pull_number is None
+            and self.default_branch is not None
+            and self.head_branch == self.default_branch
+        )
 
     @property
     def full_name(self) -> str:
@@ -75,6 +87,7 @@ class CheckTarget:
             repo_id=payload.integer(data, "repository.id"),
             owner=payload.name(data, "repository.owner.login"),
             repo=payload.name(data, "repository.name"),
+            default_branch=payload.optional_text(data, "repository.default_branch"),
             **kw,
         )
 
@@ -147,6 +160,23 @@ class Options:
     sleep: Sleep = asyncio.sleep
 
 
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """What checking one commit found, kept so later triggers cost no request.
+
+    `report` is None when the commit was quiet (no sign of Rust: no run).
+    """
+
+    report: Report | None
+    config: Config
+    snapshot: Snapshot
+    index_unreachable: bool
+
+    def size(self) -> int:
+        """Return the bytes this entry holds (files dominate), at least 1."""
+        return 1 + sum(len(data) for data in self.snapshot.files.values())
+
+
 @dataclass(slots=True)
 class Deps:
     """Per-process state of the GitHub layer: clients, caches, locks."""
@@ -160,6 +190,13 @@ class Deps:
     blobs: BlobCache = field(default_factory=BlobCache)
     results: LRUCache[Any, Report] = field(
         default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
+    )
+    # (repository id, sha) -> what its check found: GitHub announces one commit
+    # through check_suite, pull_request and push; only the first costs requests.
+    analysed: LRUCache[tuple[int, str], Analysed] = field(
+        default_factory=lambda: LRUCache(
+            maxsize=ANALYSED_CACHE_BYTES, getsizeof=Analysed.size
+        )
     )
     locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
@@ -223,17 +260,19 @@ async def run_check(
     *,
     fresh_feedback: bool = False,
     quiet: bool = False,
+    root: Mapping[str, Any] | None = None,
 ) -> Report | None:
     """Check one commit and publish its check run; return the Report if any.
 
     For a pull request the suggestions and summary comment follow (see
     `_feedback`); `fresh_feedback` re-publishes them even when nothing changed.
     With `quiet` (automatic triggers), a repository that has nothing to do with
-    Rust gets no check run at all (see `_says_nothing`).
+    Rust gets no check run at all (see `_says_nothing`). `root` is the
+    commit's recursive tree listing when the caller already read it.
     """
     deps = deps_for(app)
     return await run_check_with(
-        target, deps, fresh_feedback=fresh_feedback, quiet=quiet
+        target, deps, fresh_feedback=fresh_feedback, quiet=quiet, root=root
     )
 
 
@@ -243,6 +282,7 @@ async def run_check_with(
     *,
     fresh_feedback: bool = False,
     quiet: bool = False,
+    root: Mapping[str, Any] | None = None,
 ) -> Report | None:
     """Check one commit with explicit dependencies (see `run_check`)."""
     key = (target.repo_id, target.head_sha)
@@ -250,7 +290,7 @@ async def run_check_with(
     if lock is None:
         lock = deps.locks[key] = asyncio.Lock()
     async with lock:
-        return await _run(target, deps, fresh_feedback, quiet)
+        return await _run(target, deps, fresh_feedback, quiet, root)
 
 
 def _says_nothing(rust: bool, report: Report | None = None) -> bool:
@@ -265,84 +305,138 @@ def _says_nothing(rust: bool, report: Report | None = None) -> bool:
 
 
 async def _run(
-    target: CheckTarget, deps: Deps, fresh: bool, quiet: bool
+    target: CheckTarget,
+    deps: Deps,
+    fresh: bool,
+    quiet: bool,
+    root: Mapping[str, Any] | None,
 ) -> Report | None:
+    """Analyse and publish the commit once; later automatic triggers reuse it.
+
+    An automatic (`quiet`) trigger for a commit this process already checked
+    costs no request: only pull-request feedback that changed is posted. An
+    explicit one (re-run, `/musl-check`) creates a new run (docs/github.md
+    4.2: a re-requested run is answered with a new one). No run is looked up
+    on GitHub: the store knows the runs this App made.
+    """
+    key = (target.repo_id, target.head_sha)
+    found = deps.analysed.get(key) if quiet else None
+    if found is None:
+        found = await _check(target, deps, quiet, root)
+        if found is None:
+            return None
+        deps.analysed[key] = found
+    report = found.report
+    if report is None:
+        return None
+    if target.pull_number is not None and found.config.enabled:
+        try:
+            await _feedback(
+                deps.client(target.installation_id),
+                target,
+                deps,
+                report,
+                found.config,
+                found.snapshot,
+                found.index_unreachable,
+                fresh,
+            )
+        except Exception:
+            logger.exception(
+                "could not post pull request feedback",
+                extra={"repo": target.full_name, "sha": target.head_sha},
+            )
+    return report
+
+
+async def _check(
+    target: CheckTarget, deps: Deps, quiet: bool, root: Mapping[str, Any] | None
+) -> Analysed | None:
+    """Snapshot, analyse and publish the commit's run in one request.
+
+    Return None when nothing should be remembered: an empty repository, or a
+    failure (published as "could not analyse"; a later trigger tries again
+    and updates that run).
+    """
     gh = deps.client(target.installation_id)
     owner, repo, sha = target.owner, target.repo, target.head_sha
     log = {"repo": target.full_name, "sha": sha}
-    run_id = await deps.store.get_check_run(target.repo_id, sha)
+    # Automatic triggers update the run this App made (e.g. before a restart);
+    # explicit ones get a new run.
+    run_id = await deps.store.get_check_run(target.repo_id, sha) if quiet else None
 
-    async def remember(new_id: int) -> None:
-        nonlocal run_id
-        if new_id != run_id:
-            run_id = new_id
-            await deps.store.set_check_run(target.repo_id, sha, new_id)
-
-    async def mark_started(rust: bool) -> None:
-        if quiet and run_id is None and _says_nothing(rust):
-            return  # perhaps no Rust here: no run until there is something to say
-        await remember(
-            await checks.start(
-                gh, owner, repo, sha, run_id, external_id=target.external_id
-            )
+    async def publish(pub: Publication) -> int:
+        new_id = await checks.complete(
+            gh, owner, repo, sha, run_id, pub, external_id=target.external_id
         )
+        if new_id != run_id:
+            await deps.store.set_check_run(target.repo_id, sha, new_id)
+        return new_id
 
     try:
-        if run_id is None:
-            found = await checks.find_check_run(
-                gh, owner, repo, sha, deps.settings.app_id
-            )
-            if found is not None:
-                await remember(found)
-        snapshot = await take_snapshot(
-            gh, owner, repo, sha, deps.blobs, on_fetch=mark_started
-        )
+        snapshot = await take_snapshot(gh, owner, repo, sha, deps.blobs, root=root)
         entries = await _index_entries(snapshot, deps)
         org_default = await deps.org_configs.get(gh, owner)
         report, config, errors = _analyse(snapshot, deps, entries, org_default)
         if quiet and run_id is None and _says_nothing(snapshot.rust, report):
             logger.debug("not a Rust repository: no check run", extra=log)
-            return None
+            return Analysed(None, config, snapshot, entries is None)
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:
             pub = _publication(report, config, errors, entries is not None)
-        await remember(
-            await checks.complete(
-                gh, owner, repo, sha, run_id, pub, external_id=target.external_id
-            )
-        )
+        new_id = await publish(pub)
     except EmptyRepository:
         logger.info("empty repository, nothing to check", extra=log)
         return None
     except Exception as exc:
         logger.exception("check failed", extra=log)
         try:
-            await remember(
-                await checks.complete(
-                    gh,
-                    owner,
-                    repo,
-                    sha,
-                    run_id,
-                    checks.could_not_analyse(_reason(exc)),
-                    external_id=target.external_id,
-                )
-            )
+            await publish(checks.could_not_analyse(_reason(exc)))
         except Exception:
             logger.exception("could not publish the failure", extra=log)
         return None
     await deps.store.save_result(
         target.installation_id, target.full_name, sha, report.verdict.value, pub.title
     )
-    if target.pull_number is not None and config.enabled:
-        try:
-            await _feedback(
-                gh, target, deps, report, config, snapshot, entries is None, fresh
-            )
-        except Exception:
-            logger.exception("could not post pull request feedback", extra=log)
-    return report
+    await _save_repository(target, deps, report, new_id)
+    return Analysed(report, config, snapshot, entries is None)
+
+
+def repository_result(
+    target: CheckTarget, report: Report, run_url: str
+) -> RepositoryResult:
+    """Return the organisation-view row of a checked default-branch head."""
+    libc: dict[str, None] = {}
+    for lockfile in report.lockfiles:
+        for package in lockfile.packages:
+            if package.name == "libc":
+                libc[package.version] = None
+    targets: dict[str, None] = {}
+    for use in report.musl_uses:
+        for triple in use.resolves_to or (use.target,):
+            targets[triple] = None
+    return RepositoryResult(
+        installation_id=target.installation_id,
+        repo_id=target.repo_id,
+        repo=target.full_name,
+        head_sha=target.head_sha,
+        verdict=report.verdict.value,
+        libc=tuple(libc),
+        targets=tuple(sorted(targets)),
+        check_run_url=run_url,
+    )
+
+
+async def _save_repository(
+    target: CheckTarget, deps: Deps, report: Report, run_id: int
+) -> None:
+    """Record the organisation-view row when the commit is a default-branch head."""
+    if not target.on_default_branch:
+        return
+    # The check run's page on the web host (docs/github.md 4.2).
+    url = f"{deps.settings.web_url}/{target.full_name}/runs/{run_id}"
+    await deps.store.save_repository_result(repository_result(target, report, url))
 
 
 async def _index_entries(snapshot: Snapshot, deps: Deps) -> Sequence[IndexEntry] | None:

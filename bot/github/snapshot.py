@@ -85,9 +85,14 @@ class _Entry:
     size: int | None
 
 
-async def _get_tree(
-    gh: GitHubClient, owner: str, repo: str, sha: str, *, recursive: bool
+async def read_tree(
+    gh: GitHubClient, owner: str, repo: str, sha: str, *, recursive: bool = True
 ) -> Mapping[str, Any]:
+    """Return the (recursive) tree listing at a commit, tree or branch name.
+
+    The trees endpoint resolves any of them (docs/github.md 6.2); an empty
+    repository raises EmptyRepository.
+    """
     url = "/repos/{owner}/{repo}/git/trees/{sha}" + (
         "?recursive=1" if recursive else ""
     )
@@ -135,13 +140,28 @@ def _read_listing(
     return rust
 
 
+def listing_shows_rust(root: Mapping[str, Any]) -> bool:
+    """Return whether a recursive listing shows Rust (an unfinished one does)."""
+    if root.get("truncated"):
+        return True  # not all seen: do not stay quiet on a guess
+    return _read_listing("", root["tree"], [], None)
+
+
 async def list_wanted(
-    gh: GitHubClient, owner: str, repo: str, sha: str
+    gh: GitHubClient,
+    owner: str,
+    repo: str,
+    sha: str,
+    root: Mapping[str, Any] | None = None,
 ) -> tuple[list[_Entry], list[Problem], bool]:
     """Return the wanted files at the commit, notes on what was left out, and
-    whether the tree shows Rust (`shows_rust`)."""
+    whether the tree shows Rust (`shows_rust`).
+
+    `root` is the commit's recursive listing when the caller has read it.
+    """
     entries: list[_Entry] = []
-    root = await _get_tree(gh, owner, repo, sha, recursive=True)
+    if root is None:
+        root = await read_tree(gh, owner, repo, sha, recursive=True)
     if not root.get("truncated"):
         return entries, [], _read_listing("", root["tree"], entries, None)
     # Over 100,000 entries or 7 MB: walk sub-trees one level at a time,
@@ -162,7 +182,7 @@ async def list_wanted(
             rust = True  # not all seen: do not stay quiet on a guess
             break
         prefix, tree_sha = queue.popleft()
-        listing = await _get_tree(gh, owner, repo, tree_sha, recursive=False)
+        listing = await read_tree(gh, owner, repo, tree_sha, recursive=False)
         requests += 1
         rust = _read_listing(prefix, listing["tree"], entries, queue) or rust
     return entries, problems, rust
@@ -177,13 +197,15 @@ async def take_snapshot(
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
     on_fetch: Callable[[bool], Awaitable[None]] | None = None,
+    root: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Return the wanted files at commit `sha`, reading blobs from the cache first.
 
     `on_fetch` is awaited before the first blob request, with whether the tree
-    shows Rust (`Snapshot.rust`).
+    shows Rust (`Snapshot.rust`); `root` is the commit's recursive listing if
+    the caller has it (the organisation scan reads it first, to triage).
     """
-    entries, problems, rust = await list_wanted(gh, owner, repo, sha)
+    entries, problems, rust = await list_wanted(gh, owner, repo, sha, root)
     entries.sort(key=lambda e: e.path)
     if len(entries) > MAX_FILES:
         problems.append(

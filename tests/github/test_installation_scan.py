@@ -135,7 +135,9 @@ async def test_created_checks_each_default_branch_head(
     }
     assert fake_github.runs_for("acme/serde", other) == []
     assert await verdicts(store) == {n: expected(c)[1] for n, (c, _) in cases.items()}
-    assert fake_github.calls("GET", "/git/ref/heads/release/2.x")
+    # The default branch's name came from the repository (the payload has
+    # none), read only for the repositories whose tree showed Rust.
+    assert fake_github.calls("GET", "/commits/release/2.x")
     assert len(fake_github.calls("POST", TOKENS)) == 1
     assert fake_github.violations == []
 
@@ -155,11 +157,17 @@ async def test_added_repositories_are_checked(
     assert (run["head_sha"], run["status"]) == (head, "completed")
     assert run["conclusion"] == expected(RIPGREP_CASE)[0]
     assert fake_github.runs_for("acme/serde", already) == []  # not added
-    # A redelivery finds the run in the store: no second run, no snapshot.
-    trees = len(fake_github.calls("GET", "/git/trees/"))
+    # A redelivery finds the run in the store once the head is known: no
+    # second run, no blob read (tree, repository, head commit only).
+    before = len(fake_github.requests)
     await deliver("installation_repositories.added", payload=data)
     assert len(fake_github.runs_for("acme/ripgrep")) == 1
-    assert len(fake_github.calls("GET", "/git/trees/")) == trees
+    again = [(r.method, r.path) for r in fake_github.requests[before:]]
+    assert again == [
+        ("GET", "/repos/acme/ripgrep/git/trees/HEAD"),
+        ("GET", "/repos/acme/ripgrep"),
+        ("GET", "/repos/acme/ripgrep/commits/main"),
+    ]
     assert fake_github.violations == []
 
 
@@ -201,9 +209,16 @@ async def test_empty_archived_and_missing_repositories_get_no_run(
     assert [(r["repo"], r["head_sha"]) for r in fake_github.check_runs] == [
         ("acme/serde", head)
     ]
-    assert fake_github.calls("GET", "/repos/acme/empty/git/ref/heads/main")
-    assert fake_github.calls("GET", "/repos/acme/old/git/") == []  # archived
-    assert fake_github.calls("GET", "/repos/acme/empty/git/trees") == []
+    # One request each for the empty, missing and branchless repositories;
+    # the archived one shows Rust, so its flag is read before anything else.
+    for name in ("acme/empty", "acme/gone", "acme/no-branch"):
+        assert [r.path for r in fake_github.calls(None, f"/repos/{name}")] == [
+            f"/repos/{name}/git/trees/HEAD"
+        ]
+    assert [r.path for r in fake_github.calls(None, "/repos/acme/old")] == [
+        "/repos/acme/old/git/trees/HEAD",
+        "/repos/acme/old",
+    ]
     done = next(r for r in caplog.records if r.msg == "installation scan done")
     counts = {o.value: getattr(done, o.value, 0) for o in Outcome}
     assert counts == {
@@ -211,8 +226,7 @@ async def test_empty_archived_and_missing_repositories_get_no_run(
         "checked": 1,
         "empty": 1,
         "archived": 1,
-        "unreadable": 1,
-        "no_branch": 1,
+        "unreadable": 2,  # without the listing, a 404 tree is not told apart
     }
     assert fake_github.violations == []
 

@@ -11,7 +11,7 @@ from gidgethub.sansio import Event
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
 from bot.github.reviews import is_at_risk
-from bot.github.runner import NULL_SHA, CheckTarget, run_check
+from bot.github.runner import NULL_SHA, CheckTarget, deps_for, run_check
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
         gh, app, target.owner, target.repo, target.head_sha, default
     )
     if result is not None:
+        if result.pull_number is not None:
+            await deps_for(app).store.set_fix_pull(
+                target.installation_id, target.repo_id, result.pull_number
+            )
         logger.info(
             "default branch fix",
             extra={
