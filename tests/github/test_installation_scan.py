@@ -413,3 +413,70 @@ async def test_malformed_repository_lists_give_no_work(
     ).status == 202
     assert fake_github.check_runs == []
     assert fake_github.calls("GET", "/repos/") == []
+
+
+# A repository with no sign of Rust (a Node project).
+NODE: dict[str, bytes] = {
+    "package.json": b'{"name": "web"}\n',
+    ".github/workflows/ci.yml": b"on: push\njobs: {}\n",
+}
+
+
+def listed(repo: Repo, *, archived: bool = False) -> ScanRepository:
+    """Return the repository as GET /installation/repositories describes it."""
+    item = load_payload("installation.created")["repositories"][0]
+    item.update(
+        id=repo.id,
+        full_name=repo.full_name,
+        default_branch=repo.default_branch,
+        archived=archived,
+        disabled=False,
+    )
+    (found,) = parse_repositories([item])
+    return found
+
+
+async def test_triage_costs_per_repository(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any]
+) -> None:
+    node = fake_github.add_repo("acme/web")
+    set_branch(
+        fake_github, "acme/web", "main", fake_github.add_commit("acme/web", NODE)
+    )
+    empty = fake_github.add_repo("acme/empty")
+    empty.empty = True
+    add_case(fake_github, "acme/old", RIPGREP_CASE)
+    head = add_case(fake_github, "acme/serde", SERDE_CASE, branch="master")
+    repos = [
+        listed(node),
+        listed(empty),
+        listed(fake_github.repos["acme/old"], archived=True),
+        listed(fake_github.repos["acme/serde"]),
+    ]
+    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos)
+    assert result.outcomes == {
+        Outcome.NOT_RUST: 1,
+        Outcome.EMPTY: 1,
+        Outcome.ARCHIVED: 1,
+        Outcome.CHECKED: 1,
+    }
+
+    def spent(name: str) -> list[tuple[str, str]]:
+        return [
+            (r.method, r.path.removeprefix(f"/repos/{name}"))
+            for r in fake_github.calls(None, f"/repos/{name}")
+        ]
+
+    assert spent("acme/web") == [("GET", "/git/trees/main")]
+    assert spent("acme/empty") == [("GET", "/git/trees/main")]
+    assert spent("acme/old") == []
+    serde = spent("acme/serde")
+    blobs = [c for c in serde if c[1].startswith("/git/blobs/")]
+    assert blobs  # a cold cache: every read file once
+    assert [c for c in serde if c not in blobs] == [
+        ("GET", "/git/trees/master"),
+        ("GET", "/commits/master"),
+        ("POST", "/check-runs"),
+    ]
+    assert [r["head_sha"] for r in fake_github.check_runs] == [head]
+    assert fake_github.violations == []
