@@ -1,0 +1,134 @@
+"""Assemble the App's aiohttp application and run it."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Final, cast
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from bot.server.ingress import webhook
+from bot.server.logs import configure_logging
+from bot.server.metrics import Metrics
+from bot.server.pages import healthz, metrics, status_page
+from bot.server.state import (
+    MAX_QUEUED,
+    MAX_QUEUED_BYTES,
+    RUNTIME_KEY,
+    SESSION_KEY,
+    SETTINGS_KEY,
+    STORE_KEY,
+    WORKER_POLL_S,
+    Handler,
+    Role,
+    Runtime,
+)
+from bot.server.work import DRAIN_TIMEOUT_S, SWEEP_INTERVAL_S, work_ctx
+from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
+from bot.store import Store, open_store
+
+HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    handler: Handler | None = None,
+    drain_timeout_s: float = DRAIN_TIMEOUT_S,
+    sweep_interval_s: float = SWEEP_INTERVAL_S,
+    max_queued: int = MAX_QUEUED,
+    max_queued_bytes: int = MAX_QUEUED_BYTES,
+    role: Role = Role.ALL,
+) -> web.Application:
+    """Build the App's aiohttp application (store opened on start-up if not given).
+
+    A `Role.WEB` app records deliveries and leaves them to workers; a
+    `Role.WORKER` app has no /webhook and processes what the store holds.
+    """
+    if handler is None:
+        # Imported here so the server module loads without the GitHub layer.
+        routes = importlib.import_module("bot.github.routes")
+        handler = cast(Handler, routes.handle)
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS_KEY] = settings
+    app[RUNTIME_KEY] = Runtime(
+        handler=handler,
+        metrics=Metrics.create(),
+        owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+        drain_timeout_s=drain_timeout_s,
+        sweep_interval_s=sweep_interval_s,
+        max_queued=max_queued,
+        max_queued_bytes=max_queued_bytes,
+        role=role,
+    )
+    app.cleanup_ctx.append(_store_ctx(store))
+    app.cleanup_ctx.append(_session_ctx)
+    if role is not Role.WEB:
+        app.cleanup_ctx.append(work_ctx)
+    if role is not Role.WORKER:
+        app.router.add_post("/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", status_page)
+    return app
+
+
+def _store_ctx(
+    given: Store | None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        store = given if given is not None else open_store(app[SETTINGS_KEY].store_url)
+        app[STORE_KEY] = store
+        yield
+        if given is None:  # a store passed in belongs to the caller
+            await store.close()
+
+    return ctx
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with ClientSession(timeout=HTTP_TIMEOUT) as session:
+        app[SESSION_KEY] = session
+        yield
+
+
+def serve(host: str, port: int | None, role: Role = Role.ALL) -> int:
+    """Run the App (or the first-run setup page) until interrupted; return exit code."""
+    env = read_env(os.environ)
+    return run(env, host, port, role)
+
+
+def run(
+    env: Mapping[str, str], host: str, port: int | None, role: Role = Role.ALL
+) -> int:
+    """Build the right application for `env` and serve it (see `serve`)."""
+    if needs_setup(env) and role is not Role.WORKER:
+        from bot.setup import create_setup_app
+
+        configure_logging("INFO", env.get("LOG_FORMAT", "text"))
+        app = create_setup_app(env)
+        web.run_app(app, host=host, port=port or _env_port(env), print=None)
+        return 0
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    sweep = WORKER_POLL_S if role is Role.WORKER else SWEEP_INTERVAL_S
+    app = create_app(settings, role=role, sweep_interval_s=sweep)
+    web.run_app(app, host=host, port=port or settings.port, print=None)
+    return 0
+
+
+def _env_port(env: Mapping[str, str]) -> int:
+    try:
+        return int(env.get("PORT", ""))
+    except ValueError:
+        return DEFAULT_PORT

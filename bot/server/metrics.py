@@ -1,0 +1,92 @@
+"""Prometheus metrics of one App instance, in a registry of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Prometheus metrics in a registry owned by one app (not the global one)."""
+
+    registry: CollectorRegistry
+    received: Counter
+    rejected: Counter
+    duplicates: Counter
+    resumed: Counter
+    deferred: Counter
+    failed: Counter
+    processing: Histogram
+    in_flight: Gauge
+    # Children by event name: `labels()` takes a lock and builds a key per call.
+    _received: dict[str, Counter] = field(default_factory=dict)
+    _processing: dict[str, Histogram] = field(default_factory=dict)
+
+    def received_for(self, event: str) -> Counter:
+        """Return the received counter of `event`."""
+        child = self._received.get(event)
+        if child is None:
+            child = self._received[event] = self.received.labels(event)
+        return child
+
+    def processing_for(self, event: str) -> Histogram:
+        """Return the processing-time histogram of `event`."""
+        child = self._processing.get(event)
+        if child is None:
+            child = self._processing[event] = self.processing.labels(event)
+        return child
+
+    @classmethod
+    def create(cls) -> Metrics:
+        """Register the App's metrics in a fresh registry."""
+        r = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=r,
+            received=Counter(
+                "musl_check_deliveries_received",
+                "Verified webhook deliveries accepted, by event.",
+                ["event"],
+                registry=r,
+            ),
+            rejected=Counter(
+                "musl_check_deliveries_rejected",
+                "Webhook requests refused, by reason.",
+                ["reason"],
+                registry=r,
+            ),
+            duplicates=Counter(
+                "musl_check_deliveries_duplicate",
+                "Deliveries whose id was already recorded (redeliveries).",
+                registry=r,
+            ),
+            resumed=Counter(
+                "musl_check_deliveries_resumed",
+                "Unfinished deliveries picked up from the store.",
+                registry=r,
+            ),
+            deferred=Counter(
+                "musl_check_deliveries_deferred",
+                "Deliveries recorded for later: the in-memory queue was full.",
+                registry=r,
+            ),
+            failed=Counter(
+                "musl_check_deliveries_failed",
+                "Deliveries whose processing raised or timed out, by event.",
+                ["event"],
+                registry=r,
+            ),
+            processing=Histogram(
+                "musl_check_delivery_processing_seconds",
+                "Time spent processing one delivery in the background.",
+                ["event"],
+                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+                registry=r,
+            ),
+            in_flight=Gauge(
+                "musl_check_deliveries_in_flight",
+                "Deliveries being processed now.",
+                registry=r,
+            ),
+        )

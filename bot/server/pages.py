@@ -1,0 +1,103 @@
+"""The pages every instance serves: /healthz, /metrics and the status page."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import UTC, datetime
+from typing import Final
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.server.state import RUNTIME_KEY, SETTINGS_KEY, STORE_KEY, Role
+
+logger = logging.getLogger(__name__)
+
+RECENT_RESULTS: Final = 200
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Report liveness and whether the store answers."""
+    rt = request.app[RUNTIME_KEY]
+    try:
+        await request.app[STORE_KEY].pending(limit=1)
+    except Exception:
+        logger.exception("health check: store unavailable")
+        return web.json_response(
+            {"status": "error", "store": "unavailable"}, status=503
+        )
+    return web.json_response(
+        {"status": "ok", "store": "ok", "in_flight": len(rt.active), "role": rt.role}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Expose this app's metrics in the Prometheus text format."""
+    body = generate_latest(request.app[RUNTIME_KEY].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+_DOES: Final = {
+    Role.ALL: "receives webhooks at <code>/webhook</code>",
+    Role.WEB: "records webhooks at <code>/webhook</code> for the workers",
+    Role.WORKER: "processes the deliveries web instances record",
+}
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """Show that the App is configured and the latest verdict per repository."""
+    settings = request.app[SETTINGS_KEY]
+    rt = request.app[RUNTIME_KEY]
+    results = await request.app[STORE_KEY].results(limit=RECENT_RESULTS)
+    e = html.escape
+    rows = "\n".join(
+        "<tr>"
+        f'<td>{e(r.repo)}</td><td class="v-{e(r.verdict)}">{e(r.verdict)}</td>'
+        f"<td><code>{e(r.head_sha[:12])}</code></td><td>{e(r.title)}</td>"
+        f"<td>{e(_when(r.updated_at))}</td>"
+        "</tr>"
+        for r in results
+    )
+    table = (
+        "<table><thead><tr><th>Repository</th><th>Verdict</th><th>Commit</th>"
+        f"<th>Title</th><th>Checked (UTC)</th></tr></thead><tbody>{rows}</tbody>"
+        "</table>"
+        if results
+        else "<p>No repository checked yet.</p>"
+    )
+    body = (
+        "<h1>musl-check</h1>"
+        f"<p>The App is configured (App ID <code>{e(settings.app_id)}</code>,"
+        f" GitHub API <code>{e(settings.api_url)}</code>) and {_DOES[rt.role]}.</p>"
+        f"<h2>Latest results ({len(results)} repositories)</h2>{table}"
+    )
+    return web.Response(text=render_page("musl-check", body), content_type="text/html")
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #1f2328; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #d0d7de; }}
+.v-at-risk {{ color: #cf222e; font-weight: 600; }}
+.v-old-libc {{ color: #9a6700; }}
+.v-musl-libc-ok, .v-clean {{ color: #1a7f37; }}
+button {{ font-size: 1rem; padding: .4rem 1rem; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def render_page(title: str, body_html: str) -> str:
+    """Wrap already-escaped `body_html` in the house page layout."""
+    return PAGE.format(title=html.escape(title), body=body_html)
