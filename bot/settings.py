@@ -57,6 +57,7 @@ class Settings:
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
     session_secret: str = field(default="", repr=False)
+    public_url: str = ""  # the address users and GitHub reach; "" = as asked
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -108,6 +109,7 @@ class Settings:
             client_id=_get(env, "GITHUB_CLIENT_ID") or "",
             client_secret=_get(env, "GITHUB_CLIENT_SECRET") or "",
             session_secret=_get(env, "MUSL_CHECK_SESSION_SECRET") or "",
+            public_url=(_get(env, "PUBLIC_URL") or "").rstrip("/"),
         )
 
 

@@ -377,6 +377,7 @@ async def on_installation(
     )
     if action == "created":
         repositories = parse_repositories(event.data.get("repositories"))
+        await _remember(app, installation_id, repositories)
         await scan_repositories(app, installation_id, repositories)
 
 
@@ -386,10 +387,24 @@ async def on_installation_repositories(
 ) -> None:
     """Record the installation as active; scan the repositories it gained."""
     installation_id, account = _installation(event.data)
-    await deps_for(app).store.set_installation(installation_id, account, True)
+    store = deps_for(app).store
+    await store.set_installation(installation_id, account, True)
     if event.data.get("action") == "added":
         repositories = parse_repositories(event.data.get("repositories_added"))
+        await _remember(app, installation_id, repositories)
         await scan_repositories(app, installation_id, repositories)
+    elif event.data.get("action") == "removed":
+        removed = parse_repositories(event.data.get("repositories_removed"))
+        await store.remove_repositories(installation_id, [r.id for r in removed])
+
+
+async def _remember(
+    app: web.Application, installation_id: int, repositories: Sequence[ScanRepository]
+) -> None:
+    """Record the repositories the installation sees ("N of M checked")."""
+    await deps_for(app).store.add_repositories(
+        installation_id, [(r.id, r.full_name) for r in repositories]
+    )
 
 
 def _installation(data: Mapping[str, Any]) -> tuple[int, str]:
