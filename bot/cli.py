@@ -117,7 +117,49 @@ def _parser() -> argparse.ArgumentParser:
     worker_p.add_argument(
         "--port", type=int, default=None, help="for /healthz and /metrics"
     )
+    report_p = sub.add_parser(
+        "report",
+        help="print an installation's repository table from the store",
+    )
+    report_p.add_argument("--installation", type=int, required=True, metavar="ID")
+    report_p.add_argument("--format", choices=("text", "csv", "json"), default="text")
     return parser
+
+
+def report(installation_id: int, fmt: str) -> int:
+    """Print the organisation table the store holds for the installation."""
+    # Loaded here, as `serve` loads the server: `scan` needs none of it (the
+    # settings bring the crypto stack).
+    import asyncio
+
+    from bot import orgview
+    from bot.settings import DEFAULT_STORE_URL, DEFAULT_WEB_URL, read_env
+    from bot.store import StoreError, open_store
+
+    env = read_env(os.environ)
+    url = env.get("MUSL_CHECK_STORE") or DEFAULT_STORE_URL
+    sqlite_path = url.removeprefix("sqlite:///")
+    if sqlite_path != url and not Path(sqlite_path).is_file():
+        # Opening would create an empty store: say there is none instead.
+        raise InputError(f"no store at {sqlite_path} (MUSL_CHECK_STORE)")
+    try:
+        store = open_store(url)
+    except StoreError as err:
+        raise InputError(f"MUSL_CHECK_STORE: {err}") from err
+    web_url = (env.get("GITHUB_WEB_URL") or DEFAULT_WEB_URL).rstrip("/")
+
+    async def read() -> str:
+        try:
+            table = await orgview.load_table(store, installation_id)
+        finally:
+            await store.close()
+        render = {"csv": orgview.render_csv, "json": orgview.render_json}.get(
+            fmt, orgview.render_text
+        )
+        return render(table, web_url)
+
+    sys.stdout.write(asyncio.run(read()))
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             role = Role.WEB if args.ingress_only else Role.ALL
         return serve(args.host, args.port, role)
     try:
+        if args.command == "report":
+            return report(args.installation, args.format)
         return scan(args.path, args.format, args.fail_on)
     except InputError as err:
         print(f"musl-check: error: {err}", file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -19,6 +19,8 @@ from bot.store import RepositoryResult, Store
 
 # Most urgent first (the verdicts of docs/architecture.md, scan JSON).
 VERDICT_ORDER: Final = ("at-risk", "old-libc", "musl-libc-ok", "clean")
+# The row of a repository the installation sees but no check has reached yet.
+UNCHECKED: Final = "unchecked"
 CSV_COLUMNS: Final = (
     "repository",
     "verdict",
@@ -43,38 +45,54 @@ def verdict_rank(verdict: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class OrgTable:
-    """The rows of one installation, at-risk first, and how many repositories exist."""
+    """Every repository of one installation, at-risk first, unchecked ones last."""
 
     installation_id: int
     rows: tuple[RepositoryResult, ...]
-    known: int  # repositories the installation is known to see
 
     @property
     def counts(self) -> dict[str, int]:
-        """Return the number of repositories per verdict (every verdict listed)."""
+        """Return the number of checked repositories per verdict (all listed)."""
         counts = dict.fromkeys(VERDICT_ORDER, 0)
         for row in self.rows:
-            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+            if row.verdict != UNCHECKED:
+                counts[row.verdict] = counts.get(row.verdict, 0) + 1
         return counts
 
     @property
     def checked(self) -> int:
         """Return how many repositories have a result."""
+        return sum(1 for row in self.rows if row.verdict != UNCHECKED)
+
+    @property
+    def known(self) -> int:
+        """Return how many repositories the installation is known to see."""
         return len(self.rows)
 
 
 def build_table(
-    installation_id: int, results: Sequence[RepositoryResult], known: int
+    installation_id: int,
+    results: Sequence[RepositoryResult],
+    known: Mapping[int, str],
 ) -> OrgTable:
-    """Return the table of these results, at-risk rows first."""
-    rows = sorted(results, key=lambda r: (verdict_rank(r.verdict), r.repo.lower()))
-    return OrgTable(installation_id, tuple(rows), max(known, len(rows)))
+    """Return the table: the results, then a row for each known unchecked one."""
+    checked = {r.repo_id for r in results}
+    rows = [
+        *results,
+        *(
+            RepositoryResult(installation_id, repo_id, name, "", UNCHECKED)
+            for repo_id, name in known.items()
+            if repo_id not in checked
+        ),
+    ]
+    rows.sort(key=lambda r: (verdict_rank(r.verdict), r.repo.lower()))
+    return OrgTable(installation_id, tuple(rows))
 
 
 async def load_table(store: Store, installation_id: int) -> OrgTable:
     """Return the installation's table as the store holds it."""
     results = await store.repository_results(installation_id)
-    known = await store.repository_count(installation_id)
+    known = await store.known_repositories(installation_id)
     return build_table(installation_id, results, known)
 
 

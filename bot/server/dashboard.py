@@ -31,6 +31,7 @@ from bot.github.oauth import (
     signed_in_user,
 )
 from bot.orgview import (
+    UNCHECKED,
     VERDICT_ORDER,
     OrgTable,
     fix_pull_url,
@@ -329,7 +330,9 @@ def render_dashboard(
             f"<td>{_link(fix_pull_url(r, web_url), f'#{r.fix_pull}')}</td>"
             "</tr>"
         )
-    options = "".join(f'<option value="{e(v)}">{e(v)}</option>' for v in counts)
+    options = "".join(
+        f'<option value="{e(v)}">{e(v)}</option>' for v in (*counts, UNCHECKED)
+    )
     body = f"""<header><h1>musl readiness: {e(org)}</h1>
 <form method="post" action="/auth/logout">signed in as <b>{e(user)}</b>
 <button type="submit">Sign out</button></form></header>

@@ -159,8 +159,11 @@ class Store(Protocol):
     ) -> None:
         """Forget repositories the installation lost, with their results."""
 
-    async def repository_count(self, installation_id: int) -> int:
-        """Return how many repositories the installation is known to see."""
+    async def known_repositories(self, installation_id: int) -> dict[int, str]:
+        """Return the repositories (id -> owner/name) the installation sees.
+
+        Those recorded by `add_repositories` and those with a result.
+        """
 
     async def installation_of(self, account: str) -> int | None:
         """Return the active installation of an account (case-insensitive)."""

@@ -327,13 +327,13 @@ class RedisStore:
                 pipe.hdel(self._k("repository_results", installation_id), *fields)
                 await pipe.execute()
 
-    async def repository_count(self, installation_id: int) -> int:
-        """Return how many repositories the installation is known to see."""
-        known = set(await self._r.hkeys(self._k("repositories", installation_id)))
-        known.update(
-            await self._r.hkeys(self._k("repository_results", installation_id))
-        )
-        return len(known)
+    async def known_repositories(self, installation_id: int) -> dict[int, str]:
+        """Return the repositories (id -> owner/name) the installation sees."""
+        listed = await self._r.hgetall(self._k("repositories", installation_id))
+        known = {int(k): _text(v) for k, v in listed.items()}
+        for row in await self.repository_results(installation_id):
+            known[row.repo_id] = row.repo
+        return known
 
     async def installation_of(self, account: str) -> int | None:
         """Return the active installation of an account (case-insensitive)."""

@@ -697,17 +697,17 @@ class SqliteStore:
 
         await self._run(q)
 
-    async def repository_count(self, installation_id: int) -> int:
-        """Return how many repositories the installation is known to see."""
+    async def known_repositories(self, installation_id: int) -> dict[int, str]:
+        """Return the repositories (id -> owner/name) the installation sees."""
 
-        def q(c: sqlite3.Connection) -> int:
-            row = c.execute(
-                "SELECT COUNT(*) FROM (SELECT repo_id FROM repositories"
-                " WHERE installation_id = ? UNION SELECT repo_id"
-                " FROM repository_results WHERE installation_id = ?)",
+        def q(c: sqlite3.Connection) -> dict[int, str]:
+            rows = c.execute(
+                "SELECT repo_id, repo FROM repositories WHERE installation_id = ?"
+                " UNION SELECT repo_id, repo FROM repository_results"
+                " WHERE installation_id = ?",
                 (installation_id, installation_id),
-            ).fetchone()
-            return int(row[0])
+            ).fetchall()
+            return {int(r[0]): str(r[1]) for r in rows}
 
         return await self._run(q)
 

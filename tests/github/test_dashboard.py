@@ -154,8 +154,14 @@ async def test_exports_match_the_store(
     assert resp.headers["Content-Disposition"].startswith("attachment;")
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     stored = {r.repo: r for r in await store.repository_results(INSTALLATION)}
-    assert [r["repository"] for r in rows] == ["acme/zeta", "acme/beta", "acme/alpha"]
-    for row in rows:
+    assert [r["repository"] for r in rows] == [
+        "acme/zeta",
+        "acme/beta",
+        "acme/alpha",
+        "acme/unchecked",
+    ]
+    assert rows[3]["verdict"] == "unchecked"
+    for row in rows[:3]:
         want = stored[row["repository"]]
         assert row["verdict"] == want.verdict
         assert row["head_sha"] == want.head_sha

@@ -483,8 +483,13 @@ async def test_repository_results_per_installation(any_store: Store) -> None:
     assert got[0] == row
     assert got[1].checked_at > 0  # stamped when not given
     # Known: the three listed plus the one checked without being listed.
-    assert await any_store.repository_count(1) == 4
-    assert await any_store.repository_count(2) == 1
+    assert await any_store.known_repositories(1) == {
+        10: "acme/app",
+        11: "acme/lib",
+        12: "acme/web",
+        13: "acme/new",
+    }
+    assert await any_store.known_repositories(2) == {20: "other/x"}
     # The fix pull request survives a later check that does not name one.
     await any_store.set_fix_pull(1, 10, 42)
     await any_store.save_repository_result(
@@ -495,7 +500,7 @@ async def test_repository_results_per_installation(any_store: Store) -> None:
     await any_store.set_fix_pull(1, 99, 7)  # no result yet: nothing to mark
     await any_store.remove_repositories(1, [10, 11])
     assert [r.repo for r in await any_store.repository_results(1)] == ["acme/new"]
-    assert await any_store.repository_count(1) == 2
+    assert await any_store.known_repositories(1) == {12: "acme/web", 13: "acme/new"}
     await any_store.remove_repositories(1, [])
     assert await any_store.repository_results(3) == []
 
