@@ -1,4 +1,4 @@
-"""Check runs: one per (repository, head sha), created or updated in place."""
+"""Check runs: one per (repository, head sha), created completed or updated."""
 
 from __future__ import annotations
 
@@ -66,54 +66,6 @@ def _output(
     if annotations:
         output["annotations"] = [dict(a) for a in annotations]
     return output
-
-
-async def find_check_run(
-    gh: GitHubClient, owner: str, repo: str, sha: str, app_id: str
-) -> int | None:
-    """Return the id of this App's musl-check run on the commit, if GitHub has one."""
-    query = "?check_name={name}&filter=latest"
-    if app_id.isdigit():
-        query += "&app_id={app_id}"
-    data = await gh.getitem(
-        "/repos/{owner}/{repo}/commits/{sha}/check-runs" + query,
-        {
-            "owner": owner,
-            "repo": repo,
-            "sha": sha,
-            "name": CHECK_NAME,
-            "app_id": app_id,
-        },
-    )
-    runs = data.get("check_runs", []) if isinstance(data, dict) else []
-    ids = [int(r["id"]) for r in runs if r.get("name") == CHECK_NAME]
-    return max(ids) if ids else None
-
-
-async def start(
-    gh: GitHubClient,
-    owner: str,
-    repo: str,
-    sha: str,
-    run_id: int | None,
-    *,
-    external_id: str,
-) -> int:
-    """Mark the run in progress (creating it if needed) and return its id."""
-    body: dict[str, Any] = {"status": "in_progress", "external_id": external_id}
-    if run_id is not None:
-        await gh.patch(
-            "/repos/{owner}/{repo}/check-runs/{id}",
-            {"owner": owner, "repo": repo, "id": str(run_id)},
-            data=body,
-        )
-        return run_id
-    created = await gh.post(
-        "/repos/{owner}/{repo}/check-runs",
-        {"owner": owner, "repo": repo},
-        data={"name": CHECK_NAME, "head_sha": sha, **body},
-    )
-    return int(created["id"])
 
 
 async def complete(

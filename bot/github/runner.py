@@ -315,8 +315,9 @@ async def _run(
 
     An automatic (`quiet`) trigger for a commit this process already checked
     costs no request: only pull-request feedback that changed is posted. An
-    explicit one (re-run, `/musl-check`) creates a new run (docs/github.md
-    4.2: a re-requested run is answered with a new one). No run is looked up
+    explicit one (re-run, `/musl-check`) creates a new run: GitHub leaves it
+    to the App whether a re-requested run is updated or replaced
+    (docs/github.md 4.2), and a new one needs no lookup. No run is looked up
     on GitHub: the store knows the runs this App made.
     """
     key = (target.repo_id, target.head_sha)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -196,14 +196,12 @@ async def take_snapshot(
     blobs: BlobCache,
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
-    on_fetch: Callable[[bool], Awaitable[None]] | None = None,
     root: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Return the wanted files at commit `sha`, reading blobs from the cache first.
 
-    `on_fetch` is awaited before the first blob request, with whether the tree
-    shows Rust (`Snapshot.rust`); `root` is the commit's recursive listing if
-    the caller has it (the organisation scan reads it first, to triage).
+    `root` is the commit's recursive listing if the caller has it (the
+    organisation scan reads it first, to triage).
     """
     entries, problems, rust = await list_wanted(gh, owner, repo, sha, root)
     entries.sort(key=lambda e: e.path)
@@ -234,8 +232,6 @@ async def take_snapshot(
             missing.append(entry)
         else:
             files[entry.path] = cached
-    if missing and on_fetch is not None:
-        await on_fetch(rust)
     gate = asyncio.Semaphore(BLOB_FETCH_CONCURRENCY)
 
     async def fetch(entry: _Entry) -> None:

@@ -480,3 +480,37 @@ async def test_triage_costs_per_repository(
     ]
     assert [r["head_sha"] for r in fake_github.check_runs] == [head]
     assert fake_github.violations == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "listed"),
+    [
+        (("GET", "/git/trees/", 403), Outcome.UNREADABLE, False),
+        (("GET", "/git/trees/", 404), Outcome.NO_BRANCH, True),
+        (("GET", "/repos/acme/serde", 451), Outcome.UNREADABLE, False),
+        (("GET", "/commits/", 409), Outcome.EMPTY, True),
+        (("GET", "/commits/", 422), Outcome.NO_BRANCH, True),
+        (("GET", "/commits/", 400), Outcome.FAILED, True),
+        (("GET", "/git/trees/", 429), Outcome.FAILED, True),
+    ],
+)
+async def test_answers_that_end_a_repository(
+    fault: tuple[str, str, int],
+    outcome: Outcome,
+    listed: bool,
+    fake_github: FakeGitHub,
+    bot: TestClient[Any, Any],
+) -> None:
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    repo = fake_github.repos["acme/serde"]
+    method, path, status = fault
+    fake_github.fail(method, path, status, times=5, exact=path == "/repos/acme/serde")
+    scan = listed_repo(repo) if listed else ScanRepository(repo.id, "acme", "serde")
+    result = await scan_repositories(app_of(bot), INSTALLATION_ID, [scan])
+    assert result.outcomes == {outcome: 1}
+    assert fake_github.check_runs == []
+
+
+def listed_repo(repo: Repo) -> ScanRepository:
+    """Return the repository as a listing names it (default branch, not archived)."""
+    return ScanRepository(repo.id, repo.owner, repo.name, repo.default_branch, False)

@@ -24,5 +24,5 @@ async def on_check_suite(
 async def on_check_suite_rerequested(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
-    """Re-run all: check the commit again, in a new run (docs/github.md 4.2)."""
+    """Re-run all: check the commit again, in a new run (see `runner._run`)."""
     await run_check(CheckTarget.from_check_suite(event.data), app)

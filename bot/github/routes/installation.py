@@ -157,21 +157,32 @@ def parse_repositories(items: Any) -> list[ScanRepository]:
     return out
 
 
+def _stop(exc: gidgethub.BadRequest, missing: Outcome) -> Outcome:
+    """Return what an answer means for this repository; re-raise the others.
+
+    `missing` is what a 404 or 422 means for the request that got it.
+    """
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        raise exc  # stops the whole scan
+    if exc.status_code == 409:  # "Git Repository is empty."
+        return Outcome.EMPTY
+    if exc.status_code in (404, 422):
+        return missing
+    if exc.status_code in UNREADABLE_STATUS:
+        return Outcome.UNREADABLE
+    raise exc
+
+
 async def _metadata(gh: GitHubClient, repo: ScanRepository) -> ScanRepository | Outcome:
     """Return the repository with its default branch and archived flag read."""
     try:
         data = await gh.getitem(
             "/repos/{owner}/{repo}", {"owner": repo.owner, "repo": repo.name}
         )
-    except gidgethub.RateLimitExceeded:
-        raise
     except gidgethub.BadRequest as exc:
-        if exc.status_code in UNREADABLE_STATUS:
-            return Outcome.UNREADABLE
-        raise
-    if not isinstance(data, dict):
-        return Outcome.UNREADABLE
-    found = parse_repositories([{**data, "id": repo.id, "full_name": repo.full_name}])
+        return _stop(exc, Outcome.UNREADABLE)
+    item = {**data, "id": repo.id, "full_name": repo.full_name}
+    found = parse_repositories([item] if isinstance(data, dict) else [])
     return found[0] if found else Outcome.UNREADABLE
 
 
@@ -185,19 +196,13 @@ async def _head_commit(
             "/repos/{owner}/{repo}/commits{/parts*}",
             {"owner": repo.owner, "repo": repo.name, "parts": ref.split("/")},
         )
-    except gidgethub.RateLimitExceeded:
-        raise
     except gidgethub.BadRequest as exc:
-        if exc.status_code == 409:
-            return Outcome.EMPTY
-        if exc.status_code in (404, 422):
-            return Outcome.NO_BRANCH
-        raise
+        return _stop(exc, Outcome.NO_BRANCH)
     sha = data.get("sha") if isinstance(data, dict) else None
-    tree = ((data.get("commit") or {}).get("tree") or {}).get("sha") if sha else None
     if not isinstance(sha, str) or not SHA_RE.fullmatch(sha):
         return Outcome.NO_BRANCH
-    return sha, str(tree)
+    tree = (data.get("commit") or {}).get("tree") or {}
+    return sha, str(tree.get("sha"))
 
 
 def _tree_ref(repo: ScanRepository) -> str:
@@ -227,14 +232,11 @@ async def _triage(
         root = await read_tree(gh, repo.owner, repo.name, _tree_ref(repo))
     except EmptyRepository:
         return Outcome.EMPTY
-    except gidgethub.RateLimitExceeded:
-        raise
     except gidgethub.BadRequest as exc:
-        if exc.status_code == 404 and repo.default_branch is not None:
-            return Outcome.NO_BRANCH
-        if exc.status_code in UNREADABLE_STATUS:
-            return Outcome.UNREADABLE
-        raise
+        # Without the listing a missing repository and a missing branch look
+        # alike; with it, the repository exists.
+        listed = repo.default_branch is not None
+        return _stop(exc, Outcome.NO_BRANCH if listed else Outcome.UNREADABLE)
     if not listing_shows_rust(root):
         return Outcome.NOT_RUST
     if repo.archived is None or repo.default_branch is None:
