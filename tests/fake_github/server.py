@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import json
@@ -63,6 +64,9 @@ def _check_auth(fake: FakeGitHub, request: web.Request) -> web.Response | None:
 def _middleware(fake: FakeGitHub) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        latency = fake.extra.get("latency_s")
+        if latency:  # benchmarks: GitHub's round trip, not loopback's
+            await asyncio.sleep(latency)
         raw = await request.read()
         body: Any = None
         if is_plain(request.path):  # sign-in and user routes: see oauth.py
