@@ -7,7 +7,9 @@ repositories are scanned as the `installation.created` payload names them
 (ids and names only), with no cap and no time budget. Prints requests per
 repository without Rust (budget 1.2, docs/architecture.md), per Rust project,
 the wall time, and whether every Rust project got its run with the
-conclusion the analysis gives.
+conclusion the analysis gives. The scan decides from the tree alone: a
+repository with no Cargo manifest or lockfile, toolchain or cargo config is
+not a Rust project to it, even if a Dockerfile there builds for musl.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.core.analysis import analyse  # noqa: E402
 from bot.core.render import check_run_output  # noqa: E402
+from bot.core.scope import shows_rust  # noqa: E402
 from bot.github.routes.installation import (  # noqa: E402
     ScanRepository,
     scan_repositories,
@@ -76,7 +79,10 @@ def organisation(
         repo = fake.add_repo(name)
         if n % RUST_EVERY == 0:
             files = folder_files(cases[(n // RUST_EVERY) % len(cases)])
-            expected[name] = check_run_output(analyse(files)).conclusion.value
+            # A corpus case with no Cargo or toolchain file at all (a Docker
+            # image that builds for musl) shows no Rust to the scan: no run.
+            if any(shows_rust(path) for path in files):
+                expected[name] = check_run_output(analyse(files)).conclusion.value
         else:
             files = dict(NODE)
         fake.add_commit(name, files)

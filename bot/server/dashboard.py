@@ -104,7 +104,9 @@ def _base_url(request: web.Request) -> str:
 
 
 def _secure(request: web.Request) -> bool:
-    return _base_url(request).startswith("https://")
+    # Behind a TLS-terminating proxy the request itself is plain http.
+    forwarded = request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    return forwarded or _base_url(request).startswith("https://")
 
 
 def _set_cookie(

@@ -116,3 +116,20 @@ async def test_changed_feedback_is_still_posted_once(
     assert len(recorded(fake_github, "reviews")) == 1
     assert len(fake_github.runs_for(REPO, second)) == 1
     assert fake_github.violations == []
+
+
+async def test_commit_without_rust_is_read_once(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_commit(REPO, {"package.json": b"{}", "README.md": b"# x"})
+    await deliver("check_suite.requested", payload=suite_payload(fake_github, sha))
+    await deliver("pull_request.synchronize", sha=sha, pull_number=PULL)
+    await deliver("push.with-installation", sha=sha)
+    # The token, the tree once, the organisation's default config (cached for
+    # minutes, per owner); the later deliveries nothing.
+    assert [(r.method, r.path) for r in fake_github.requests] == [
+        ("POST", "/app/installations/1/access_tokens"),
+        ("GET", f"/repos/{REPO}/git/trees/{sha}"),
+        ("GET", "/repos/acme/.github/contents/.github/musl-check.yml"),
+    ]
+    assert fake_github.check_runs == []

@@ -263,6 +263,11 @@ async def test_cookies_are_secure_behind_https(
     assert resp.cookies[SIGN_IN_COOKIE]["secure"]
     query = parse_qs(urlsplit(resp.headers["location"]).query)
     assert query["redirect_uri"] == ["https://musl-check.example/auth/callback"]
+    client = await make_client()
+    resp = await client.get(
+        "/auth/login", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False
+    )
+    assert resp.cookies[SIGN_IN_COOKIE]["secure"]
 
 
 async def test_without_client_credentials_sign_in_is_off(
