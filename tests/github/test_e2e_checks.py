@@ -236,6 +236,22 @@ async def test_tree_5xx_persisting_gives_neutral_run_with_reason(
     assert "HTTP 503" in run["output"]["summary"]
     assert len(fake_github.calls("GET", "/git/trees/")) == 3
     assert_clean(fake_github)
+    # A failure is not remembered: the next trigger tries again and updates
+    # the run it made, instead of making another.
+    await deliver("pull_request.synchronize", sha=sha, pull_number=12)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == conclusion_of(folder_files(RIPGREP))
+
+
+async def test_failure_that_cannot_be_published_is_logged(
+    fake_github: FakeGitHub, deliver: Deliver, caplog: pytest.LogCaptureFixture
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    fake_github.fail("GET", "/git/trees/", 404)
+    fake_github.fail("POST", "/check-runs", 422)
+    await deliver("check_suite.requested", sha=sha)
+    assert fake_github.check_runs == []
+    assert "could not publish the failure" in caplog.text
 
 
 async def test_symlinks_and_submodules_are_skipped(

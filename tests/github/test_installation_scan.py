@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -514,3 +515,25 @@ async def test_answers_that_end_a_repository(
 def listed_repo(repo: Repo) -> ScanRepository:
     """Return the repository as a listing names it (default branch, not archived)."""
     return ScanRepository(repo.id, repo.owner, repo.name, repo.default_branch, False)
+
+
+async def test_rate_limit_stops_the_scan(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any]
+) -> None:
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    repo = fake_github.repos["acme/serde"]
+    fake_github.fail(
+        "GET",
+        "/git/trees/",
+        403,
+        headers={
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(time.time()) + 3600),  # too long to wait
+        },
+        times=5,
+    )
+    scan = [listed_repo(repo), listed_repo(repo)]
+    result = await scan_repositories(app_of(bot), INSTALLATION_ID, scan)
+    assert result.stopped == Stop.RATE_LIMITED
+    assert fake_github.check_runs == []

@@ -502,6 +502,7 @@ async def test_repository_results_per_installation(any_store: Store) -> None:
     assert [r.repo for r in await any_store.repository_results(1)] == ["acme/new"]
     assert await any_store.known_repositories(1) == {12: "acme/web", 13: "acme/new"}
     await any_store.remove_repositories(1, [])
+    await any_store.add_repositories(1, [])
     assert await any_store.repository_results(3) == []
 
 
