@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,7 +51,8 @@ SESSION_COOKIE: Final = "musl_check_session"
 SIGN_IN_COOKIE: Final = "musl_check_sign_in"
 SESSION_MAX_AGE_S: Final = 8 * 3600
 SIGN_IN_MAX_AGE_S: Final = 600  # the round trip through GitHub's consent page
-LOGIN_RE_MAX: Final = 39  # GitHub logins are at most 39 characters
+# A GitHub login: letters, digits and single hyphens, at most 39 characters.
+LOGIN_RE: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 VERDICT_COLOURS: Final = {
     "at-risk": "#cf222e",
     "old-libc": "#bf8700",
@@ -152,7 +154,7 @@ def _not_found() -> web.Response:
 async def org_page(request: web.Request) -> web.StreamResponse:
     """Show (or export) the organisation's table to a signed-in member."""
     login = request.match_info["login"]
-    if len(login) > LOGIN_RE_MAX:
+    if not LOGIN_RE.fullmatch(login):
         return _not_found()
     session = _load(request, SESSION_COOKIE, SESSION_MAX_AGE_S)
     if session is None:
