@@ -10,6 +10,7 @@ from gidgethub.sansio import Event
 
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
+from bot.github.org_config import ORG_REPO
 from bot.github.reviews import is_at_risk
 from bot.github.runner import NULL_SHA, CheckTarget, deps_for, run_check
 
@@ -32,6 +33,8 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
     target = CheckTarget.from_push(data)
+    if target.repo == ORG_REPO:  # the organisation's default config may change
+        deps_for(app).org_configs.forget(target.owner)
     report = await run_check(target, app, quiet=True)
     if report is None or not is_at_risk(report):
         return
