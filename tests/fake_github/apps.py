@@ -1,4 +1,4 @@
-"""Fake App endpoints: installation access tokens."""
+"""Fake App endpoints: the authenticated App, installation access tokens."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from .state import FakeGitHub, example
 
 def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     """Register the App endpoints."""
+
+    @routes.get("/app")
+    async def authenticated_app(request: web.Request) -> web.Response:
+        body = example("integration")
+        body["id"] = fake.app_id
+        return web.json_response(body)
 
     @routes.post("/app/installations/{installation_id}/access_tokens")
     async def access_token(request: web.Request) -> web.Response:

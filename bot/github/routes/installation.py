@@ -5,7 +5,9 @@ repository's default branch checked through the same `run_check` as every
 other trigger. Each repository is triaged first by one recursive tree read at
 its default branch (`_triage`): one without any sign of Rust, and an empty one,
 cost that one request; only a Rust project costs its head commit, its uncached
-blobs and one check-run request. The scan is bounded (docs/github.md 3.2 and 7): at most `SCAN_LIMIT`
+blobs and one check-run request.
+
+The scan is bounded (docs/github.md 3.2 and 7): at most `SCAN_LIMIT`
 repositories per event, `SCAN_CONCURRENCY` at a time, within a share of the
 delivery's work time, and it stops as soon as the installation is deleted or
 suspended. A deleted or suspended installation's tokens are forgotten.
