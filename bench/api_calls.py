@@ -56,7 +56,7 @@ ORDERS = (
 )
 
 
-def payload(name: str, fake: FakeGitHub, sha: str) -> dict[str, Any]:
+def payload(name: str, fake: FakeGitHub, sha: str, base: str) -> dict[str, Any]:
     """Return the real payload `<event>/<action>.json` pointed at the fake repo."""
     event, action = name.split(".")
     data: dict[str, Any] = json.loads((WEBHOOKS / event / f"{action}.json").read_text())
@@ -73,13 +73,14 @@ def payload(name: str, fake: FakeGitHub, sha: str) -> dict[str, Any]:
                 "id": 1,
                 "number": PULL,
                 "head": {"ref": "update", "sha": sha, **ref},
-                "base": {"ref": "main", "sha": "0" * 40, **ref},
+                "base": {"ref": "main", "sha": base, **ref},
             }
         ]
     else:
         pull = data["pull_request"]
         pull["number"] = data["number"] = PULL
         pull["head"]["sha"] = sha
+        pull["base"]["sha"] = base
         pull["head"]["repo"] = copy.deepcopy(data["repository"])
         pull["base"]["repo"] = copy.deepcopy(data["repository"])
     return data
@@ -128,7 +129,7 @@ async def main() -> None:
 
                 async def deliver(name: str, sha: str) -> int:
                     before = len(fake.requests)
-                    body = json.dumps(payload(name, fake, sha)).encode()
+                    body = json.dumps(payload(name, fake, sha, base)).encode()
                     resp = await client.post(
                         "/webhook",
                         data=body,

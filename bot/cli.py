@@ -135,7 +135,8 @@ def _render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return render_json(report)
     if fmt == "markdown":
-        return render_markdown(report)
+        # No pull-request commands: this report goes to a terminal or a file.
+        return render_markdown(report, commands=False)
     if fmt == "sarif":
         return render_sarif(report, version=__version__)
     return render_text(

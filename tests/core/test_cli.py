@@ -50,6 +50,17 @@ def test_every_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
         json.loads(out)
 
 
+def test_markdown_report_names_no_pull_request_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Written for a terminal or a file: no `/musl-check fix`, no Fix button.
+    _code, out, _ = run(["scan", str(AT_RISK), "--format", "markdown"], capsys)
+    assert out.startswith("### musl-check: at risk")
+    assert "cargo update -p libc" in out
+    assert "/musl-check" not in out
+    assert "Fix libc" not in out
+
+
 def test_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(["scan", str(tmp_path / "nope")], capsys)
     assert code == 2

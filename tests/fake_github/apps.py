@@ -10,6 +10,8 @@ from aiohttp import web
 from .server import error
 from .state import FakeGitHub, example
 
+APP_SLUG = "musl-check"  # the bot login of what the App posts: musl-check[bot]
+
 
 def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     """Register the App endpoints."""
@@ -17,7 +19,8 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     @routes.get("/app")
     async def authenticated_app(request: web.Request) -> web.Response:
         body = example("integration")
-        body["id"] = fake.app_id
+        # The slug makes the bot login of what the App posts (musl-check[bot]).
+        body.update(id=fake.app_id, slug=APP_SLUG, name="musl-check")
         return web.json_response(body)
 
     @routes.post("/app/installations/{installation_id}/access_tokens")

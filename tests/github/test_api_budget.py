@@ -27,7 +27,7 @@ from tests.github.conftest import (
 PULL = 7
 
 
-def suite_payload(fake: FakeGitHub, sha: str) -> dict[str, Any]:
+def suite_payload(fake: FakeGitHub, sha: str, base: str = "0" * 40) -> dict[str, Any]:
     """Return a real check_suite.requested payload listing the pull request."""
     data = adjust(
         "check_suite.requested",
@@ -45,9 +45,16 @@ def suite_payload(fake: FakeGitHub, sha: str) -> dict[str, Any]:
             "id": 1,
             "number": PULL,
             "head": {"ref": "update-deps", "sha": sha, **ref},
-            "base": {"ref": "main", "sha": "0" * 40, **ref},
+            "base": {"ref": "main", "sha": base, **ref},
         }
     ]
+    return data
+
+
+def pull_payload(fake: FakeGitHub, name: str, sha: str, base: str) -> dict[str, Any]:
+    """Return a real pull_request payload for the pull request at `sha`."""
+    data = adjust(name, load_payload(name), fake, repo=REPO, sha=sha, pull_number=PULL)
+    data["pull_request"]["base"]["sha"] = base
     return data
 
 
@@ -69,7 +76,8 @@ async def test_pull_request_push_costs_two_requests_in_any_order(
     first = fake_github.add_commit(REPO, files)
     pull = add_pull(fake_github, REPO, PULL, head_sha=first, base_sha=base)
     # The pull request is at risk: its suggestion and summary are posted once.
-    await deliver("pull_request.opened", sha=first, pull_number=PULL)
+    opened = pull_payload(fake_github, "pull_request.opened", first, base)
+    await deliver("pull_request.opened", payload=opened)
     assert len(recorded(fake_github, "reviews")) == 1
     assert len(recorded(fake_github, "issue_comments")) == 1
     # The next push changes source code only.
@@ -78,9 +86,9 @@ async def test_pull_request_push_costs_two_requests_in_any_order(
     before = len(fake_github.requests)
     for name in order:
         if name.startswith("check_suite"):
-            await deliver(name, payload=suite_payload(fake_github, second))
+            await deliver(name, payload=suite_payload(fake_github, second, base))
         else:
-            await deliver(name, sha=second, pull_number=PULL)
+            await deliver(name, payload=pull_payload(fake_github, name, second, base))
     spent = [(r.method, r.path) for r in fake_github.requests[before:]]
     assert spent == [
         ("GET", f"/repos/{REPO}/git/trees/{second}"),
@@ -109,7 +117,9 @@ async def test_changed_feedback_is_still_posted_once(
     # the synchronize that follows finds it posted.
     second = fake_github.add_commit(REPO, files)
     pull.head_sha = second
-    await deliver("check_suite.requested", payload=suite_payload(fake_github, second))
+    await deliver(
+        "check_suite.requested", payload=suite_payload(fake_github, second, base)
+    )
     posted = len(fake_github.requests)
     await deliver("pull_request.synchronize", sha=second, pull_number=PULL)
     assert len(fake_github.requests) == posted

@@ -34,6 +34,7 @@ from bot.core.render.shared import (
     TEXT_USES,
     TITLE_LIMIT,
     escape_markdown,
+    escape_message,
     verdict_words,
 )
 from bot.core.render.suggestion import render_suggestion
@@ -60,6 +61,7 @@ __all__ = [
     "check_run_output",
     "could_not_analyse_output",
     "escape_markdown",
+    "escape_message",
     "limit_summary",
     "render_json",
     "render_markdown",

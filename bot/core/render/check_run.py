@@ -167,6 +167,9 @@ def check_run_output(
     annotations += [
         _annotation(p.path, p.line, "warning", p.message, "file could not be read")
         for p in extra_problems(report)
+        # GitHub refuses an annotation without a path (422): a note on no
+        # file stays in the summary.
+        if p.path
     ]
     annotations += _use_annotations(report)
     return CheckRunOutput(

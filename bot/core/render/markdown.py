@@ -120,7 +120,7 @@ def _findings_block(findings: Sequence[Finding]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _fix_block(plan: FixPlan) -> str:
+def _fix_block(plan: FixPlan, commands: bool) -> str:
     parts = [
         f"#### Fix {escape_markdown(plan.path, code=True)}",
         "",
@@ -135,10 +135,14 @@ def _fix_block(plan: FixPlan) -> str:
             "or change these lines:",
             "",
             _fence(diff, "diff"),
-            "",
-            "Comment `/musl-check fix` on the pull request, or press **Fix libc** "
-            "on the musl-check check run, and musl-check commits this change.",
         ]
+        if commands:
+            parts += [
+                "",
+                "Comment `/musl-check fix` on the pull request, or press **Fix "
+                "libc** on the musl-check check run, and musl-check commits this "
+                "change.",
+            ]
     elif plan.reason:
         parts += [
             "",
@@ -150,10 +154,9 @@ def _fix_block(plan: FixPlan) -> str:
 def _problems_block(problems: Sequence[Problem]) -> str:
     lines = ["#### Could not read", ""]
     for problem in problems[:TABLE_ROWS]:
-        lines.append(
-            f"- {_where(problem.path, problem.line)}: "
-            f"{escape_markdown(clip(problem.message, 1000))}"
-        )
+        # A note on no file (the tree or file cap) has no place to point at.
+        where = f"{_where(problem.path, problem.line)}: " if problem.path else ""
+        lines.append(f"- {where}{escape_markdown(clip(problem.message, 1000))}")
     if len(problems) > TABLE_ROWS:
         lines.append(f"- ... and {len(problems) - TABLE_ROWS} more.")
     return "\n".join(line.rstrip() for line in lines)
@@ -173,8 +176,13 @@ def _fit(blocks: Sequence[str], limit: int) -> str:
     return "\n\n".join(blocks[:count]) + note
 
 
-def render_markdown(report: Report) -> str:
-    """Return the Markdown summary (check-run summary and pull-request comment)."""
+def render_markdown(report: Report, *, commands: bool = True) -> str:
+    """Return the Markdown summary (check-run summary and pull-request comment).
+
+    `commands` names the App's pull-request commands and Fix button; a report
+    written to a terminal or a file (`musl-check scan`) has neither, so it
+    passes False.
+    """
     blocks = [
         f"### musl-check: {verdict_words(report.verdict)}",
         verdict_sentence(report, _code),
@@ -191,12 +199,14 @@ def render_markdown(report: Report) -> str:
         )
     if report.findings:
         blocks.append(_findings_block(report.findings))
-    blocks += [_fix_block(plan) for plan in report.fixes]
+    blocks += [_fix_block(plan, commands) for plan in report.fixes]
     problems = extra_problems(report)
     if problems:
         blocks.append(_problems_block(problems))
+    why = f"<sub>Why: [musl 1.2.5 in Rust 1.93]({BLOG_URL})"
     blocks.append(
-        f"<sub>Why: [musl 1.2.5 in Rust 1.93]({BLOG_URL}) · "
-        "comment `/musl-check help` for commands</sub>"
+        why + " · comment `/musl-check help` for commands</sub>"
+        if commands
+        else why + "</sub>"
     )
     return _fit(blocks, MARKDOWN_LIMIT)

@@ -236,7 +236,9 @@ def extra_problems(report: Report) -> list[Problem]:
 # Markdown escaping, one function for every piece of repository or comment text.
 
 _MD_SPECIAL: Final = re.compile(r"[\\`*_\[\]|~]")
-_AUTOLINK: Final = re.compile(r"(@|#)(?=[0-9A-Za-z])|(?<=:)//|(?<=www)\.", re.I)
+# GitHub links `@name`, `#1`, `scheme://...` and `www.`: a zero-width space after
+# `@`, `#`, the first `/`, or inside `www.` (before its dot) breaks each one.
+_AUTOLINK: Final = re.compile(r"[@#](?=[0-9A-Za-z])|/(?=/)|(?<=www)(?=\.)", re.I)
 _CODE_SPAN: Final = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _ZWSP: Final = "&#8203;"
 
@@ -255,7 +257,7 @@ def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> st
         text = html.escape(sanitize(text), quote=False)
         text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
         # A zero-width space stops @mentions, #references and autolinks.
-        return _AUTOLINK.sub(lambda m: m.group(0)[0] + _ZWSP + m.group(0)[1:], text)
+        return _AUTOLINK.sub(lambda m: m.group(0) + _ZWSP, text)
     text = clip(sanitize(text))
     if not text:
         return "(empty)"

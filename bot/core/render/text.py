@@ -58,9 +58,9 @@ def render_text(report: Report, *, color: bool) -> str:
     for plan in report.fixes:
         lines.append(f"{sanitize(plan.path)}: fix: {sanitize(plan.command)}")
     for problem in extra_problems(report):
+        where = f"{sanitize(problem.path)}:{problem.line}: " if problem.path else ""
         lines.append(
-            f"{sanitize(problem.path)}:{problem.line}: "
-            f"{paint('unreadable', 'yellow')}: {sanitize(problem.message)}"
+            f"{where}{paint('unreadable', 'yellow')}: {sanitize(problem.message)}"
         )
     if report.musl_uses:
         lines.append(f"musl builds ({len(report.musl_uses)}):")
