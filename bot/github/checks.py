@@ -68,6 +68,49 @@ def _output(
     return output
 
 
+async def find_check_run(
+    gh: GitHubClient, owner: str, repo: str, sha: str, app_id: str
+) -> int | None:
+    """Return the id of this App's musl-check run on the commit, if GitHub has one."""
+    query = "?check_name={name}&filter=latest"
+    if app_id.isdigit():
+        query += "&app_id={app_id}"
+    data = await gh.getitem(
+        "/repos/{owner}/{repo}/commits/{sha}/check-runs" + query,
+        {
+            "owner": owner,
+            "repo": repo,
+            "sha": sha,
+            "name": CHECK_NAME,
+            "app_id": app_id,
+        },
+    )
+    runs = data.get("check_runs", []) if isinstance(data, dict) else []
+    ids = [int(r["id"]) for r in runs if r.get("name") == CHECK_NAME]
+    return max(ids) if ids else None
+
+
+async def retrying(
+    gh: GitHubClient, owner: str, repo: str, run_id: int, reason: str
+) -> None:
+    """Keep the run in progress, saying why it is retried (a later run replaces it)."""
+    await gh.patch(
+        "/repos/{owner}/{repo}/check-runs/{id}",
+        {"owner": owner, "repo": repo, "id": str(run_id)},
+        data={
+            "status": "in_progress",
+            "output": {
+                "title": "retrying",
+                "summary": _clip(
+                    f"musl-check will try again: {reason}. This run is updated"
+                    " when it does.",
+                    MAX_TEXT,
+                ),
+            },
+        },
+    )
+
+
 async def complete(
     gh: GitHubClient,
     owner: str,

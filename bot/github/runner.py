@@ -27,11 +27,17 @@ from bot.core.config import (
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
-from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
+from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex, index_for
 from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
-from bot.github.client import BlobTooLarge, ClientFactory, GitHubClient, Sleep
+from bot.github.client import (
+    BlobTooLarge,
+    ClientFactory,
+    GitHubClient,
+    Sleep,
+    is_transient,
+)
 from bot.github.org_config import OrgConfigs
 from bot.github.snapshot import (
     BlobCache,
@@ -40,6 +46,8 @@ from bot.github.snapshot import (
     git_blob_sha,
     take_snapshot,
 )
+from bot.queue import RetryLater, current_attempt
+from bot.server.state import SESSION_KEY, SETTINGS_KEY, STORE_KEY
 from bot.settings import Settings
 from bot.store import PullFeedback, RepositoryResult, Store
 
@@ -273,10 +281,6 @@ def deps_for(app: web.Application) -> Deps:
     """Return the GitHub-layer state of the running server, made on first use."""
     deps = _DEPS.get(app)
     if deps is None:
-        # Imported here: bot.server imports the routes, which import this module.
-        from bot.crates import index_for
-        from bot.server import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-
         settings = app[SETTINGS_KEY]
         options = app.get(OPTIONS_KEY) or Options()
         auth = AppAuth(settings.app_id, settings.private_key)
@@ -330,6 +334,8 @@ def _reason(exc: BaseException) -> str:
         return f"GitHub answered HTTP {exc.status_code} while reading the commit"
     if isinstance(exc, checks.AnalysisError):
         return f"the analysis failed ({exc})"
+    if is_transient(exc):
+        return f"GitHub could not be reached ({type(exc).__name__})"
     return f"internal error ({type(exc).__name__})"
 
 
@@ -445,6 +451,28 @@ async def _check(
     # explicit ones get a new run.
     run_id = await deps.store.get_check_run(target.repo_id, sha) if quiet else None
 
+    attempt = current_attempt()
+    key = (target.repo_id, sha)
+    if quiet and run_id is None and attempt.number > 1:
+        # A delivery tried before (a dead worker's, taken over) may have made
+        # its run without living to record it: only then is GitHub asked.
+        run_id = await checks.find_check_run(gh, owner, repo, sha, deps.settings.app_id)
+        if run_id is not None:
+            await deps.store.set_check_run(target.repo_id, sha, run_id)
+
+    async def close(reason: str, retry: bool) -> None:
+        # Whatever ends the work (a timeout, a transient failure): a run the
+        # App already made for the commit says it will be retried; none is
+        # created for that (a run is created once its result is known). The
+        # last attempt publishes the reason, as any final failure does.
+        if retry:
+            if run_id is not None:
+                await checks.retrying(gh, owner, repo, run_id, reason)
+        else:
+            await publish(checks.could_not_analyse(reason))
+
+    attempt.open_runs[key] = close
+
     async def publish(pub: Publication) -> int:
         new_id = await checks.complete(
             gh, owner, repo, sha, run_id, pub, external_id=target.external_id
@@ -465,6 +493,7 @@ async def _check(
             report, config, _ = _analyse(snapshot, deps, entries, org_default, None)
             if _says_nothing(snapshot.rust, report):
                 logger.debug("not a Rust repository: no check run", extra=log)
+                attempt.open_runs.pop(key, None)
                 return Analysed(None, config, snapshot, entries is None)
         base = None
         if target.pull_number is not None:
@@ -475,11 +504,32 @@ async def _check(
         else:
             pub = _publication(report, config, said, entries is not None)
         new_id = await publish(pub)
+        attempt.open_runs.pop(key, None)
     except EmptyRepository:
         logger.info("empty repository, nothing to check", extra=log)
+        attempt.open_runs.pop(key, None)
         return None
     except Exception as exc:
-        logger.exception("check failed", extra=log)
+        if is_transient(exc) and not attempt.final:
+            # Back on the queue with a backoff; a run made earlier stays in
+            # progress (`close` says "retrying").
+            raise RetryLater(_reason(exc)) from exc
+        if isinstance(exc, gidgethub.HTTPException):
+            # One warning per failure, without a traceback: the client already
+            # warned about other statuses (with the request id and a hint).
+            quiet_in_client = exc.status_code == 404 or is_transient(exc)
+            logger.log(
+                logging.WARNING if quiet_in_client else logging.INFO,
+                "check failed",
+                extra={
+                    **log,
+                    "reason": _reason(exc),
+                    "github_request_id": exc.headers.get("x-github-request-id", ""),
+                },
+            )
+        else:
+            logger.exception("check failed", extra=log)
+        attempt.open_runs.pop(key, None)
         try:
             await publish(checks.could_not_analyse(_reason(exc)))
         except Exception:

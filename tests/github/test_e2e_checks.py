@@ -234,13 +234,50 @@ async def test_tree_5xx_persisting_gives_neutral_run_with_reason(
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["conclusion"] == "neutral"
     assert "HTTP 503" in run["output"]["summary"]
-    assert len(fake_github.calls("GET", "/git/trees/")) == 3
+    # Three requests per attempt (the client's own retries), three attempts
+    # of the delivery (TEST_RETRY) before the failure is published.
+    assert len(fake_github.calls("GET", "/git/trees/")) == 9
     assert_clean(fake_github)
-    # A failure is not remembered: the next trigger tries again and updates
-    # the run it made, instead of making another.
-    await deliver("pull_request.synchronize", sha=sha, pull_number=12)
+
+
+async def test_transient_failure_says_retrying_then_the_true_verdict(
+    fake_github: FakeGitHub, deliver: Deliver, store: Any
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    # A run the App made before (the store knows it) is updated in place.
+    earlier = fake_github.add_check_run(REPO, sha, "musl-check")
+    await store.set_check_run(fake_github.repos[REPO].id, sha, earlier["id"])
+    # Reading the commit fails on every try of the first attempt.
+    fake_github.fail("GET", "/git/trees/", 502, times=3)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    want = check_run_output(analyse(folder_files(RIPGREP)))
+    assert (run["status"], run["conclusion"]) == ("completed", want.conclusion)
+    assert run["output"]["title"] == want.title
+    retrying = [
+        c.body
+        for c in fake_github.calls("PATCH", "/check-runs/")
+        if c.body.get("output", {}).get("title") == "retrying"
+    ]
+    assert len(retrying) == 1
+    assert retrying[0]["status"] == "in_progress"
+    assert "HTTP 502" in retrying[0]["output"]["summary"]
+    assert fake_github.calls("POST", "/check-runs") == []
+    assert_clean(fake_github)
+
+
+async def test_transient_failure_before_any_run_makes_one_run_later(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    # Creating the (completed) run fails on every try of the first attempt:
+    # nothing is in progress meanwhile, and the retry creates it.
+    fake_github.fail("POST", "/check-runs", 502, times=3)
+    await deliver("check_suite.requested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["conclusion"] == conclusion_of(folder_files(RIPGREP))
+    assert fake_github.calls("PATCH", "/check-runs/") == []
+    assert_clean(fake_github)
 
 
 async def test_failure_that_cannot_be_published_is_logged(

@@ -34,6 +34,7 @@ from bot.github import payload
 from bot.github.client import GitHubClient
 from bot.github.runner import CheckTarget, deps_for, run_check
 from bot.github.snapshot import EmptyRepository, listing_shows_rust, read_tree
+from bot.server.state import WORK_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
@@ -287,9 +288,6 @@ async def _check_repository(
 
 
 def _work_time() -> float:
-    # Imported here: bot.server imports the routes.
-    from bot.server import WORK_TIMEOUT_S
-
     return WORK_TIMEOUT_S * SCAN_TIME_SHARE
 
 
