@@ -28,6 +28,9 @@ CREDENTIAL_VARS: Final = (
     "GITHUB_WEBHOOK_SECRET",
 )
 MAX_KEY_FILE_BYTES: Final = 64 * 1024
+# A session-cookie signing key shorter than this is refused (the setup page
+# generates 43 characters: 32 random bytes, URL-safe base64).
+MIN_SESSION_SECRET_CHARS: Final = 32
 _ENV_LINE: Final = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _APP_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -50,6 +53,11 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     max_body_bytes: int = MAX_BODY_BYTES
+    # The App's user authorization (dashboard sign-in); optional, written by
+    # the first-run setup. Secrets stay out of repr() and logs.
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    session_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -84,6 +92,21 @@ class Settings:
         log_format = (_get(env, "LOG_FORMAT") or "text").lower()
         if log_format not in LOG_FORMATS:
             errors.append("LOG_FORMAT must be text or json")
+        client_id = _get(env, "GITHUB_CLIENT_ID")
+        client_secret = _get(env, "GITHUB_CLIENT_SECRET")
+        if (client_id is None) != (client_secret is None):
+            errors.append(
+                "set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or neither"
+            )
+        session_secret = _get(env, "MUSL_CHECK_SESSION_SECRET")
+        if (
+            session_secret is not None
+            and len(session_secret) < MIN_SESSION_SECRET_CHARS
+        ):
+            errors.append(
+                "MUSL_CHECK_SESSION_SECRET must be at least "
+                f"{MIN_SESSION_SECRET_CHARS} characters"
+            )
         if errors or app_id is None:
             raise SettingsError("musl-check cannot start: " + "; ".join(errors))
         return cls(
@@ -96,6 +119,9 @@ class Settings:
             port=port,
             log_level=log_level,
             log_format=log_format,
+            client_id=client_id,
+            client_secret=client_secret,
+            session_secret=session_secret,
         )
 
 

@@ -8,12 +8,12 @@ import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.server.ingress import webhook
-from bot.server.logs import configure_logging
+from bot.server.logs import AccessLog, configure_logging
 from bot.server.metrics import Metrics
 from bot.server.pages import healthz, metrics, status_page
 from bot.server.state import (
@@ -33,6 +33,18 @@ from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, rea
 from bot.store import Store, open_store
 
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
+# How aiohttp serves every app of ours (`web.run_app`, and the tests' servers):
+# bodies are never inflated (a Content-Encoding is refused, bot/server/ingress),
+# a body a handler left unread is not read on to keep the connection alive
+# (lingering_time 0: the connection closes), idle keep-alive connections are
+# dropped after 75 s (aiohttp's default is an hour), and the access log is
+# one short line without the query string.
+SERVER_OPTIONS: Final[dict[str, Any]] = {
+    "access_log_class": AccessLog,
+    "auto_decompress": False,
+    "lingering_time": 0.0,
+    "keepalive_timeout": 75.0,
+}
 
 
 def create_app(
@@ -112,8 +124,9 @@ def run(
         from bot.setup import create_setup_app
 
         configure_logging("INFO", env.get("LOG_FORMAT", "text"))
-        app = create_setup_app(env)
-        web.run_app(app, host=host, port=port or _env_port(env), print=None)
+        port = port or _env_port(env)
+        app = create_setup_app(env, listen_url=listen_url(host, port))
+        web.run_app(app, host=host, port=port, print=None, **SERVER_OPTIONS)
         return 0
     try:
         settings = Settings.from_env(env)
@@ -123,8 +136,23 @@ def run(
     configure_logging(settings.log_level, settings.log_format)
     sweep = WORKER_POLL_S if role is Role.WORKER else SWEEP_INTERVAL_S
     app = create_app(settings, role=role, sweep_interval_s=sweep)
-    web.run_app(app, host=host, port=port or settings.port, print=None)
+    web.run_app(
+        app, host=host, port=port or settings.port, print=None, **SERVER_OPTIONS
+    )
     return 0
+
+
+def listen_url(host: str, port: int) -> str:
+    """Return the http URL of a server listening on `host`:`port`.
+
+    An unspecified address (all interfaces) is shown as localhost, which a
+    browser on the same machine can open.
+    """
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _env_port(env: Mapping[str, str]) -> int:

@@ -15,6 +15,7 @@ class Metrics:
     received: Counter
     rejected: Counter
     duplicates: Counter
+    replayed: Counter
     resumed: Counter
     deferred: Counter
     failed: Counter
@@ -59,6 +60,11 @@ class Metrics:
             duplicates=Counter(
                 "musl_check_deliveries_duplicate",
                 "Deliveries whose id was already recorded (redeliveries).",
+                registry=r,
+            ),
+            replayed=Counter(
+                "musl_check_deliveries_replayed",
+                "Signed bodies posted again under a new delivery id (not processed).",
                 registry=r,
             ),
             resumed=Counter(

@@ -63,6 +63,7 @@ class Runtime:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     active: set[str] = field(default_factory=set)  # delivery ids queued or running
     queued_bytes: int = 0  # body bytes of the deliveries in `active`
+    reading_bytes: int = 0  # bytes of webhook bodies being read now
     backlog: bool = False  # deliveries were left in the store for the sweep
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # sweep now
     started: float = field(default_factory=time.time)

@@ -146,6 +146,18 @@ class RedisStore:
                 )
         return out
 
+    async def claim_payload(
+        self, digest: str, delivery_id: str, window_s: float
+    ) -> str:
+        """Tie body `digest` to `delivery_id` (see `Store.claim_payload`)."""
+        key = self._k("payload", digest)
+        ms = max(1, int(window_s * 1000))
+        if await self._r.set(key, delivery_id.encode(), nx=True, px=ms):
+            return delivery_id
+        owner = await self._r.get(key)
+        # Expired between the two calls: nobody owns it within the window now.
+        return delivery_id if owner is None else _text(owner)
+
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
         """Return the check run id recorded for (repo, head_sha), if any."""
         value = await self._r.get(self._k("check_run", repo_id, head_sha))
