@@ -17,6 +17,7 @@ from bot.server.logs import AccessLog, configure_logging
 from bot.server.metrics import Metrics
 from bot.server.pages import healthz, metrics, status_page
 from bot.server.state import (
+    BODY_TIMEOUT_S,
     MAX_QUEUED,
     MAX_QUEUED_BYTES,
     RUNTIME_KEY,
@@ -57,6 +58,7 @@ def create_app(
     max_queued: int = MAX_QUEUED,
     max_queued_bytes: int = MAX_QUEUED_BYTES,
     role: Role = Role.ALL,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given).
 
@@ -78,6 +80,7 @@ def create_app(
         max_queued=max_queued,
         max_queued_bytes=max_queued_bytes,
         role=role,
+        body_timeout_s=body_timeout_s,
     )
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)

@@ -26,11 +26,6 @@ logger = logging.getLogger(__name__)
 _EVENT_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DELIVERY_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-# The whole body must arrive within this long of the handler starting to read
-# it. GitHub sends it at once and gives up on an answer after 10 s
-# (docs/github.md 1.3); a client trickling bytes (slowloris) is cut off here
-# instead of holding its connection and buffer open for as long as it likes.
-BODY_TIMEOUT_S: Final = 10.0
 # Bodies being read at once may hold at most this many times the body cap in
 # memory together; a read that would pass it is refused (503) at once. Counted
 # in bytes received, not claimed: a Content-Length costs nothing until sent.
@@ -92,7 +87,7 @@ class _Busy(Exception):
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
-    """Read the raw body: at most `limit` bytes within BODY_TIMEOUT_S.
+    """Read the raw body: at most `limit` bytes within the body timeout.
 
     Raises _TooLarge, _Busy (the read budget of this instance is spent) or
     TimeoutError.
@@ -102,7 +97,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
+        async with asyncio.timeout(rt.body_timeout_s):
             while chunk := await request.content.readany():
                 size += len(chunk)
                 rt.reading_bytes += len(chunk)

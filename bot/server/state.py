@@ -41,6 +41,12 @@ class Role(StrEnum):
     WORKER = "worker"  # process what web instances recorded (`musl-check worker`)
 
 
+# The whole body of a webhook must arrive within this long of the handler
+# starting to read it. GitHub sends it at once and gives up on an answer after
+# 10 s (docs/github.md 1.3); a client trickling bytes (slowloris) is cut off
+# here instead of holding its connection open for as long as it likes.
+BODY_TIMEOUT_S: Final = 10.0
+
 # How often a worker looks for recorded work: web instances cannot wake it.
 WORKER_POLL_S: Final = 1.0
 
@@ -60,6 +66,7 @@ class Runtime:
     max_queued: int = MAX_QUEUED
     max_queued_bytes: int = MAX_QUEUED_BYTES
     role: Role = Role.ALL
+    body_timeout_s: float = BODY_TIMEOUT_S
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     active: set[str] = field(default_factory=set)  # delivery ids queued or running
     queued_bytes: int = 0  # body bytes of the deliveries in `active`
