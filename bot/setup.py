@@ -288,7 +288,7 @@ def _exchange(request: web.Request, state: SetupState, token: str) -> web.Respon
         return _forbidden()
     state.token = None  # used: the printed link stops working
     state.session = secrets.token_urlsafe(32)
-    resp = web.HTTPSeeOther("/")
+    resp = web.Response(status=303, headers={"Location": "/"})
     resp.set_cookie(
         SESSION_COOKIE,
         state.session,

@@ -454,3 +454,15 @@ async def test_sqlite_body_cleanup_reads_only_the_bodies(tmp_path: Path) -> None
     assert any("SCAN bodies" in d for d in details), details
     assert not any("SCAN d" in d or "SCAN deliveries" in d for d in details), details
     await store.close()
+
+
+async def test_claim_payload_owner_and_window(any_store: Store) -> None:
+    # The first delivery carrying a body owns its digest within the window.
+    assert await any_store.claim_payload("d1", "a", 600) == "a"
+    assert await any_store.claim_payload("d1", "b", 600) == "a"  # a replay
+    assert await any_store.claim_payload("d1", "a", 600) == "a"  # GitHub redelivers
+    assert await any_store.claim_payload("d2", "b", 600) == "b"  # another body
+    # Past the window the digest goes to whoever carries it next.
+    assert await any_store.claim_payload("d3", "a", 0.001) == "a"
+    await asyncio.sleep(0.01)
+    assert await any_store.claim_payload("d3", "c", 0.001) == "c"
