@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 REPO ?= .
 
-.PHONY: run test lint typecheck pytest bench scan clean
+.PHONY: run test lint typecheck pytest bench scan dist clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/ingress.py
+	$(BIN)/python bench/json_check.py
+
+# The sdist and wheel, as `python -m build` makes them (the wheel from the sdist).
+dist: $(BIN)/.installed
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage dist build *.egg-info

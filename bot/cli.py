@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -12,9 +13,11 @@ from typing import Final
 from bot import __version__
 from bot.core.analysis import MAX_LOCKFILE_BYTES, analyse
 from bot.core.config import Config, parse_config
-from bot.core.findings import Report, Severity
+from bot.core.findings import Report, Severity, Verdict
+from bot.core.fixes import INDEX_UNAVAILABLE
 from bot.core.render import render_json, render_markdown, render_sarif, render_text
 from bot.core.scope import CONFIG_PATH, SKIP_DIRS, wanted
+from bot.settings import DEFAULT_CRATES_INDEX_URL, DEFAULT_PORT
 
 EXIT_OK: Final = 0
 EXIT_FOUND: Final = 1
@@ -27,6 +30,8 @@ _FAIL_LEVELS: Final = {
 # Read at most this much of one file: enough to tell the analysis it is too big.
 _READ_LIMIT: Final = MAX_LOCKFILE_BYTES + 1
 _MAX_FILES: Final = 5000
+OFFLINE_REASON: Final = "not asked: --offline"
+_COMMAND_ONLY: Final = "the fix is the `cargo update` command, not an exact edit"
 
 
 class InputError(Exception):
@@ -65,20 +70,73 @@ def _load_config(files: dict[str, bytes]) -> Config:
     return config
 
 
-def scan(path: str, fmt: str, fail_on: str) -> int:
+def scan(
+    path: str,
+    fmt: str,
+    fail_on: str,
+    *,
+    offline: bool = False,
+    index_url: str = DEFAULT_CRATES_INDEX_URL,
+) -> int:
     """Analyse the checkout at `path`, print the report, return the exit code."""
     files = collect_files(Path(path))
-    report = analyse(files, _load_config(files))
+    config = _load_config(files)
+    report = analyse(files, config)
+    if _wants_index(report):
+        if offline:
+            report = _reworded(report, OFFLINE_REASON)
+            _note(f"--offline: the crates.io index was not asked; {_COMMAND_ONLY}")
+        else:
+            # Asked only when an exact Cargo.lock edit depends on it, as the
+            # App does (bot/github/runner.py): the newest compatible,
+            # non-yanked libc and its checksum. Imported here: only such a
+            # scan pays for loading the HTTP client (aiohttp).
+            from bot.crates import read_libc
+
+            entries, why = read_libc(index_url)
+            if entries is None:
+                _note(f"the crates.io index could not be read ({why}); {_COMMAND_ONLY}")
+            report = analyse(files, config, entries)
     sys.stdout.write(_render(report, fmt))
     failing = _FAIL_LEVELS[fail_on]
-    return EXIT_FOUND if any(f.severity in failing for f in report.findings) else 0
+    code = EXIT_FOUND if any(f.severity in failing for f in report.findings) else 0
+    if code == EXIT_OK and fail_on != "never" and report.verdict is Verdict.AT_RISK:
+        # The headline says "at risk": say why the exit status does not.
+        _note(
+            f"exit status 0: at risk, but no finding reaches --fail-on {fail_on}"
+            + (
+                " (--fail-on warning fails on the warnings)"
+                if fail_on == "failure"
+                else ""
+            )
+        )
+    return code
+
+
+def _wants_index(report: Report) -> bool:
+    return any(plan.reason == INDEX_UNAVAILABLE for plan in report.fixes)
+
+
+def _reworded(report: Report, reason: str) -> Report:
+    fixes = tuple(
+        dataclasses.replace(plan, reason=reason)
+        if plan.reason == INDEX_UNAVAILABLE
+        else plan
+        for plan in report.fixes
+    )
+    return dataclasses.replace(report, fixes=fixes)
+
+
+def _note(text: str) -> None:
+    print(f"musl-check: {text}", file=sys.stderr)
 
 
 def _render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return render_json(report)
     if fmt == "markdown":
-        return render_markdown(report)
+        # No pull-request commands: this report goes to a terminal or a file.
+        return render_markdown(report, commands=False)
     if fmt == "sarif":
         return render_sarif(report, version=__version__)
     return render_text(
@@ -86,38 +144,111 @@ def _render(report: Report, fmt: str) -> str:
     )
 
 
+_SCAN_EPILOG: Final = f"""\
+exit status:
+  {EXIT_OK}  nothing reaches the --fail-on level
+  {EXIT_FOUND}  a finding reaches the --fail-on level
+  {EXIT_USAGE}  usage or input error (one line on stderr)
+
+environment:
+  CRATES_INDEX_URL  sparse index asked for libc releases
+                    (default: {DEFAULT_CRATES_INDEX_URL})
+"""
+
+
+_SERVER_EPILOG: Final = """\
+exit status:
+  0  stopped by a signal (SIGINT, SIGTERM) after finishing in-flight work
+  1  cannot start: port in use, store or GitHub unusable (one line on stderr)
+  2  a setting is missing or invalid (one line on stderr)
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musl-check",
         description="Will this Rust project's musl build break on musl 1.2.5?",
     )
-    parser.add_argument("--version", action="version", version=__version__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    scan_p = sub.add_parser("scan", help="analyse a local checkout")
-    scan_p.add_argument("path", nargs="?", default=".")
-    scan_p.add_argument(
-        "--format", choices=("text", "json", "markdown", "sarif"), default="text"
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="print the version and exit",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scan_p = sub.add_parser(
+        "scan",
+        help="analyse a local checkout",
+        description="Analyse a local checkout and print the report.",
+        epilog=_SCAN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan_p.add_argument(
-        "--fail-on", choices=("failure", "warning", "never"), default="failure"
+        "path",
+        nargs="?",
+        default=".",
+        help="the checkout's root directory (default: the current directory)",
     )
-    serve_p = sub.add_parser("serve", help="run the GitHub App")
-    serve_p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server
-    serve_p.add_argument("--port", type=int, default=None)
+    scan_p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "sarif"),
+        default="text",
+        help="output format; json follows bot/schema/scan.json, sarif suits "
+        "GitHub code scanning (default: text)",
+    )
+    scan_p.add_argument(
+        "--fail-on",
+        choices=("failure", "warning", "never"),
+        default="failure",
+        help="lowest finding severity that makes the exit status 1 (default: failure)",
+    )
+    scan_p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not ask the crates.io index for the newest libc; the fix is then "
+        "the cargo update command only (default: ask when a fix needs it)",
+    )
+    serve_p = sub.add_parser(
+        "serve",
+        help="run the GitHub App",
+        description="Run the GitHub App; without credentials, the first-run "
+        "setup page that registers it.",
+        epilog=_SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _server_options(serve_p)
     serve_p.add_argument(
         "--ingress-only",
         action="store_true",
-        help="record webhooks only; `musl-check worker` processes them",
+        help="verify and record webhooks only; `musl-check worker` processes "
+        "them (default: off, this process does both)",
     )
     worker_p = sub.add_parser(
         "worker",
         help="process the deliveries web instances record (shared store)",
+        description="Process the deliveries that `serve --ingress-only` "
+        "instances record in the shared store; it serves /healthz, /metrics "
+        "and / on --port.",
+        epilog=_SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    worker_p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server
-    worker_p.add_argument(
-        "--port", type=int, default=None, help="for /healthz and /metrics"
-    )
+    _server_options(worker_p)
     return parser
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - a server, reached by GitHub
+        help="address to listen on (default: 0.0.0.0, every interface)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (default: $PORT, else {DEFAULT_PORT})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,7 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             role = Role.WEB if args.ingress_only else Role.ALL
         return serve(args.host, args.port, role)
     try:
-        return scan(args.path, args.format, args.fail_on)
+        return scan(
+            args.path,
+            args.format,
+            args.fail_on,
+            offline=args.offline,
+            index_url=os.environ.get("CRATES_INDEX_URL", "").strip()
+            or DEFAULT_CRATES_INDEX_URL,
+        )
     except InputError as err:
         print(f"musl-check: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -112,6 +112,7 @@ class CratesIndex:
         self._stored: dict[str, _Cached] = {}
         self._lock = asyncio.Lock()
         self.requests = 0  # HTTP requests made (for tests and metrics)
+        self.last_error = ""  # why the last read failed, for a one-line message
 
     async def libc(self) -> list[IndexEntry] | None:
         """Return libc's index entries, or None when the index cannot be read."""
@@ -136,9 +137,11 @@ class CratesIndex:
                     "crates index unreachable",
                     extra={"url": url, "error": type(exc).__name__},
                 )
+                self.last_error = _describe(exc)
                 return None
             if result is None:
                 return None
+            self.last_error = ""
             self._fresh[url] = result
             return list(result)
 
@@ -158,6 +161,7 @@ class CratesIndex:
                     "crates index answered an error",
                     extra={"url": url, "status": resp.status},
                 )
+                self.last_error = f"it answered HTTP {resp.status}"
                 return None
             if (resp.content_length or 0) > self._max_bytes:
                 raise IndexTooLarge
@@ -170,6 +174,32 @@ class CratesIndex:
         entries = tuple(parse_index(body.decode("utf-8", errors="replace")))
         self._stored[url] = _Cached(etag, entries)
         return entries
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, IndexTooLarge):
+        return "its answer was too large to be an index file"
+    if isinstance(exc, TimeoutError):
+        return "it did not answer in time"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error.strerror or exc.os_error})"
+    return str(exc) or type(exc).__name__
+
+
+async def _read_libc(
+    base_url: str, limit_s: float
+) -> tuple[list[IndexEntry] | None, str]:
+    async with aiohttp.ClientSession() as session:
+        index = CratesIndex(session, base_url, timeout=limit_s)
+        entries = await index.libc()
+        return entries, index.last_error
+
+
+def read_libc(
+    base_url: str = DEFAULT_INDEX_URL, *, timeout: float = DEFAULT_TIMEOUT
+) -> tuple[list[IndexEntry] | None, str]:
+    """Return libc's index entries for a one-off command, or None and why not."""
+    return asyncio.run(_read_libc(base_url, timeout))
 
 
 _INDEXES: weakref.WeakKeyDictionary[web.Application, CratesIndex] = (

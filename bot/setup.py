@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import importlib.resources
 import ipaddress
 import json
 import logging
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
@@ -66,13 +68,14 @@ TUNNEL_ADVICE: Final = (
 )
 
 
-def default_manifest_path() -> Path:
-    """Return app.yaml beside the package (a checkout), else in the working dir."""
-    beside = Path(__file__).resolve().parents[1] / "app.yaml"
-    return beside if beside.is_file() else Path("app.yaml")
+def default_manifest_path() -> Traversable:
+    """Return the App manifest shipped inside the package, whatever the cwd."""
+    # Package data, so an installed wheel has it too (pyproject package-data).
+    # https://docs.python.org/3/library/importlib.resources.html
+    return importlib.resources.files("bot") / "app.yaml"
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
+def load_manifest(path: Traversable) -> dict[str, Any]:
     """Read the App manifest from YAML."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
@@ -84,7 +87,7 @@ def create_setup_app(
     env: Mapping[str, str],
     *,
     env_path: Path = Path(".env"),
-    manifest_path: Path | None = None,
+    manifest_path: Traversable | None = None,
     github_url: str = GITHUB_URL,
     listen_url: str = "http://localhost:3000",
 ) -> web.Application:

@@ -1,10 +1,22 @@
-"""Fixtures shared by every test folder: a test RSA key and a recording sleeper."""
+"""Fixtures shared by every test folder: a test RSA key, a recording sleeper and
+a local crates index."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import venv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fixes.index_data import IndexServer, index_app
+from tests.threadserver import serve_in_thread
 
 
 class Sleeps(list[float]):
@@ -27,3 +39,76 @@ def rsa_pem() -> tuple[str, bytes]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return private, public
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_crates_index() -> Iterator[IndexServer]:
+    """Point CRATES_INDEX_URL at a local sparse index serving libc's real lines.
+
+    `musl-check scan` asks the index when a fix depends on it; every test (and
+    every subprocess it starts) then reaches this loopback server, never
+    crates.io.
+    """
+    state = IndexServer()
+    with serve_in_thread(index_app(state)) as url, pytest.MonkeyPatch.context() as mp:
+        state.url = url
+        mp.setenv("CRATES_INDEX_URL", url)
+        yield state
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# Time limits of the packaging steps (pip may fetch from PyPI).
+BUILD_LIMIT_S = 300
+INSTALL_LIMIT_S = 600
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A built sdist and wheel, and a venv with the wheel installed."""
+
+    src: Path  # the files the package is built from (an action checkout too)
+    sdist: Path
+    wheel: Path
+    bin: Path
+
+
+def run_limited(
+    args: list[str | Path], limit: int, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with a time limit; return its status and text output."""
+    return subprocess.run(  # noqa: S603 - fixed commands, our own files
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=limit,
+        check=False,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """Build from a copy of the sources the package is made of; install the wheel."""
+    work = tmp_path_factory.mktemp("packaging")
+    src = work / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "action.yml"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(
+        ROOT / "bot", src / "bot", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    dist = work / "dist"
+    done = run_limited(
+        [sys.executable, "-m", "build", "--outdir", dist, src], BUILD_LIMIT_S
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [sdist] = dist.glob("*.tar.gz")
+    [wheel] = dist.glob("*.whl")
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=True)
+    done = run_limited(
+        [env_dir / "bin" / "python", "-m", "pip", "install", "--quiet", wheel],
+        INSTALL_LIMIT_S,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return Installed(src, sdist, wheel, env_dir / "bin")

@@ -27,7 +27,8 @@ patterns are matched against triples in the same way, ignoring case. A list
 key given in the repository file replaces the organisation's list.
 
 Mistakes never stop a check: unknown keys, wrong types and malformed YAML are
-reported as errors and the affected keys keep their defaults.
+reported as errors (with the line they are on) and the affected keys keep
+their defaults.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ MAX_CONFIG_BYTES: Final = 64 * 1024
 MAX_DEPTH: Final = 8
 MAX_PATTERNS: Final = 200
 MAX_PATTERN_CHARS: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigError:
+    """One mistake in a config file; `line` is 1-based (1 for the whole file)."""
+
+    line: int
+    message: str
 
 
 class FailureConclusion(StrEnum):
@@ -137,37 +146,54 @@ def _check_events(text: str) -> str | None:
     return None
 
 
-def _load(text: str | bytes) -> tuple[object, list[str]]:
-    """Return the YAML document in `text`, or None and the reason it was refused."""
+def _whole(message: str) -> tuple[None, dict[str, int], list[ConfigError]]:
+    return None, {}, [ConfigError(1, message)]
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Return the 1-based line of each top-level key of the YAML mapping."""
+    node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    pairs = node.value if isinstance(node, yaml.MappingNode) else []
+    return {str(key.value): key.start_mark.line + 1 for key, _value in pairs}
+
+
+def _load(text: str | bytes) -> tuple[object, dict[str, int], list[ConfigError]]:
+    """Return the YAML document in `text` with its key lines, or None and why."""
     if isinstance(text, bytes):
         if len(text) > MAX_CONFIG_BYTES:
-            return None, [f"file is larger than {MAX_CONFIG_BYTES} bytes; ignored"]
+            return _whole(f"file is larger than {MAX_CONFIG_BYTES} bytes; ignored")
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return None, [f"file is not UTF-8 (byte {exc.start}); ignored"]
+            return _whole(f"file is not UTF-8 (byte {exc.start}); ignored")
     if len(text) > MAX_CONFIG_BYTES:
-        return None, [f"file is larger than {MAX_CONFIG_BYTES} bytes; ignored"]
+        return _whole(f"file is larger than {MAX_CONFIG_BYTES} bytes; ignored")
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            return None, [f"file holds an invalid character at {exc.start}; ignored"]
+            return _whole(f"file holds an invalid character at {exc.start}; ignored")
     try:
         refused = _check_events(text)
         if refused is not None:
-            return None, [refused + "; file ignored"]
-        return yaml.load(text, Loader=yaml.CSafeLoader), []
+            return _whole(refused + "; file ignored")
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+        return data, _key_lines(text) if isinstance(data, dict) else {}, []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = " ".join(str(exc.problem).split())
-        return None, [f"malformed YAML at {where}{problem}; file ignored"]
+        line = mark.line + 1 if mark else 1
+        return (
+            None,
+            {},
+            [ConfigError(line, f"malformed YAML at {where}{problem}; file ignored")],
+        )
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
-        return None, [f"malformed YAML ({reason}); file ignored"]
+        return _whole(f"malformed YAML ({reason}); file ignored")
     except ValueError as exc:  # e.g. an integer past Python's digit limit
-        return None, [f"unreadable value ({' '.join(str(exc).split())}); file ignored"]
+        return _whole(f"unreadable value ({' '.join(str(exc).split())}); file ignored")
 
 
 def _patterns(key: str, value: object, errors: list[str]) -> tuple[str, ...] | None:
@@ -192,13 +218,21 @@ def _patterns(key: str, value: object, errors: list[str]) -> tuple[str, ...] | N
 
 def parse_config(text: str | bytes) -> tuple[Config, list[str]]:
     """Return the config in `text` (defaults where unset or wrong) and its errors."""
-    data, errors = _load(text)
+    config, errors = check_config(text)
+    return config, [e.message for e in errors]
+
+
+def check_config(text: str | bytes) -> tuple[Config, list[ConfigError]]:
+    """Return the config in `text` and its errors, each on its line."""
+    data, lines, problems = _load(text)
     if data is None:
-        return Config(), errors
+        return Config(), problems
     if not isinstance(data, dict):
-        return Config(), [f"expected a mapping of settings, got {_type_name(data)}"]
+        message = f"expected a mapping of settings, got {_type_name(data)}"
+        return Config(), [ConfigError(1, message)]
     values: dict[str, object] = {}
     for key, value in data.items():
+        errors: list[str] = []
         if not isinstance(key, str) or key not in _KEYS:
             close = difflib.get_close_matches(str(key).replace("-", "_"), _KEYS, 1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -218,8 +252,10 @@ def parse_config(text: str | bytes) -> tuple[Config, list[str]]:
                 values[key] = FailureConclusion(text_value)
             else:
                 errors.append(f"{key}: expected failure or neutral, got {value!r:.80}")
+        line = lines.get(str(key), 1)
+        problems.extend(ConfigError(line, message) for message in errors)
     config = replace(Config(), **values)  # type: ignore[arg-type]  # checked above
-    return replace(config, explicit=frozenset(values)), errors
+    return replace(config, explicit=frozenset(values)), problems
 
 
 def merge_config(org: Config | None, repo: Config | None) -> Config:

@@ -115,6 +115,10 @@ _NOT_REGISTRY: Final = {
     "the crates.io index does not apply",
 }
 
+# The reason of a plan made without index data; the CLI rewords it when it
+# did not ask the index at all (`--offline`).
+INDEX_UNAVAILABLE: Final = "index unavailable"
+
 
 def plan_fix(
     lock: Lockfile,
@@ -143,7 +147,7 @@ def plan_fix(
             None,
             f"cargo update -p {spec}",
             (),
-            "index unavailable",
+            INDEX_UNAVAILABLE,
         )
     chosen = choose_libc(entries, msrv)
     if chosen is None:

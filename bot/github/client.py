@@ -6,13 +6,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Final
 
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 from cachetools import LRUCache
+from gidgethub.abc import JSON_CONTENT_TYPE
 from multidict import CIMultiDict
+from uritemplate import variable
 
 from bot.github.auth import AppAuth
 
@@ -30,7 +33,23 @@ SECONDARY_WAIT: Final = 60.0
 # Git objects addressed by sha never change: no point keeping their ETags.
 _IMMUTABLE: Final = ("/git/blobs/", "/git/trees/")
 
+READ_CHUNK: Final = 64 * 1024
+# The byte cap of the raw read in progress, per task (blob reads run
+# concurrently on one client).
+_RAW_LIMIT: ContextVar[int | None] = ContextVar("musl_check_raw_limit", default=None)
+
 AuthSource = Callable[[], Awaitable[str]]
+
+
+class BlobTooLarge(Exception):
+    """A raw body was longer than the cap its caller set."""
+
+    def __init__(self, limit: int) -> None:
+        """Name the cap that was passed."""
+        super().__init__(f"larger than {limit} bytes")
+        self.limit = limit
+
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -72,6 +91,25 @@ def retry_delay(
     return None
 
 
+# URI template operators that copy reserved characters unencoded (RFC 6570
+# 3.2.3, 3.2.4): every other expansion percent-encodes `/`, `#`, `?` and `%` in
+# a value, so a branch named `main#x` names that branch, not `main`.
+_UNSAFE_EXPANSIONS: Final = ("{+", "{#")
+# Dot segments are not encoded by the template and are removed by the HTTP
+# client (RFC 3986 5.2.4): `..` as an owner or branch would address another path.
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def check_url(url: str, url_vars: Mapping[str, object] | None) -> None:
+    """Raise ValueError unless every variable of `url` fills one whole segment."""
+    if any(op in url for op in _UNSAFE_EXPANSIONS):
+        raise ValueError(f"URL template {url!r} expands a variable unencoded")
+    for key, value in (url_vars or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and v in _DOT_SEGMENTS for v in values):
+            raise ValueError(f"URL parameter {key!r} is a dot segment")
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """A gidgethub client for one installation (or the App itself)."""
 
@@ -100,7 +138,11 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         if self._auth is not None and "authorization" not in sent:
             sent["authorization"] = await self._auth()
         self.request_count += 1
-        status, got, data = await super()._request(method, url, sent, body)
+        limit = _RAW_LIMIT.get()
+        if limit is not None and sent.get("accept") == RAW:
+            status, got, data = await self._bounded(method, url, sent, body, limit)
+        else:
+            status, got, data = await super()._request(method, url, sent, body)
         if status >= 400:
             # A 404 is an answer callers expect and handle (no org config, no
             # such pull request); one they do not handle is logged where it
@@ -125,6 +167,61 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             return status, patched, data
         return status, got, data
 
+    async def _bounded(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        limit: int,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send the request and read at most `limit` bytes of a 200 body.
+
+        The size a tree lists is only a claim: the body itself is checked, by
+        its Content-Length and then while it streams in.
+        """
+        async with self._session.request(
+            method, url, headers=headers, data=body
+        ) as response:
+            if response.status != 200:
+                return response.status, response.headers, await response.read()
+            length = response.content_length
+            if length is not None and length > limit:
+                raise BlobTooLarge(limit)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.content.iter_chunked(READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise BlobTooLarge(limit)
+                chunks.append(chunk)
+            return response.status, response.headers, b"".join(chunks)
+
+    async def _make_request(
+        self,
+        method: str,
+        url: str,
+        url_vars: Mapping[str, variable.VariableValue] | None,
+        data: Any,
+        accept: str,
+        jwt: str | None = None,
+        oauth_token: str | None = None,
+        content_type: str = JSON_CONTENT_TYPE,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[bytes, str | None, int]:
+        check_url(url, url_vars)
+        return await super()._make_request(
+            method,
+            url,
+            url_vars,
+            data,
+            accept,
+            jwt=jwt,
+            oauth_token=oauth_token,
+            content_type=content_type,
+            extra_headers=extra_headers,
+        )
+
     async def sleep(self, seconds: float) -> None:
         """Sleep through the injected sleeper (tests pass one that records)."""
         await self._sleep(seconds)
@@ -148,9 +245,19 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         await self.sleep(delay)
         return True
 
-    async def get_raw(self, url: str, url_vars: Mapping[str, str]) -> bytes:
-        """Return the raw bytes of a blob or file."""
-        text = await self.getitem(url, url_vars, accept=RAW)
+    async def get_raw(
+        self, url: str, url_vars: Mapping[str, str], *, max_bytes: int | None = None
+    ) -> bytes:
+        """Return the raw bytes of a blob or file.
+
+        With `max_bytes`, a body longer than that raises BlobTooLarge once that
+        many bytes were read, whatever size the tree listing claimed.
+        """
+        token = _RAW_LIMIT.set(max_bytes)
+        try:
+            text = await self.getitem(url, url_vars, accept=RAW)
+        finally:
+            _RAW_LIMIT.reset(token)
         if text is None:
             return b""
         if isinstance(text, str):

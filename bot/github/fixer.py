@@ -3,14 +3,23 @@
 The new Cargo.lock is the blob at the analysed head with the core's FixPlan
 edits applied, committed through the git data API (docs/github.md 8.1): blob, tree
 on `base_tree`, commit with the head as parent, then a fast-forward-only ref
-update that GitHub refuses (422) when the branch moved. Fork branches are out
-of the installation's reach (docs/github.md 8.2) and the default branch is not
-pushed to directly; both get a pull request from `musl-check/libc-<version>`,
-reused and updated rather than duplicated.
+update that GitHub refuses (422) when the branch moved.
+
+Trust: a commit the App makes in the base repository is always built on a
+commit of a base-repository branch, checked against that branch's ref (a fork's
+commits are readable through the base repository, so a sha alone proves
+nothing), and changes only the lockfile. A fork pull request's commits are
+never copied into the base repository: the fix is pushed to the fork's branch
+when its author allows edits by maintainers (docs/github.md 8.2), else the
+reply gives the contributor the command. The default branch is not pushed to
+directly; it gets a pull request from `musl-check/libc-<version>`, updated
+only by fast-forward (never force-moved), and a pull request whose head is a
+base-repository default branch gets its own `musl-check/libc-<version>-pr-<n>`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +33,7 @@ from bot.core import analysis
 from bot.core.config import Config, parse_config
 from bot.core.findings import Report
 from bot.core.fixes import FixPlan, apply_edits
+from bot.core.render import escape_markdown, escape_message
 from bot.core.scope import CONFIG_PATH
 from bot.crates import index_for
 from bot.github.client import GitHubClient
@@ -59,11 +69,13 @@ class FixStatus(StrEnum):
     """What `apply_fix` did."""
 
     COMMITTED = "committed"  # pushed onto the pull request's own branch
+    FORK_COMMITTED = "fork-committed"  # pushed onto a fork's branch (allowed)
     PR_OPENED = "pr-opened"
     PR_UPDATED = "pr-updated"  # the fix branch moved onto a new base
     UP_TO_DATE = "up-to-date"  # the open fix PR already holds this fix
     PR_CLOSED = "pr-closed"  # a fix PR for this version was closed: not reopened
     HEAD_MOVED = "head-moved"
+    FORK_COMMAND = "fork-command"  # a fork musl-check may not push to: the command
     NOT_EDITABLE = "not-editable"  # no exact edit (index down, several libc, ...)
     NOT_NEEDED = "not-needed"
 
@@ -71,6 +83,7 @@ class FixStatus(StrEnum):
 SUCCESS: Final = frozenset(
     {
         FixStatus.COMMITTED,
+        FixStatus.FORK_COMMITTED,
         FixStatus.PR_OPENED,
         FixStatus.PR_UPDATED,
         FixStatus.UP_TO_DATE,
@@ -109,6 +122,11 @@ class FixTarget:
     push_branch: str | None = None
     pull_number: int | None = None  # the pull request being fixed, if any
     is_fork: bool = False
+    # A fork pull request: the fork ("owner/name", None when deleted), its
+    # branch is `push_branch`, and whether its author allows maintainer edits.
+    head_full_name: str | None = None
+    maintainer_can_modify: bool = False
+    head_ref: str | None = None  # the pull request's head branch
 
     @property
     def vars(self) -> dict[str, str]:
@@ -130,9 +148,20 @@ def commit_message(plan: FixPlan) -> str:
     )
 
 
-def fix_branch(plan: FixPlan) -> str:
-    """Return the branch a fix PR for `plan` lives on."""
-    return f"{FIX_BRANCH_PREFIX}{plan.new_version}"
+def fix_branch(plan: FixPlan, pull_number: int | None = None) -> str:
+    """Return the branch a fix PR for `plan` lives on: one per source.
+
+    The default branch's fix PR is `musl-check/libc-<version>`; a pull request
+    fixed through a separate PR gets its own branch, so two pull requests never
+    share (and never move) one fix branch.
+    """
+    suffix = "" if pull_number is None else f"-pr-{pull_number}"
+    return f"{FIX_BRANCH_PREFIX}{plan.new_version}{suffix}"
+
+
+def _code(text: str | None) -> str:
+    """Return repository text (branch, version, path, command) as one code span."""
+    return escape_markdown(text or "", code=True)
 
 
 def _ref_vars(target: FixTarget, branch: str) -> dict[str, str]:
@@ -142,7 +171,7 @@ def _ref_vars(target: FixTarget, branch: str) -> dict[str, str]:
 async def _ref_sha(gh: GitHubClient, target: FixTarget, branch: str) -> str | None:
     try:
         data = await gh.getitem(
-            "/repos/{owner}/{repo}/git/ref/heads/{+branch}", _ref_vars(target, branch)
+            "/repos/{owner}/{repo}/git/ref/heads/{branch}", _ref_vars(target, branch)
         )
     except gidgethub.BadRequest as exc:
         if exc.status_code == 404:
@@ -152,10 +181,16 @@ async def _ref_sha(gh: GitHubClient, target: FixTarget, branch: str) -> str | No
 
 
 async def _commit(
-    gh: GitHubClient, target: FixTarget, parent: str, path: str, text: str, msg: str
+    gh: GitHubClient,
+    target: FixTarget,
+    parents: list[str],
+    path: str,
+    text: str,
+    msg: str,
 ) -> str:
+    """Commit `text` at `path` on the tree of `parents[0]`; return the sha."""
     commit = await gh.getitem(
-        "/repos/{owner}/{repo}/git/commits/{sha}", {**target.vars, "sha": parent}
+        "/repos/{owner}/{repo}/git/commits/{sha}", {**target.vars, "sha": parents[0]}
     )
     blob = await gh.post(
         "/repos/{owner}/{repo}/git/blobs",
@@ -176,7 +211,7 @@ async def _commit(
     created = await gh.post(
         "/repos/{owner}/{repo}/git/commits",
         target.vars,
-        data={"message": msg, "tree": tree["sha"], "parents": [parent]},
+        data={"message": msg, "tree": tree["sha"], "parents": parents},
     )
     return str(created["sha"])
 
@@ -206,13 +241,62 @@ async def apply_fix(
         why = plan.reason or "no exact Cargo.lock edit is known"
         return FixResult(
             FixStatus.NOT_EDITABLE,
-            f"musl-check cannot edit {plan.path} itself: {why}. "
-            f"Run `{plan.command}` and commit {plan.path}.",
+            f"musl-check cannot edit {_code(plan.path)} itself: "
+            f"{escape_message(why)}. Run {_code(plan.command)} and commit "
+            f"{_code(plan.path)}.",
         )
     new_text = apply_edits(lock_text, plan.edits)
+    if target.is_fork:
+        return await _fix_fork(gh, target, plan, new_text)
     if target.push_branch is not None:
         return await _push(gh, target, target.push_branch, plan, new_text)
     return await _fix_pull_request(gh, target, plan, lock_text, new_text)
+
+
+def _fork_command(target: FixTarget, plan: FixPlan, why: str) -> FixResult:
+    return FixResult(
+        FixStatus.FORK_COMMAND,
+        f"This pull request's branch lives in a fork, and {why}, so musl-check "
+        "does not commit the fix itself. In your branch, run "
+        f"{_code(plan.command)} and push the updated {_code(plan.path)}.",
+        branch=target.push_branch,
+    )
+
+
+async def _fix_fork(
+    gh: GitHubClient, target: FixTarget, plan: FixPlan, new_text: str
+) -> FixResult:
+    """Push the fix to the fork's branch when allowed, else give the command.
+
+    Nothing is written to the base repository: a commit there built on the
+    fork head would carry the fork's files (build.rs, workflows) into a branch
+    whose CI runs with the base repository's secrets.
+    """
+    fork, branch = target.head_full_name, target.push_branch
+    if fork is None or branch is None or fork.count("/") != 1:
+        return _fork_command(target, plan, "that fork no longer exists")
+    if not target.maintainer_can_modify:
+        return _fork_command(
+            target, plan, "its author has not allowed edits by maintainers"
+        )
+    owner, repo = fork.split("/")
+    in_fork = dataclasses.replace(target, owner=owner, repo=repo)
+    try:
+        result = await _push(gh, in_fork, branch, plan, new_text)
+    except gidgethub.HTTPException as exc:
+        # 403/404: the installation's token does not reach the fork (an
+        # organisation-owned fork, or the permission was withdrawn).
+        if exc.status_code not in (403, 404):
+            raise
+        return _fork_command(target, plan, "GitHub did not let musl-check push to it")
+    if result.status is FixStatus.COMMITTED:
+        return dataclasses.replace(
+            result,
+            status=FixStatus.FORK_COMMITTED,
+            message=f"{result.message} (in {_code(fork)}, as its author allows "
+            "edits by maintainers)",
+        )
+    return result
 
 
 async def _push(
@@ -220,18 +304,18 @@ async def _push(
 ) -> FixResult:
     moved = FixResult(
         FixStatus.HEAD_MOVED,
-        f"`{branch}` moved since {target.head_sha[:12]} was analysed, so nothing "
-        "was pushed. Comment `/musl-check fix` again to fix the new head.",
+        f"{_code(branch)} moved since {target.head_sha[:12]} was analysed, so "
+        "nothing was pushed. Comment `/musl-check fix` again to fix the new head.",
         branch=branch,
     )
     if await _ref_sha(gh, target, branch) != target.head_sha:
         return moved
     sha = await _commit(
-        gh, target, target.head_sha, plan.path, new_text, commit_message(plan)
+        gh, target, [target.head_sha], plan.path, new_text, commit_message(plan)
     )
     try:
         await gh.patch(
-            "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
+            "/repos/{owner}/{repo}/git/refs/heads/{branch}",
             _ref_vars(target, branch),
             data={"sha": sha, "force": False},
         )
@@ -244,8 +328,8 @@ async def _push(
         raise
     return FixResult(
         FixStatus.COMMITTED,
-        f"Pushed {sha[:12]} to `{branch}`: libc {plan.old_version} -> "
-        f"{plan.new_version} in {plan.path}.",
+        f"Pushed {sha[:12]} to {_code(branch)}: libc {_code(plan.old_version)} -> "
+        f"{_code(plan.new_version)} in {_code(plan.path)}.",
         commit_sha=sha,
         branch=branch,
     )
@@ -253,21 +337,25 @@ async def _push(
 
 async def _fix_base(
     gh: GitHubClient, target: FixTarget, plan: FixPlan, lock_text: str
-) -> str:
-    """Return the commit a fix PR starts from.
+) -> str | None:
+    """Return the base-repository commit a fix PR starts from, or None.
 
-    For a pull request whose Cargo.lock is the same as its base branch's, the
-    fix goes on the base branch's tip (the fix PR then holds only the
-    lockfile change); otherwise on the analysed head itself.
+    The analysed commit must be the tip of a base-repository branch: the base
+    branch itself, or (a pull request) its head branch in this repository. A
+    pull request whose Cargo.lock equals its base branch's starts from the
+    base branch's tip, so the fix PR holds only the lockfile change. None: the
+    branch moved on (or the commit is on no branch of this repository).
     """
-    if target.pull_number is None:
-        return target.head_sha
     tip = await _ref_sha(gh, target, target.base_branch)
-    if tip is None or "/" in plan.path:
-        return target.head_sha
-    at_tip = await _lock_blob_at(gh, target, tip, plan.path)
-    if at_tip == git_blob_sha(lock_text.encode()):
-        return tip
+    if target.pull_number is None:
+        return target.head_sha if tip == target.head_sha else None
+    head_branch = target.head_ref or target.base_branch
+    if target.is_fork or await _ref_sha(gh, target, head_branch) != target.head_sha:
+        return None
+    if tip is not None and "/" not in plan.path:
+        at_tip = await _lock_blob_at(gh, target, tip, plan.path)
+        if at_tip == git_blob_sha(lock_text.encode()):
+            return tip
     return target.head_sha
 
 
@@ -291,50 +379,59 @@ async def _find_fix_pull(
 
 def _pull_body(target: FixTarget, plan: FixPlan) -> str:
     lines = [
-        f"Updates libc {plan.old_version} → {plan.new_version} in `{plan.path}`.",
+        f"Updates libc {_code(plan.old_version)} → {_code(plan.new_version)} in "
+        f"{_code(plan.path)}.",
         "",
         "musl 1.2.4 removed the LFS64 symbols (`open64`, `fstat64`, ...) that "
         "libc up to 0.2.144 links against on musl targets, and Rust 1.93 bundles "
         "musl 1.2.5, so musl builds with the old libc fail to link. libc 0.2.146 "
         "is the first release without them.",
         "",
-        f"Same change as `{plan.command}`.",
+        f"Same change as {_code(plan.command)}; only {_code(plan.path)} changes.",
     ]
-    if target.pull_number is not None and target.is_fork:
-        lines += [
-            "",
-            f"Opened for #{target.pull_number}, whose branch lives in a fork "
-            "musl-check cannot push to.",
-        ]
+    if target.pull_number is not None:
+        lines += ["", f"Opened for #{target.pull_number}."]
     return "\n".join(lines)
 
 
 async def _fix_pull_request(
     gh: GitHubClient, target: FixTarget, plan: FixPlan, lock_text: str, new_text: str
 ) -> FixResult:
-    branch = fix_branch(plan)
+    branch = fix_branch(plan, target.pull_number)
     base = await _fix_base(gh, target, plan, lock_text)
+    if base is None:
+        return FixResult(
+            FixStatus.HEAD_MOVED,
+            f"{_code(target.base_branch)} is no longer at {target.head_sha[:12]}, "
+            "the commit that was analysed, so nothing was pushed.",
+        )
     existing = await _ref_sha(gh, target, branch)
     pull = await _find_fix_pull(gh, target, branch)
     if pull is not None and pull.get("state") != "open":
         return FixResult(
             FixStatus.PR_CLOSED,
-            f"A fix pull request for libc {plan.new_version} (#{pull['number']}) "
-            "was closed; musl-check does not open it again.",
+            f"A fix pull request for libc {_code(plan.new_version)} "
+            f"(#{pull['number']}) was closed; musl-check does not open it again.",
             pull_number=int(pull["number"]),
             branch=branch,
         )
     up_to_date = False
     commit_sha = existing
+    parents = [base]
     if existing is not None:
         head = await gh.getitem(
             "/repos/{owner}/{repo}/git/commits/{sha}", {**target.vars, "sha": existing}
         )
-        parents = [p.get("sha") for p in head.get("parents", [])]
-        up_to_date = parents == [base]
+        old_parents = [p.get("sha") for p in head.get("parents", [])]
+        up_to_date = old_parents[:1] == [base]
+        # Fast-forward only: the new commit also descends from the branch's
+        # tip, so the branch keeps its own lineage and is never force-moved;
+        # its tree is `base` plus the lockfile, so the PR still shows only
+        # the lockfile change.
+        parents = [base, existing]
     if not up_to_date:
         commit_sha = await _commit(
-            gh, target, base, plan.path, new_text, commit_message(plan)
+            gh, target, parents, plan.path, new_text, commit_message(plan)
         )
         if existing is None:
             await gh.post(
@@ -343,11 +440,10 @@ async def _fix_pull_request(
                 data={"ref": f"refs/heads/{branch}", "sha": commit_sha},
             )
         else:
-            # Our own branch: moving it onto the new base is a forced update.
             await gh.patch(
-                "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
+                "/repos/{owner}/{repo}/git/refs/heads/{branch}",
                 _ref_vars(target, branch),
-                data={"sha": commit_sha, "force": True},
+                data={"sha": commit_sha, "force": False},
             )
     if pull is not None:
         number = int(pull["number"])
@@ -355,8 +451,8 @@ async def _fix_pull_request(
         verb = "already holds" if up_to_date else "now holds"
         return FixResult(
             status,
-            f"#{number} {verb} the fix (libc {plan.old_version} -> "
-            f"{plan.new_version}).",
+            f"#{number} {verb} the fix (libc {_code(plan.old_version)} -> "
+            f"{_code(plan.new_version)}).",
             commit_sha=commit_sha,
             pull_number=number,
             branch=branch,
@@ -376,8 +472,8 @@ async def _fix_pull_request(
     number = int(created["number"])
     return FixResult(
         FixStatus.PR_OPENED,
-        f"Opened #{number} with the fix (libc {plan.old_version} -> "
-        f"{plan.new_version}).",
+        f"Opened #{number} with the fix (libc {_code(plan.old_version)} -> "
+        f"{_code(plan.new_version)}).",
         commit_sha=commit_sha,
         pull_number=number,
         branch=branch,
@@ -444,9 +540,11 @@ async def fix_pull(
     base_repo = base.get("repo") or {}
     is_fork = not head_repo or head_repo.get("full_name") != base_repo.get("full_name")
     default = base_repo.get("default_branch")
-    push_branch = None
-    if not is_fork and head.get("ref") != default:
-        push_branch = str(head["ref"])
+    head_ref = str(head["ref"])
+    # A fork's branch is pushed to only through `_fix_fork`; a same-repository
+    # default branch is never pushed to directly (it gets a fix PR).
+    push_branch = head_ref if is_fork or head_ref != default else None
+    full_name = head_repo.get("full_name")
     target = FixTarget(
         owner,
         repo,
@@ -455,6 +553,9 @@ async def fix_pull(
         push_branch=push_branch,
         pull_number=number,
         is_fork=is_fork,
+        head_full_name=full_name if isinstance(full_name, str) else None,
+        maintainer_can_modify=pull.get("maintainer_can_modify") is True,
+        head_ref=head_ref,
     )
     analysed = await analyse_commit(gh, app, owner, repo, head_sha)
     return await _apply(gh, target, analysed)
@@ -469,7 +570,8 @@ async def _apply(gh: GitHubClient, target: FixTarget, analysed: Analysed) -> Fix
         return FixResult(
             FixStatus.NOT_EDITABLE,
             "The crates.io index could not be reached, so musl-check cannot "
-            f"write the new checksum. Run `{plan.command}` and commit {plan.path}.",
+            f"write the new checksum. Run {_code(plan.command)} and commit "
+            f"{_code(plan.path)}.",
         )
     logger.info(
         "fix applied",

@@ -15,8 +15,8 @@ from typing import Final
 import gidgethub
 from cachetools import TTLCache
 
-from bot.core.config import CONFIG_PATH, Config, parse_config
-from bot.github.client import GitHubClient
+from bot.core.config import CONFIG_PATH, MAX_CONFIG_BYTES, Config, parse_config
+from bot.github.client import BlobTooLarge, GitHubClient
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,16 @@ class OrgConfigs:
             data = await gh.get_raw(
                 "/repos/{owner}/{repo}/contents/{path}",
                 {"owner": owner, "repo": ORG_REPO, "path": CONFIG_PATH},
+                max_bytes=MAX_CONFIG_BYTES,
             )
+        except BlobTooLarge:
+            too_large = f"larger than {MAX_CONFIG_BYTES} bytes; ignored"
+            refused: tuple[Config | None, tuple[str, ...]] = (
+                None,
+                (f"{owner}/{ORG_REPO}/{CONFIG_PATH}: {too_large}",),
+            )
+            self._cache[key] = refused
+            return refused
         except gidgethub.HTTPException as err:
             if err.status_code not in _MISSING:
                 # Not cached: a transient failure should not hide the default for

@@ -74,7 +74,8 @@ def commit_sha(data: Any, path: str) -> str:
 def name(data: Any, path: str) -> str:
     """Return the owner login or repository name at `path`."""
     value = _get(data, path)
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
+    # `.` and `..` match the pattern but are dot segments in a URL path.
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or value in ("..", "."):
         raise PayloadError(path, "is not a GitHub name")
     return value
 

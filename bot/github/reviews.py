@@ -40,6 +40,32 @@ OUTSIDE_DIFF: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class AppIdentity:
+    """This App as GitHub shows it on what it posts."""
+
+    app_id: int | None  # None when configured by client id only
+    login: str  # "<slug>[bot]"
+
+    def wrote(self, item: Mapping[str, Any]) -> bool:
+        """Return whether this App authored the comment `item`.
+
+        Any `Bot` is not enough: another App (or a workflow's token) can post a
+        comment that starts with our marker, and editing it would put our
+        words under someone else's name, or take theirs for our summary.
+        """
+        app = item.get("performed_via_github_app")
+        app_id = app.get("id") if isinstance(app, dict) else None
+        if self.app_id is not None and app_id == self.app_id:
+            return True
+        user = item.get("user")
+        return (
+            isinstance(user, dict)
+            and user.get("type") == "Bot"
+            and user.get("login") == self.login
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PullRequest:
     """The pull request feedback goes to, at the head commit that was analysed."""
 
@@ -47,6 +73,7 @@ class PullRequest:
     repo: str
     number: int
     head_sha: str
+    author: AppIdentity  # this App: only its own comments are reused
 
     @property
     def vars(self) -> dict[str, str]:
@@ -67,7 +94,8 @@ class SuggestedChange:
         """Return the review comment body for GitHub (`pulls/create-review`)."""
         body = (
             f"{SUGGESTION_MARKER}\n"
-            f"Update libc {plan.old_version} → {plan.new_version}: musl 1.2.4 "
+            f"Update libc {_code(plan.old_version)} → {_code(plan.new_version)}: "
+            "musl 1.2.4 "
             "removed the LFS64 symbols older libc links against, and Rust 1.93 "
             "bundles musl 1.2.5.\n\n"
             f"{render.render_suggestion(list(self.new_lines))}"
@@ -83,6 +111,11 @@ class SuggestedChange:
             out["start_line"] = self.start_line
             out["start_side"] = "RIGHT"
         return out
+
+
+def _code(text: str | None) -> str:
+    """Return repository text (versions, paths, commands) as one code span."""
+    return render.escape_markdown(text or "", code=True)
 
 
 class SuggestionStatus(StrEnum):
@@ -157,11 +190,6 @@ async def list_pull_files(gh: GitHubClient, pull: PullRequest) -> dict[str, str 
     return files
 
 
-def _is_bot(item: Mapping[str, Any]) -> bool:
-    user = item.get("user") or {}
-    return isinstance(user, dict) and user.get("type") == "Bot"
-
-
 async def _already_suggested(
     gh: GitHubClient, pull: PullRequest, changes: Sequence[SuggestedChange]
 ) -> bool:
@@ -173,7 +201,7 @@ async def _already_suggested(
         seen += 1
         if seen > MAX_LISTED_COMMENTS:
             break
-        if not isinstance(item, dict) or not _is_bot(item):
+        if not isinstance(item, dict) or not pull.author.wrote(item):
             continue
         if SUGGESTION_MARKER not in str(item.get("body", "")):
             continue
@@ -218,9 +246,9 @@ async def publish_suggestions(
             "event": "COMMENT",
             "body": (
                 f"{SUGGESTION_MARKER}\nmusl-check: this pull request's Cargo.lock "
-                f"holds libc {plan.old_version}, which does not link against "
-                f"musl 1.2.5. The suggestion below moves it to {plan.new_version} "
-                f"(same as `{plan.command}`)."
+                f"holds libc {_code(plan.old_version)}, which does not link "
+                "against musl 1.2.5. The suggestion below moves it to "
+                f"{_code(plan.new_version)} (same as {_code(plan.command)})."
             ),
             "comments": [c.comment(plan) for c in changes],
         },
@@ -244,7 +272,7 @@ def summary_body(report: Report, head_sha: str, notes: Sequence[str] = ()) -> st
     """Return the sticky summary comment for an at-risk head commit."""
     parts = [SUMMARY_MARKER, render.render_markdown(report).rstrip()]
     for fix in report.fixes:
-        parts.append(f"**Fix:** run `{fix.command}` and commit `{fix.path}`.")
+        parts.append(f"**Fix:** run {_code(fix.command)} and commit {_code(fix.path)}.")
     if report.fixes:
         parts.append(
             "Comment `/musl-check fix` (write access needed) or use the check "
@@ -272,7 +300,7 @@ async def find_summary(gh: GitHubClient, pull: PullRequest) -> tuple[int, str] |
         seen += 1
         if seen > MAX_LISTED_COMMENTS:
             break
-        if not isinstance(item, dict) or not _is_bot(item):
+        if not isinstance(item, dict) or not pull.author.wrote(item):
             continue
         body = item.get("body")
         if isinstance(body, str) and body.startswith(SUMMARY_MARKER):
@@ -380,7 +408,7 @@ async def publish_feedback(
             "changes: **Commit suggestion** applies it."
         )
     elif result.status is SuggestionStatus.NOT_POSSIBLE and result.reason:
-        notes.append(f"No suggested change: {result.reason}")
+        notes.append(f"No suggested change: {render.escape_message(result.reason)}")
     if index_unreachable and is_at_risk(report):
         notes.append(
             "The crates.io index could not be reached, so only the command is "

@@ -16,7 +16,14 @@ from aiohttp import web
 from cachetools import LRUCache
 
 from bot.core import analysis, render
-from bot.core.config import CONFIG_PATH, Config, merge_config, parse_config
+from bot.core.config import (
+    CONFIG_PATH,
+    MAX_CONFIG_BYTES,
+    Config,
+    ConfigError,
+    check_config,
+    merge_config,
+)
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
@@ -24,9 +31,15 @@ from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
 from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
-from bot.github.client import ClientFactory, GitHubClient, Sleep
+from bot.github.client import BlobTooLarge, ClientFactory, GitHubClient, Sleep
 from bot.github.org_config import OrgConfigs
-from bot.github.snapshot import BlobCache, EmptyRepository, Snapshot, take_snapshot
+from bot.github.snapshot import (
+    BlobCache,
+    EmptyRepository,
+    Snapshot,
+    git_blob_sha,
+    take_snapshot,
+)
 from bot.settings import Settings
 from bot.store import PullFeedback, Store
 
@@ -35,6 +48,13 @@ logger = logging.getLogger(__name__)
 RESULT_CACHE_SIZE: Final = 4096
 NULL_SHA: Final = "0" * 40
 DISABLED: Final = "musl-check is disabled by `.github/musl-check.yml`."
+BASE_CONFIG_CACHE_SIZE: Final = 4096
+CONFIG_CHANGED: Final = (
+    "This pull request changes `.github/musl-check.yml`. A pull request is "
+    "checked with its base branch's configuration (as branch protection and "
+    "Dependabot read theirs), so the change takes effect after merge; "
+    "mistakes in the new file are marked on its lines."
+)
 
 Analyse = Callable[
     [Mapping[str, bytes], Config | None, Sequence[IndexEntry] | None], Report
@@ -57,6 +77,9 @@ class CheckTarget:
     pull_number: int | None = None
     head_branch: str | None = None
     is_fork: bool = False
+    # The pull request's base commit, when the trigger names it; a pull
+    # request's config is read there (see `_base_config`).
+    base_sha: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -81,13 +104,13 @@ class CheckTarget:
     @classmethod
     def from_check_suite(cls, data: Mapping[str, Any]) -> CheckTarget:
         """Build the target of a `check_suite` delivery."""
+        pulls = payload.optional(data, "check_suite.pull_requests")
         return cls._base(
             data,
             head_sha=payload.commit_sha(data, "check_suite.head_sha"),
-            pull_number=_first_pull(
-                payload.optional(data, "check_suite.pull_requests")
-            ),
+            pull_number=_first_pull(pulls),
             head_branch=payload.optional_text(data, "check_suite.head_branch"),
+            base_sha=_first_pull_base(pulls),
         )
 
     @classmethod
@@ -95,14 +118,16 @@ class CheckTarget:
         """Build the target of a `check_run` delivery (the run's own commit)."""
         external = payload.optional_text(data, "check_run.external_id") or ""
         number = int(external) if external.isdigit() and len(external) < 19 else None
+        pulls = payload.optional(data, "check_run.pull_requests")
+        listed = _first_pull(pulls)
         return cls._base(
             data,
             head_sha=payload.commit_sha(data, "check_run.head_sha"),
-            pull_number=number
-            or _first_pull(payload.optional(data, "check_run.pull_requests")),
+            pull_number=number or listed,
             head_branch=payload.optional_text(
                 data, "check_run.check_suite.head_branch"
             ),
+            base_sha=_first_pull_base(pulls) if number in (None, listed) else None,
         )
 
     @classmethod
@@ -119,6 +144,7 @@ class CheckTarget:
             pull_number=payload.integer(data, "pull_request.number"),
             head_branch=payload.optional_text(data, "pull_request.head.ref"),
             is_fork=head_repo_id != payload.optional(data, "repository.id"),
+            base_sha=_optional_sha(data, "pull_request.base.sha"),
         )
 
     @classmethod
@@ -136,6 +162,21 @@ def _first_pull(pulls: Any) -> int | None:
     """Return the number of the first pull request listed, if there is one."""
     if isinstance(pulls, list) and pulls and isinstance(pulls[0], Mapping):
         return _int_or_none(pulls[0].get("number"))
+    return None
+
+
+def _optional_sha(data: Any, path: str) -> str | None:
+    """Return the commit sha at `path`, or None when absent or malformed."""
+    try:
+        return payload.commit_sha(data, path)
+    except payload.PayloadError:
+        return None
+
+
+def _first_pull_base(pulls: Any) -> str | None:
+    """Return the base sha of the first pull request listed, if there is one."""
+    if isinstance(pulls, list) and pulls:
+        return _optional_sha(pulls[0], "base.sha")
     return None
 
 
@@ -161,13 +202,30 @@ class Deps:
     results: LRUCache[Any, Report] = field(
         default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
     )
+    # (repository id, base commit) -> blob sha of its config, "" for none.
+    base_configs: LRUCache[tuple[int, str], str] = field(
+        default_factory=lambda: LRUCache(maxsize=BASE_CONFIG_CACHE_SIZE)
+    )
     locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )
 
+    app_identity: reviews.AppIdentity | None = None  # fetched once, see identity()
+
     def client(self, installation_id: int) -> GitHubClient:
         """Return a client for the installation."""
         return self.clients.installation_client(installation_id)
+
+    async def identity(self) -> reviews.AppIdentity:
+        """Return this App's id and bot login (`GET /app`, once per process)."""
+        if self.app_identity is None:
+            data = await self.clients.app_client().getitem("/app")
+            slug = payload.name(data, "slug")
+            app_id = data.get("id") if isinstance(data, dict) else None
+            self.app_identity = reviews.AppIdentity(
+                app_id if type(app_id) is int else None, f"{slug}[bot]"
+            )
+        return self.app_identity
 
 
 OPTIONS_KEY: Final = web.AppKey("musl_check_github_options", Options)
@@ -193,8 +251,25 @@ def deps_for(app: web.Application) -> Deps:
     return deps
 
 
+@dataclass(frozen=True, slots=True)
+class BaseConfig:
+    """A pull request's base-branch config file (`data` None: there is none)."""
+
+    data: bytes | None
+    blob: str | None  # its blob sha
+    error: str = ""  # why it could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigNotes:
+    """What the check says about the config: summary notes and annotations."""
+
+    notes: tuple[str, ...] = ()  # Markdown, escaped
+    annotations: tuple[dict[str, Any], ...] = ()
+
+
 def _publication(
-    report: Report, config: Config, errors: list[str], index_reached: bool
+    report: Report, config: Config, said: ConfigNotes, index_reached: bool
 ) -> Publication:
     # Imported here: fixer imports this module.
     from bot.github.fixer import fix_actions
@@ -202,11 +277,15 @@ def _publication(
     out = render.check_run_output(
         report, failure_conclusion=config.failure_conclusion.value
     )
-    notes = list(errors)
+    notes = list(said.notes)
     if not index_reached and report.fixes:
         notes.append(INDEX_UNREACHABLE_NOTE)
     pub = checks.from_output(out, notes=notes)
-    return dataclasses.replace(pub, actions=fix_actions(report))
+    return dataclasses.replace(
+        pub,
+        annotations=(*pub.annotations, *said.annotations),
+        actions=fix_actions(report),
+    )
 
 
 def _reason(exc: BaseException) -> str:
@@ -299,14 +378,17 @@ async def _run(
         )
         entries = await _index_entries(snapshot, deps)
         org_default = await deps.org_configs.get(gh, owner)
-        report, config, errors = _analyse(snapshot, deps, entries, org_default)
+        base = None
+        if target.pull_number is not None:
+            base = await _base_config(gh, target, deps)
+        report, config, said = _analyse(snapshot, deps, entries, org_default, base)
         if quiet and run_id is None and _says_nothing(snapshot.rust, report):
             logger.debug("not a Rust repository: no check run", extra=log)
             return None
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:
-            pub = _publication(report, config, errors, entries is not None)
+            pub = _publication(report, config, said, entries is not None)
         await remember(
             await checks.complete(
                 gh, owner, repo, sha, run_id, pub, external_id=target.external_id
@@ -396,7 +478,9 @@ async def _feedback(
     )
     if stored == new and not fresh:
         return
-    pull = reviews.PullRequest(target.owner, target.repo, number, target.head_sha)
+    pull = reviews.PullRequest(
+        target.owner, target.repo, number, target.head_sha, await deps.identity()
+    )
     done = await reviews.publish_feedback(
         gh,
         pull,
@@ -410,24 +494,121 @@ async def _feedback(
         await deps.store.set_pull_feedback(target.repo_id, number, new)
 
 
+async def _pull_base_sha(gh: GitHubClient, target: CheckTarget) -> str:
+    """Return the pull request's base commit (the trigger did not name it)."""
+    pull = await gh.getitem(
+        "/repos/{owner}/{repo}/pulls/{number}",
+        {"owner": target.owner, "repo": target.repo, "number": str(target.pull_number)},
+    )
+    return payload.commit_sha(pull, "base.sha")
+
+
+async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> BaseConfig:
+    """Return the config file at the pull request's base commit.
+
+    A pull request never configures its own check: its head could turn a
+    failure into success (`enabled: false`, `ignore_paths: ["**"]`). The file
+    is read once per base commit (then by blob sha from the blob cache), so
+    pushes to a pull request whose base did not move cost no request.
+    """
+    base_sha = target.base_sha or await _pull_base_sha(gh, target)
+    key = (target.repo_id, base_sha)
+    blob = deps.base_configs.get(key)
+    if blob == "":
+        return BaseConfig(None, None)
+    if blob is not None:
+        cached = deps.blobs.get(blob)
+        if cached is not None:
+            return BaseConfig(cached, blob)
+    try:
+        data = await gh.get_raw(
+            "/repos/{owner}/{repo}/contents/{path}?ref={ref}",
+            {
+                "owner": target.owner,
+                "repo": target.repo,
+                "path": CONFIG_PATH,
+                "ref": base_sha,
+            },
+            max_bytes=MAX_CONFIG_BYTES,
+        )
+    except BlobTooLarge:
+        error = f"larger than {MAX_CONFIG_BYTES} bytes; ignored"
+        return BaseConfig(None, None, error)
+    except gidgethub.BadRequest as exc:
+        if exc.status_code != 404:
+            raise
+        deps.base_configs[key] = ""
+        return BaseConfig(None, None)
+    blob = git_blob_sha(data)
+    deps.blobs.put(blob, data)
+    deps.base_configs[key] = blob
+    return BaseConfig(data, blob)
+
+
+def _config_annotation(error: ConfigError) -> dict[str, Any]:
+    line = max(1, error.line)
+    return {
+        "path": CONFIG_PATH,
+        "start_line": line,
+        "end_line": line,
+        "annotation_level": "warning",
+        "message": error.message,
+        "title": "musl-check config (takes effect after merge)",
+    }
+
+
+def _config_of(
+    snapshot: Snapshot, base: BaseConfig | None
+) -> tuple[Config | None, ConfigNotes]:
+    """Return the repository's config for this check and what to say about it."""
+    path = render.escape_markdown(CONFIG_PATH, code=True)
+    head = snapshot.files.get(CONFIG_PATH)
+    if base is None:  # a branch of this repository: its own file applies
+        if head is None:
+            return None, ConfigNotes()
+        own, errors = check_config(head)
+        return own, ConfigNotes(
+            tuple(f"{path}: {render.escape_markdown(e.message)}" for e in errors)
+        )
+    config: Config | None = None
+    notes: list[str] = []
+    if base.error:
+        notes.append(f"{path} on the base branch: {base.error}")
+    if base.data is not None:
+        config, errors = check_config(base.data)
+        notes += [
+            f"{path} on the base branch: {render.escape_markdown(e.message)}"
+            for e in errors
+        ]
+    annotations: tuple[dict[str, Any], ...] = ()
+    # Unread (too large) on the base: whether the pull request changed it is
+    # unknown, so no notice.
+    if not base.error and snapshot.shas.get(CONFIG_PATH) != base.blob:
+        notes.append(CONFIG_CHANGED)
+        if head is not None:
+            _config, errors = check_config(head)
+            annotations = tuple(_config_annotation(e) for e in errors)
+    return config, ConfigNotes(tuple(notes), annotations)
+
+
 def _analyse(
     snapshot: Snapshot,
     deps: Deps,
     entries: Sequence[IndexEntry] | None,
     org_default: tuple[Config | None, tuple[str, ...]] = (None, ()),
-) -> tuple[Report, Config, list[str]]:
-    """Return the report (cached while no read file changed), config, its errors.
+    base: BaseConfig | None = None,
+) -> tuple[Report, Config, ConfigNotes]:
+    """Return the report (cached while no read file changed), config, notes.
 
-    The repository's `.github/musl-check.yml` overrides the organisation
-    default key by key.
+    The repository's `.github/musl-check.yml` (for a pull request: its base
+    branch's, `base`) overrides the organisation default key by key.
     """
     org_config, org_errors = org_default
-    repo_config: Config | None = None
-    errors = list(org_errors)
-    config_data = snapshot.files.get(CONFIG_PATH)
-    if config_data is not None:
-        repo_config, repo_errors = parse_config(config_data)
-        errors.extend(f"`{CONFIG_PATH}`: {e}" for e in repo_errors)
+    repo_config, said = _config_of(snapshot, base)
+    # Config errors quote the file's keys and values: escaped, never Markdown.
+    said = dataclasses.replace(
+        said, notes=(*(render.escape_markdown(e) for e in org_errors), *said.notes)
+    )
     config = merge_config(org_config, repo_config)
     index_key = None if entries is None else hash(tuple(entries))
     key = (snapshot.key, snapshot.problems, index_key, config)
@@ -442,4 +623,4 @@ def _analyse(
                 report, problems=(*report.problems, *snapshot.problems)
             )
         deps.results[key] = report
-    return report, config, errors
+    return report, config, said

@@ -12,9 +12,9 @@ from typing import Any, Final
 import gidgethub
 from cachetools import LRUCache
 
-from bot.core.scope import CONFIG_PATH, SKIP_DIRS, shows_rust, wanted
+from bot.core.scope import CONFIG_PATH, ROOT_LOCKFILE, SKIP_DIRS, shows_rust, wanted
 from bot.core.sources import Problem
-from bot.github.client import GitHubClient
+from bot.github.client import BlobTooLarge, GitHubClient
 
 # Files bigger than this are not fetched (a real Cargo.lock is a few MB).
 MAX_FILE_BYTES: Final = 8 * 1024 * 1024
@@ -25,6 +25,29 @@ MAX_TREE_REQUESTS: Final = 200
 BLOB_CACHE_BYTES: Final = 256 * 1024 * 1024
 BLOB_FETCH_CONCURRENCY: Final = 8
 MODE_SYMLINK: Final = "120000"
+# Read first, whatever MAX_FILES cuts: the root lockfile judged by default, the
+# toolchain and cargo config that decide the target, and the App's own config.
+# Padding a commit with wanted files that sort earlier must not push them out.
+FIRST_PATHS: Final = (
+    ROOT_LOCKFILE,
+    "rust-toolchain.toml",
+    "rust-toolchain",
+    ".cargo/config.toml",
+    ".cargo/config",
+    CONFIG_PATH,
+)
+_FIRST: Final = {path: i for i, path in enumerate(FIRST_PATHS)}
+# Then files at places fixed by convention (the root, CI config folders), then
+# the rest (Dockerfiles and Makefiles found anywhere), each group by path.
+_CONVENTIONAL_DIRS: Final = (".github/workflows/", ".circleci/", ".cargo/")
+
+
+def read_order(path: str) -> tuple[int, int, str]:
+    """Return the sort key that decides which files the MAX_FILES cap keeps."""
+    if path in _FIRST:
+        return (0, _FIRST[path], path)
+    conventional = "/" not in path or path.startswith(_CONVENTIONAL_DIRS)
+    return (1 if conventional else 2, 0, path)
 
 
 class EmptyRepository(Exception):
@@ -184,7 +207,7 @@ async def take_snapshot(
     shows Rust (`Snapshot.rust`).
     """
     entries, problems, rust = await list_wanted(gh, owner, repo, sha)
-    entries.sort(key=lambda e: e.path)
+    entries.sort(key=lambda e: read_order(e.path))
     if len(entries) > MAX_FILES:
         problems.append(
             Problem(
@@ -218,14 +241,30 @@ async def take_snapshot(
 
     async def fetch(entry: _Entry) -> None:
         async with gate:
-            data = await gh.get_raw(
-                "/repos/{owner}/{repo}/git/blobs/{sha}",
-                {"owner": owner, "repo": repo, "sha": entry.sha},
-            )
+            try:
+                data = await gh.get_raw(
+                    "/repos/{owner}/{repo}/git/blobs/{sha}",
+                    {"owner": owner, "repo": repo, "sha": entry.sha},
+                    max_bytes=max_file_bytes,
+                )
+            except BlobTooLarge:
+                # The tree under-stated its size: the read stopped at the cap.
+                over.append(entry)
+                return
         blobs.put(entry.sha, data)
         files[entry.path] = data
 
+    over: list[_Entry] = []
     await asyncio.gather(*(fetch(e) for e in missing))
+    for entry in sorted(over, key=lambda e: e.path):
+        shas.pop(entry.path, None)
+        problems.append(
+            Problem(
+                entry.path,
+                1,
+                f"{entry.path} is over the {max_file_bytes}-byte limit; skipped",
+            )
+        )
     return Snapshot(sha, files, shas, tuple(problems), len(missing), rust)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import secrets
@@ -16,6 +17,7 @@ from bot.server.ingress import webhook
 from bot.server.logs import AccessLog, configure_logging
 from bot.server.metrics import Metrics
 from bot.server.pages import healthz, metrics, status_page
+from bot.server.startup import github_problem, listen_problem, store_problem
 from bot.server.state import (
     BODY_TIMEOUT_S,
     MAX_QUEUED,
@@ -46,6 +48,9 @@ SERVER_OPTIONS: Final[dict[str, Any]] = {
     "lingering_time": 0.0,
     "keepalive_timeout": 75.0,
 }
+# Exit statuses of `serve` and `worker` (also in their --help).
+EXIT_CANNOT_START: Final = 1
+EXIT_SETTINGS: Final = 2
 
 
 def create_app(
@@ -129,20 +134,22 @@ def run(
         configure_logging("INFO", env.get("LOG_FORMAT", "text"))
         port = port or _env_port(env)
         app = create_setup_app(env, listen_url=listen_url(host, port))
-        web.run_app(app, host=host, port=port, print=None, **SERVER_OPTIONS)
-        return 0
+        return _run_app(app, host, port, announce=False)
     try:
         settings = Settings.from_env(env)
     except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        print(
+            f"{exc} (fix in the environment or .env; see .env.example)", file=sys.stderr
+        )
+        return EXIT_SETTINGS
+    problem = store_problem(settings) or asyncio.run(github_problem(settings))
+    if problem is not None:
+        _say(problem)
+        return EXIT_CANNOT_START
     configure_logging(settings.log_level, settings.log_format)
     sweep = WORKER_POLL_S if role is Role.WORKER else SWEEP_INTERVAL_S
     app = create_app(settings, role=role, sweep_interval_s=sweep)
-    web.run_app(
-        app, host=host, port=port or settings.port, print=None, **SERVER_OPTIONS
-    )
-    return 0
+    return _run_app(app, host, port or settings.port)
 
 
 def listen_url(host: str, port: int) -> str:
@@ -156,6 +163,34 @@ def listen_url(host: str, port: int) -> str:
     elif ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+def _run_app(
+    app: web.Application, host: str, port: int, *, announce: bool = True
+) -> int:
+    # aiohttp calls `print` once, after every socket is bound: one line for the
+    # operator instead of its banner.
+    def listening(_banner: str) -> None:
+        _say(f"listening on http://{host}:{port}")
+
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=listening if announce else None,
+            **SERVER_OPTIONS,
+        )
+    except OSError as exc:  # binding the socket: busy port, no permission
+        _say(listen_problem(exc, host, port))
+        return EXIT_CANNOT_START
+    if announce:
+        _say("stopped")
+    return 0
+
+
+def _say(text: str) -> None:
+    print(f"musl-check: {text}", file=sys.stderr, flush=True)
 
 
 def _env_port(env: Mapping[str, str]) -> int:

@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from bot import __version__
 from bot.cli import main
+from tests.fixes.index_data import CKSUM, IndexServer, index_app
 from tests.paths import CORPUS
+from tests.threadserver import serve_in_thread
 
 AT_RISK = CORPUS / "XAMPPRocky__tokei@f6b8cadeba"  # getrandom 0.2.7: fails
 OK_CASE = CORPUS / "ajeetdsouza__zoxide@e3ef7c9b41"
@@ -44,6 +48,17 @@ def test_every_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert out
     if fmt in {"json", "sarif"}:
         json.loads(out)
+
+
+def test_markdown_report_names_no_pull_request_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Written for a terminal or a file: no `/musl-check fix`, no Fix button.
+    _code, out, _ = run(["scan", str(AT_RISK), "--format", "markdown"], capsys)
+    assert out.startswith("### musl-check: at risk")
+    assert "cargo update -p libc" in out
+    assert "/musl-check" not in out
+    assert "Fix libc" not in out
 
 
 def test_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -206,3 +221,213 @@ def test_repository_config_is_honoured(
     assert code == 0
     assert err.startswith("musl-check: .github/musl-check.yml: ")
     assert "bogus" in err
+
+
+CASES = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "bot" / "schema" / "scan.json").read_text()
+)
+
+
+def test_schema_is_a_valid_json_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["index", "offline"])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_json_output_follows_the_schema(
+    case: Path, offline: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["scan", str(case), "--format", "json", "--fail-on", "never"]
+    _, out, _ = run([*args, "--offline"] if offline else args, capsys)
+    jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(out))
+
+
+def test_schema_rejects_what_the_contract_forbids() -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    good = {"schema": 1, "verdict": "clean", "lockfiles": [], "musl_uses": []}
+    assert not validator.is_valid(good)  # `findings` is required
+    assert validator.is_valid({**good, "findings": []})
+    assert not validator.is_valid({**good, "findings": [], "verdict": "fine"})
+
+
+def test_scan_asks_the_index_for_an_exact_edit(
+    capsys: pytest.CaptureFixture[str], local_crates_index: IndexServer
+) -> None:
+    before = len(local_crates_index.requests)
+    code, out, err = run(["scan", str(AT_RISK), "--format", "json"], capsys)
+    assert code == 1
+    assert err == ""
+    [fix] = json.loads(out)["fixes"]
+    # docs/domain.md 7.4: 0.2.172 is the newest non-yanked release in the table.
+    assert fix["new_version"] == "0.2.172"
+    assert fix["reason"] == ""
+    assert {e["new"] for e in fix["edits"]} >= {f'checksum = "{CKSUM["0.2.172"]}"'}
+    assert len(local_crates_index.requests) == before + 1
+
+
+def test_scan_does_not_ask_when_no_fix_needs_it(
+    capsys: pytest.CaptureFixture[str], local_crates_index: IndexServer
+) -> None:
+    before = len(local_crates_index.requests)
+    code, _, err = run(["scan", str(OK_CASE)], capsys)
+    assert (code, err) == (0, "")
+    assert len(local_crates_index.requests) == before
+
+
+def test_offline_says_it_did_not_ask(
+    capsys: pytest.CaptureFixture[str], local_crates_index: IndexServer
+) -> None:
+    before = len(local_crates_index.requests)
+    code, out, err = run(
+        ["scan", str(AT_RISK), "--format", "json", "--offline"], capsys
+    )
+    assert code == 1
+    [fix] = json.loads(out)["fixes"]
+    assert (fix["new_version"], fix["reason"]) == (None, "not asked: --offline")
+    assert "unavailable" not in out + err
+    assert err.splitlines() == [
+        "musl-check: --offline: the crates.io index was not asked; the fix is the "
+        "`cargo update` command, not an exact edit"
+    ]
+    assert len(local_crates_index.requests) == before
+    _, markdown, _ = run(
+        ["scan", str(AT_RISK), "--format", "markdown", "--offline"], capsys
+    )
+    assert "not asked: --offline" in markdown
+    assert "unavailable" not in markdown
+
+
+@pytest.mark.parametrize("status", [404, 503])
+def test_index_error_is_one_line_naming_it(
+    status: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_in_thread(index_app(IndexServer(status=status))) as url:
+        monkeypatch.setenv("CRATES_INDEX_URL", url)
+        code, out, err = run(["scan", str(AT_RISK), "--format", "json"], capsys)
+    assert code == 1
+    assert json.loads(out)["fixes"][0]["reason"] == "index unavailable"
+    assert err.splitlines() == [
+        f"musl-check: the crates.io index could not be read (it answered HTTP "
+        f"{status}); the fix is the `cargo update` command, not an exact edit"
+    ]
+
+
+def test_unreachable_index_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with serve_in_thread(index_app(IndexServer())) as url:
+        pass  # closed again: nothing listens on its port now
+    monkeypatch.setenv("CRATES_INDEX_URL", url)
+    code, _, err = run(["scan", str(AT_RISK)], capsys)
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith("musl-check: the crates.io index could not be read (")
+    assert "cannot connect" in line
+
+
+_LONE_LIBC_LOCK = """\
+# This file is automatically @generated by Cargo.
+# It is not intended for manual editing.
+version = 3
+
+[[package]]
+name = "demo"
+version = "0.1.0"
+dependencies = [
+ "libc",
+]
+
+[[package]]
+name = "libc"
+version = "0.2.140"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "99227334921fae1a979cf0bfdfcc6b3e5ce376ef57e16fb6fb3ea2ed6095f80c"
+"""
+_MUSL_WORKFLOW = """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: cargo build --release --target x86_64-unknown-linux-musl
+"""
+
+
+def test_at_risk_exit_0_says_why(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Old libc and a musl build, but no known caller of an LFS64 symbol: at
+    # risk with a warning only, so the default --fail-on failure exits 0.
+    (tmp_path / "Cargo.lock").write_text(_LONE_LIBC_LOCK)
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "release.yml").write_text(_MUSL_WORKFLOW)
+    code, out, err = run(["scan", str(tmp_path), "--format", "json"], capsys)
+    report = json.loads(out)
+    assert (code, report["verdict"]) == (0, "at-risk")
+    assert {f["severity"] for f in report["findings"]} == {"warning"}
+    assert err.splitlines() == [
+        "musl-check: exit status 0: at risk, but no finding reaches --fail-on "
+        "failure (--fail-on warning fails on the warnings)"
+    ]
+    code, _, err = run(["scan", str(tmp_path), "--fail-on", "warning"], capsys)
+    assert (code, err) == (1, "")
+    code, _, err = run(["scan", str(tmp_path), "--fail-on", "never"], capsys)
+    assert (code, err) == (0, "")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--version", "-V"):
+        with pytest.raises(SystemExit) as exc:
+            main([flag])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out == f"musl-check {__version__}\n"
+
+
+@pytest.mark.parametrize("command", ["scan", "serve", "worker"])
+def test_help_gives_every_option_a_sentence_and_its_default(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    options = out.split("options:\n", 1)[1].split("\n\n", 1)[0]
+    entries = _help_entries(options)
+    assert len(entries) >= 3
+    for name, text in entries.items():
+        if name != "-h, --help":
+            assert "(default: " in text, (name, text)
+    if command == "scan":
+        assert "path" in out.split("positional arguments:", 1)[1]
+    statuses = out.split("exit status:\n", 1)[1]
+    assert [line.split()[0] for line in statuses.splitlines()[:3]] == ["0", "1", "2"]
+
+
+def _help_entries(block: str) -> dict[str, str]:
+    """Return argparse's option entries: the flags and their whole help text."""
+    entries: dict[str, str] = {}
+    name = ""
+    for line in block.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            name, _, text = line.strip().partition("  ")
+            entries[name] = text.strip()
+        else:
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def test_a_scan_without_a_fix_loads_no_http_client(tmp_path: Path) -> None:
+    # The pre-commit hook runs the scanner on every commit: it starts fast.
+    code = (
+        "import sys; from bot.cli import main; rc = main(['scan', sys.argv[1]]);"
+        "print('aiohttp' in sys.modules); raise SystemExit(rc)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code, str(OK_CASE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "False"

@@ -14,7 +14,9 @@ from bot.core.config import (
     MAX_DEPTH,
     MAX_PATTERNS,
     Config,
+    ConfigError,
     FailureConclusion,
+    check_config,
     merge_config,
     parse_config,
 )
@@ -306,3 +308,32 @@ def test_any_mapping_is_handled(data: dict[str, object]) -> None:
     config, errors = parse_config(yaml.safe_dump(data))
     assert config.explicit <= set(data)
     assert len(errors) + len(config.explicit) >= len(data)
+
+
+def test_errors_carry_their_lines() -> None:
+    text = (
+        "# musl-check\n"
+        "enabled: true\n"
+        "bogus: 1\n"
+        "ignore_paths:\n"
+        "  - 7\n"
+        "failure_conclusion: maybe\n"
+    )
+    config, errors = check_config(text)
+    assert config.enabled
+    assert errors == [
+        ConfigError(3, "unknown key 'bogus'"),
+        ConfigError(4, "ignore_paths: 7 is not a pattern; skipped"),
+        ConfigError(6, "failure_conclusion: expected failure or neutral, got 'maybe'"),
+    ]
+    assert parse_config(text)[1] == [e.message for e in errors]
+
+
+def test_whole_file_errors_are_on_their_line_or_the_first() -> None:
+    [broken] = check_config("enabled: true\nfoo: [1,\n")[1]
+    assert broken.line == 3
+    assert broken.message.startswith("malformed YAML at line 3")
+    assert check_config("- a\n- b\n")[1] == [
+        ConfigError(1, "expected a mapping of settings, got a list")
+    ]
+    assert check_config(b"\xff")[1][0].line == 1

@@ -1145,3 +1145,18 @@ def test_markdown_never_raises_on_any_path(path: str) -> None:
     json.loads(render_json(report))
     json.loads(render_sarif(report))
     assert "\x1b" not in render_text(report, color=False)
+
+
+def test_note_on_no_file_stays_in_the_summary() -> None:
+    # GitHub refuses an annotation with an empty path (422).
+    note = Problem("", 1, "12 files beyond 500 not read")
+    report = Report(
+        Verdict.CLEAN, (), (), (), problems=(note, Problem("x.yml", 3, "bad"))
+    )
+    out = check_run_output(report)
+    assert [a["path"] for a in out.annotations] == ["x.yml"]
+    assert "- 12 files beyond 500 not read\n" in out.summary
+    assert "- `x.yml:3`: bad" in out.summary
+    text = render_text(report, color=False)
+    assert "\nunreadable: 12 files beyond 500 not read\n" in text
+    assert "\nx.yml:3: unreadable: bad\n" in text

@@ -1,4 +1,4 @@
-"""Fake App endpoints: installation access tokens."""
+"""Fake App endpoints: the authenticated App, installation access tokens."""
 
 from __future__ import annotations
 
@@ -10,9 +10,18 @@ from aiohttp import web
 from .server import error
 from .state import FakeGitHub, example
 
+APP_SLUG = "musl-check"  # the bot login of what the App posts: musl-check[bot]
+
 
 def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     """Register the App endpoints."""
+
+    @routes.get("/app")
+    async def authenticated_app(request: web.Request) -> web.Response:
+        body = example("integration")
+        # The slug makes the bot login of what the App posts (musl-check[bot]).
+        body.update(id=fake.app_id, slug=APP_SLUG, name="musl-check")
+        return web.json_response(body)
 
     @routes.post("/app/installations/{installation_id}/access_tokens")
     async def access_token(request: web.Request) -> web.Response:

@@ -26,6 +26,9 @@ def _apply(run: dict[str, Any], body: dict[str, Any]) -> str | None:
         if len(annotations) > MAX_ANNOTATIONS:
             return "Only 50 annotations are allowed per request"
         for a in annotations:
+            if not a.get("path"):
+                # What GitHub answers for an annotation without a path.
+                return "Invalid request. path is empty"
             if ("start_column" in a or "end_column" in a) and a["start_line"] != a[
                 "end_line"
             ]:

@@ -3,6 +3,10 @@
 Refs live in `fake.extra["refs"][full_name]["heads/<branch>"]`; commit parents
 and messages in `fake.extra["commit_meta"][full_name][sha]`. Tests read a
 committed file back with `read_file`.
+
+Writes are refused (403) outside the token's installation, as GitHub refuses
+them, except on the head branch of an open pull request into a repository of
+that installation whose author allows edits by maintainers (docs/github.md 8.2).
 """
 
 from __future__ import annotations
@@ -80,6 +84,28 @@ def is_ancestor(fake: FakeGitHub, full_name: str, old: str, new: str) -> bool:
 
 def _repo(fake: FakeGitHub, request: web.Request) -> Repo | None:
     return fake.repos.get(f"{request.match_info['owner']}/{request.match_info['repo']}")
+
+
+def _write_refused(
+    fake: FakeGitHub, request: web.Request, repo: Repo, ref: str | None = None
+) -> web.Response | None:
+    """Return GitHub's 403 when the token may not write to `repo` (or `ref`)."""
+    credential = request.headers.get("authorization", "").partition(" ")[2]
+    installation = fake.tokens.get(credential)
+    if installation == repo.installation_id:
+        return None
+    pulls: dict[str, dict[int, Any]] = fake.extra.get("pulls", {})
+    for base, numbered in pulls.items():
+        for pull in numbered.values():
+            if (
+                pull.head_repo == repo.full_name
+                and pull.state == "open"
+                and pull.maintainer_can_modify
+                and fake.repos[base].installation_id == installation
+                and ref in (None, f"heads/{pull.head_ref}")
+            ):
+                return None
+    return error(403, "Resource not accessible by integration")
 
 
 def _api(request: web.Request, path: str) -> str:
@@ -165,6 +191,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         repo = _repo(fake, request)
         if repo is None:
             return error(404, "Not Found")
+        refused = _write_refused(fake, request, repo)
+        if refused is not None:
+            return refused
         body = await request.json()
         if body.get("encoding") == "base64":
             data = base64.b64decode(body["content"])
@@ -184,6 +213,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         repo = _repo(fake, request)
         if repo is None:
             return error(404, "Not Found")
+        refused = _write_refused(fake, request, repo)
+        if refused is not None:
+            return refused
         body = await request.json()
         base_tree = body.get("base_tree")
         if base_tree is not None and base_tree not in repo.trees:
@@ -219,6 +251,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         repo = _repo(fake, request)
         if repo is None:
             return error(404, "Not Found")
+        refused = _write_refused(fake, request, repo)
+        if refused is not None:
+            return refused
         body = await request.json()
         tree, parents = body["tree"], list(body.get("parents", []))
         if tree not in repo.trees:
@@ -258,6 +293,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         repo = _repo(fake, request)
         if repo is None:
             return error(404, "Not Found")
+        refused = _write_refused(fake, request, repo)
+        if refused is not None:
+            return refused
         body = await request.json()
         full_ref, sha = str(body["ref"]), str(body["sha"])
         if not full_ref.startswith("refs/") or full_ref.count("/") < 2:
@@ -277,6 +315,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         if repo is None:
             return error(404, "Not Found")
         ref = request.match_info["ref"]
+        refused = _write_refused(fake, request, repo, ref)
+        if refused is not None:
+            return refused
         refs = refs_of(fake, repo.full_name)
         if ref not in refs:
             return error(422, "Reference does not exist")

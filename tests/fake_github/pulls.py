@@ -62,21 +62,23 @@ def add_pull(
     base_ref: str = "main",
     head_repo: str | None = "",
     user: str = "octocat",
+    maintainer_can_modify: bool = True,
 ) -> FakePull:
     """Add a pull request; `head_repo` "" means the same repository.
 
-    Same-repository branches get refs; the base branch points at `base_sha`
-    unless it already exists.
+    Head branches get refs (a fork's only when the fake has that repository);
+    the base branch points at `base_sha` unless it already exists.
     """
     repo = fake.repos[full_name]
     head_full = full_name if head_repo == "" else head_repo
     pull = FakePull(
         number, full_name, head_sha, base_sha, head_ref, base_ref, head_full, user
     )
+    pull.maintainer_can_modify = maintainer_can_modify
     pulls_of(fake, full_name)[number] = pull
     repo.pulls.setdefault(head_sha, []).append(number)
-    if head_full == full_name:
-        set_branch(fake, full_name, head_ref, head_sha)
+    if head_full is not None and head_full in fake.repos:
+        set_branch(fake, head_full, head_ref, head_sha)
     refs = fake.extra.setdefault("refs", {}).setdefault(full_name, {})
     refs.setdefault(f"heads/{base_ref}", base_sha)
     return pull

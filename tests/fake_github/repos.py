@@ -93,7 +93,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         )
 
     @routes.get("/repos/{owner}/{repo}/git/blobs/{sha}")
-    async def get_blob(request: web.Request) -> web.Response:
+    async def get_blob(request: web.Request) -> web.StreamResponse:
         repo = repo_of(fake, request)
         if repo is None:
             return error(404, "Not Found")
@@ -104,7 +104,16 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         if data is None:
             return error(404, "Not Found")
         if _raw_wanted(request):
-            return web.Response(body=data, content_type=RAW)
+            if not fake.extra.get("chunked_blobs"):
+                return web.Response(body=data, content_type=RAW)
+            # Chunked transfer: no Content-Length says how long the body is.
+            stream = web.StreamResponse(headers={"content-type": RAW})
+            stream.enable_chunked_encoding()
+            await stream.prepare(request)
+            for start in range(0, len(data), 4096):
+                await stream.write(data[start : start + 4096])
+            await stream.write_eof()
+            return stream
         return web.json_response(
             {
                 "sha": sha,

@@ -34,7 +34,7 @@ def error(status: int, message: str) -> web.Response:
 def _check_auth(fake: FakeGitHub, request: web.Request) -> web.Response | None:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
-    if request.path.startswith("/app/") or request.path.startswith("/app-"):
+    if request.path == "/app" or request.path.startswith(("/app/", "/app-")):
         if scheme.lower() != "bearer":
             return error(401, "A JSON web token could not be decoded")
         try:

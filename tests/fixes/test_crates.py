@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import aiohttp
 
 from bot.core.fixes import IndexEntry
@@ -76,6 +78,29 @@ async def test_oversized_body_gives_none(
     index_server.extra = b"x" * 300_000
     index = CratesIndex(http_session, index_server.url, max_bytes=200_000)
     assert await index.libc() is None
+    assert index.last_error == "its answer was too large to be an index file"
+    index_server.extra = b""
+    assert await index.libc() is not None
+    assert index.last_error == ""
+
+
+async def test_slow_index_gives_none_and_says_why(
+    http_session: aiohttp.ClientSession,
+) -> None:
+    # Accepts the connection, never answers: the read times out.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        index = CratesIndex(http_session, url, timeout=0.5)
+        assert await index.libc() is None
+    assert index.last_error == "it did not answer in time"
+
+
+async def test_invalid_url_says_why(http_session: aiohttp.ClientSession) -> None:
+    index = CratesIndex(http_session, "http://[::1")
+    assert await index.libc() is None
+    assert index.last_error
 
 
 async def test_malformed_lines_are_skipped(

@@ -21,13 +21,20 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.core.analysis import analyse
 from bot.core.findings import Verdict
+from bot.core.render import BLOG_URL
 from bot.github.runner import OPTIONS_KEY, Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.conftest import Sleeps
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files
-from tests.fake_github.git_data import branch_sha, read_file, set_branch
+from tests.fake_github.git_data import (
+    branch_sha,
+    meta_of,
+    read_file,
+    refs_of,
+    set_branch,
+)
 from tests.fake_github.pulls import add_pull, pulls_of, recorded, set_permission
 from tests.fixes.index_data import (
     CKSUM,
@@ -37,6 +44,7 @@ from tests.fixes.index_data import (
     index_lines,
 )
 from tests.fixes.test_reviews import apply_suggestions
+from tests.markdown_safety import assert_inert
 from tests.paths import CORPUS, WEBHOOKS
 
 APP_ID: Final = 29310
@@ -468,21 +476,99 @@ async def test_fix_by_a_read_only_commenter_is_refused(
     assert violations(hub) == []
 
 
-async def test_fix_on_a_fork_opens_one_fix_pull_request(
+BUILD_RS: Final = b'fn main() { std::process::Command::new("curl").status(); }\n'
+
+
+def fork_attack(base: dict[str, bytes]) -> dict[str, bytes]:
+    """Return a fork head: a build.rs, and one byte of Cargo.lock touched."""
+    return {**base, "build.rs": BUILD_RS, "Cargo.lock": base["Cargo.lock"] + b"\n"}
+
+
+def base_refs_with_build_rs(hub: FakeGitHub) -> list[str]:
+    """Return the base repository's branches whose tip holds the fork's build.rs."""
+    return [
+        ref
+        for ref, sha in refs_of(hub, REPO).items()
+        if read_file(hub, REPO, sha, "build.rs") is not None
+    ]
+
+
+async def test_fork_with_build_rs_is_never_copied_into_the_base_repository(
     hub: FakeGitHub, post: Post
 ) -> None:
-    open_pull(hub, ripgrep({"README.md": b"fork\n"}), ripgrep(), fork=True)
+    open_pull(hub, fork_attack(ripgrep()), ripgrep(), fork=True)
+    pulls_of(hub, REPO)[7].maintainer_can_modify = False
     set_permission(hub, REPO, "maintainer", "admin")
     await post("issue_comment", comment_event(hub, "/musl-check fix"))
+    assert base_refs_with_build_rs(hub) == []
+    assert hub.calls("POST", "/repos/acme/app/git/") == []
+    assert hub.calls("PATCH", "/repos/acme/app/git/") == []
+    assert [p.number for p in pulls_of(hub, REPO).values()] == [7]
+    reply = bot_comments(hub)[-1]["body"]
+    assert f"`cargo update -p libc --precise {NEWEST}`" in reply
+    assert "fork" in reply
+    assert violations(hub) == []
+
+
+async def test_fork_allowing_maintainer_edits_gets_the_fix_on_its_branch(
+    hub: FakeGitHub, post: Post
+) -> None:
+    head_files = fork_attack(ripgrep())
+    head = open_pull(hub, head_files, ripgrep(), fork=True)
+    hub.add_repo("forker/app", installation_id=2)  # the contributor's own
+    hub.add_commit("forker/app", head_files, sha=head)
+    set_branch(hub, "forker/app", "update-deps", head)
+    set_permission(hub, REPO, "maintainer", "write")
     await post("issue_comment", comment_event(hub, "/musl-check fix"))
-    fixes = [p for p in pulls_of(hub, REPO).values() if p.number != 7]
-    [fix] = fixes
-    assert (fix.head_ref, fix.base_ref) == (f"musl-check/libc-{NEWEST}", "main")
+    tip = branch_sha(hub, "forker/app", "update-deps")
+    assert tip not in (None, head)
+    assert meta_of(hub, "forker/app")[tip]["parents"] == [head]
+    fixed = read_file(hub, "forker/app", tip, "Cargo.lock")
+    assert libc_of(fixed)["version"] == NEWEST
+    assert hub.calls("POST", "/repos/acme/app/git/") == []
+    assert base_refs_with_build_rs(hub) == []
+    assert "Pushed" in bot_comments(hub)[-1]["body"]
+    assert reactions(hub)[-1] == "rocket"
+    assert violations(hub) == []
+
+
+async def test_fork_fix_never_moves_the_default_branch_fix_pull_request(
+    hub: FakeGitHub, post: Post
+) -> None:
+    config = {".github/musl-check.yml": b"fix_pull_requests: true\n"}
+    main = ripgrep(config)
+    first = hub.add_commit(REPO, main)
+    set_branch(hub, REPO, "main", first)
+    await post("push", push_event(hub, first))
+    [fix] = pulls_of(hub, REPO).values()
     tip = branch_sha(hub, REPO, fix.head_ref)
-    assert tip is not None
-    assert_fixed(ripgrep(), read_file(hub, REPO, tip, "Cargo.lock"), NEWEST)
-    assert len(hub.calls("POST", "/repos/acme/app/pulls")) == 1
-    assert f"#{fix.number} already holds the fix" in bot_comments(hub)[-1]["body"]
+    head = hub.add_commit(REPO, fork_attack(main))
+    add_pull(hub, REPO, 7, head_sha=head, base_sha=first, head_repo="forker/app")
+    set_permission(hub, REPO, "maintainer", "admin")
+    await post("issue_comment", comment_event(hub, "/musl-check fix"))
+    assert branch_sha(hub, REPO, fix.head_ref) == tip
+    assert [r.body for r in hub.calls("PATCH", "/git/refs/")] == []
+    assert base_refs_with_build_rs(hub) == []
+    assert len(pulls_of(hub, REPO)) == 2
+    assert violations(hub) == []
+
+
+async def test_fix_for_a_branch_named_like_main_with_a_fragment(
+    hub: FakeGitHub, post: Post
+) -> None:
+    # `main#x` once became PATCH .../refs/heads/main: the fix hit main.
+    base = hub.add_commit(REPO, ripgrep())
+    head = hub.add_commit(REPO, ripgrep({"README.md": b"x\n"}))
+    set_branch(hub, REPO, "main", base)
+    add_pull(hub, REPO, 7, head_sha=head, base_sha=base, head_ref="main#x")
+    set_permission(hub, REPO, "maintainer", "write")
+    await post("issue_comment", comment_event(hub, "/musl-check fix"))
+    assert branch_sha(hub, REPO, "main") == base
+    moved = branch_sha(hub, REPO, "main#x")
+    assert moved not in (None, head)
+    assert [r.path for r in hub.calls("PATCH", "/git/refs/")] == [
+        "/repos/acme/app/git/refs/heads/main#x"
+    ]
     assert violations(hub) == []
 
 
@@ -537,6 +623,64 @@ async def test_help_and_unknown_get_the_help_text(
     assert hub.calls("POST", "/git/") == []
     assert reactions(hub)[0] == "eyes"
     assert violations(hub) == []
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "a`@org/admins`",
+        "a`[x](https://evil.example)",
+        "![i](https://evil.example/i.png)",
+        "<img/src=x/onerror=alert(1)>",
+        "#123",
+        "\u202e@admins",
+        "``x```@org/admins",
+    ],
+)
+async def test_unknown_command_word_is_echoed_inert(
+    hub: FakeGitHub, post: Post, word: str
+) -> None:
+    open_pull(hub, ripgrep(), ripgrep({"Cargo.lock": None}))
+    await post("issue_comment", comment_event(hub, f"/musl-check {word}"))
+    [reply] = bot_comments(hub)
+    assert reply["body"].startswith("Unknown command `")
+    assert_inert(reply["body"])
+
+
+async def test_config_errors_are_echoed_inert_in_the_check_run(
+    hub: FakeGitHub, post: Post
+) -> None:
+    config = (
+        b"'@org/admins [Fix now](https://evil.example)': 1\n"
+        b"'<img src=x onerror=alert(1)> #123': 2\n"
+        b"failure_conclusion: '`@org/admins` ![i](https://evil.example/i.png)'\n"
+    )
+    org = b"'@org/team <b>x</b> [y](https://evil.example) #9': true\n"
+    hub.add_repo("acme/.github")
+    hub.add_commit("acme/.github", {".github/musl-check.yml": org})
+    sha = hub.add_commit(REPO, ripgrep({".github/musl-check.yml": config}))
+    set_branch(hub, REPO, "main", sha)
+    await post("check_suite", suite_event(hub, sha))
+    [run] = hub.runs_for(REPO, sha)
+    summary = run["output"]["summary"]
+    assert summary.count("unknown key") == 3
+    assert_inert(summary, links=[BLOG_URL], html=["<sub>", "</sub>"])
+
+
+async def test_branch_names_are_echoed_inert_in_fix_replies(
+    hub: FakeGitHub, post: Post
+) -> None:
+    base = hub.add_commit(REPO, ripgrep())
+    head = hub.add_commit(REPO, ripgrep({"README.md": b"x\n"}))
+    set_branch(hub, REPO, "main", base)
+    branch = "x`@org/admins`<img/src=x>(https://evil.example)#123"
+    add_pull(hub, REPO, 7, head_sha=head, base_sha=base, head_ref=branch)
+    set_permission(hub, REPO, "maintainer", "write")
+    await post("issue_comment", comment_event(hub, "/musl-check fix"))
+    reply = bot_comments(hub)[-1]["body"]
+    assert reply.startswith("@maintainer Pushed ")
+    assert branch_sha(hub, REPO, branch) != head
+    assert_inert(reply.removeprefix("@maintainer"))
 
 
 # -- the Fix libc button and default-branch fix pull requests --------------------

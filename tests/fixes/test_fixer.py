@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 
 import gidgethub
@@ -111,35 +112,151 @@ async def test_rejected_ref_update_is_reported(
     assert branch_sha(fake_github, REPO, "update-deps") == head
 
 
-async def test_fork_pull_gets_one_fix_pull_request(
+FORK = "forker/app"
+
+
+def fork_pull(
+    fake: FakeGitHub, text: str, *, allowed: bool, head_files: dict[str, bytes]
+) -> tuple[str, str, FixTarget]:
+    """Add a fork pull request #7 (head in the fork, visible in the base repo)."""
+    base = commit_files(fake, text)
+    set_branch(fake, REPO, "main", base)
+    files = {p: (RIPGREP / p).read_bytes() for p in ("Cargo.toml", "Cross.toml")}
+    files = {**files, "Cargo.lock": text.encode(), **head_files}
+    head = fake.add_commit(REPO, files)
+    fake.add_repo(FORK, installation_id=2)  # the contributor's: not installed
+    fake.add_commit(FORK, files, sha=head)
+    add_pull(
+        fake,
+        REPO,
+        7,
+        head_sha=head,
+        base_sha=base,
+        head_repo=FORK,
+        maintainer_can_modify=allowed,
+    )
+    target = FixTarget(
+        "acme",
+        "app",
+        head,
+        "main",
+        push_branch="update-deps",
+        pull_number=7,
+        is_fork=True,
+        head_full_name=FORK,
+        maintainer_can_modify=allowed,
+        head_ref="update-deps",
+    )
+    return base, head, target
+
+
+def base_writes(fake: FakeGitHub) -> list[str]:
+    """Return every write the App sent to the base repository."""
+    return [
+        f"{r.method} {r.path}"
+        for r in fake.requests
+        if r.method != "GET" and r.path.startswith("/repos/acme/app/")
+    ]
+
+
+async def test_fork_pull_is_fixed_on_the_fork_branch_when_edits_are_allowed(
+    fake_github: FakeGitHub, gh: GitHubClient
+) -> None:
+    text = ripgrep_lock()
+    _base, head, target = fork_pull(
+        fake_github, text, allowed=True, head_files={"build.rs": b"fn main() {}\n"}
+    )
+    plan = plan_for(text, "0.2.144", "0.2.146")
+    result = await apply_fix(gh, target, plan, text)
+    assert result.status is FixStatus.FORK_COMMITTED, result.message
+    assert result.ok
+    assert "`forker/app`" in result.message
+    tip = branch_sha(fake_github, FORK, "update-deps")
+    assert tip == result.commit_sha
+    # The commit lives in the fork, on the fork head, and changes only Cargo.lock.
+    assert meta_of(fake_github, FORK)[tip]["parents"] == [head]
+    assert libc_of(read_file(fake_github, FORK, tip, "Cargo.lock"))["version"] == (
+        "0.2.146"
+    )
+    assert read_file(fake_github, FORK, tip, "build.rs") == b"fn main() {}\n"
+    assert base_writes(fake_github) == []
+    assert violations(fake_github) == []
+
+
+@pytest.mark.parametrize("allowed_by_github", [False, True])
+async def test_fork_pull_without_maintainer_edits_gets_the_command(
+    fake_github: FakeGitHub, gh: GitHubClient, allowed_by_github: bool
+) -> None:
+    text = ripgrep_lock()
+    _base, _head, target = fork_pull(
+        fake_github, text, allowed=allowed_by_github, head_files={}
+    )
+    if allowed_by_github:
+        # The payload said edits were allowed, GitHub refuses anyway (403).
+        pulls_of(fake_github, REPO)[7].maintainer_can_modify = False
+    else:
+        target = dataclasses.replace(target, maintainer_can_modify=False)
+    plan = plan_for(text, "0.2.144", "0.2.146")
+    result = await apply_fix(gh, target, plan, text)
+    assert result.status is FixStatus.FORK_COMMAND
+    assert not result.ok
+    assert f"`{plan.command}`" in result.message
+    assert base_writes(fake_github) == []
+    assert branch_sha(fake_github, FORK, "update-deps") == target.head_sha
+
+
+async def test_deleted_fork_gets_the_command(
+    fake_github: FakeGitHub, gh: GitHubClient
+) -> None:
+    text = ripgrep_lock()
+    head = commit_files(fake_github, text)
+    target = FixTarget(
+        "acme", "app", head, "main", push_branch="x", pull_number=7, is_fork=True
+    )
+    result = await apply_fix(gh, target, plan_for(text, "0.2.144", "0.2.146"), text)
+    assert result.status is FixStatus.FORK_COMMAND
+    assert "no longer exists" in result.message
+    assert fake_github.requests == []
+
+
+async def test_same_repo_default_branch_pull_gets_its_own_fix_branch(
     fake_github: FakeGitHub, gh: GitHubClient
 ) -> None:
     text = ripgrep_lock()
     base = commit_files(fake_github, text)
-    head = commit_files(fake_github, text, b"fork change\n")
-    add_pull(fake_github, REPO, 7, head_sha=head, base_sha=base, head_repo="forker/app")
+    head = commit_files(fake_github, text, b"release notes\n")
+    set_branch(fake_github, REPO, "release", base)
+    set_branch(fake_github, REPO, "main", head)
     plan = plan_for(text, "0.2.144", "0.2.146")
-    target = FixTarget(
-        "acme", "app", head, "main", push_branch=None, pull_number=7, is_fork=True
-    )
+    target = FixTarget("acme", "app", head, "release", pull_number=8, head_ref="main")
     result = await apply_fix(gh, target, plan, text)
     assert result.status is FixStatus.PR_OPENED, result.message
-    fix = pulls_of(fake_github, REPO)[result.pull_number or 0]
-    assert (fix.head_ref, fix.base_ref) == ("musl-check/libc-0.2.146", "main")
-    assert "#7" in fix.body
-    tip = branch_sha(fake_github, REPO, "musl-check/libc-0.2.146")
+    assert result.branch == "musl-check/libc-0.2.146-pr-8"
+    tip = branch_sha(fake_github, REPO, result.branch)
     assert tip is not None
-    # The fork's Cargo.lock equals main's, so the fix starts from main alone.
+    # Cargo.lock is the same as on release: the fix starts from release's tip.
     assert meta_of(fake_github, REPO)[tip]["parents"] == [base]
-    assert (
-        libc_of(read_file(fake_github, REPO, tip, "Cargo.lock"))["checksum"]
-        == (CKSUM["0.2.146"])
-    )
+    # main moved on: nothing is built on a commit that is not its tip.
+    newer = commit_files(fake_github, text, b"newer\n")
+    set_branch(fake_github, REPO, "main", newer)
     again = await apply_fix(gh, target, plan, text)
-    assert again.status is FixStatus.UP_TO_DATE
-    assert again.pull_number == result.pull_number
-    assert len(fake_github.calls("POST", "/repos/acme/app/pulls")) == 1
-    assert violations(fake_github) == []
+    assert again.status is FixStatus.HEAD_MOVED
+    assert branch_sha(fake_github, REPO, result.branch) == tip
+
+
+async def test_default_branch_fix_needs_the_analysed_commit_at_the_tip(
+    fake_github: FakeGitHub, gh: GitHubClient
+) -> None:
+    # A sha the base repository can read but no branch of it holds (a fork's
+    # head, say) never becomes the parent of a fix commit.
+    text = ripgrep_lock()
+    main = commit_files(fake_github, text)
+    other = commit_files(fake_github, text, b"fork\n")
+    set_branch(fake_github, REPO, "main", main)
+    plan = plan_for(text, "0.2.144", "0.2.146")
+    result = await apply_fix(gh, FixTarget("acme", "app", other, "main"), plan, text)
+    assert result.status is FixStatus.HEAD_MOVED
+    assert base_writes(fake_github) == []
 
 
 async def test_default_branch_fix_pr_is_updated_not_duplicated(
@@ -159,10 +276,17 @@ async def test_default_branch_fix_pr_is_updated_not_duplicated(
     assert updated.pull_number == opened.pull_number
     tip = branch_sha(fake_github, REPO, "musl-check/libc-0.2.146")
     assert tip is not None
-    assert meta_of(fake_github, REPO)[tip]["parents"] == [second]
+    # A fast-forward: on the new main, and on the branch's previous tip.
+    assert meta_of(fake_github, REPO)[tip]["parents"] == [second, opened.commit_sha]
+    assert libc_of(read_file(fake_github, REPO, tip, "Cargo.lock"))["version"] == (
+        "0.2.146"
+    )
+    assert read_file(fake_github, REPO, tip, "README.md") == b"more\n"
     assert len(fake_github.calls("POST", "/repos/acme/app/pulls")) == 1
-    forced = fake_github.calls("PATCH", "/git/refs/heads/musl-check")
-    assert forced[-1].body["force"] is True
+    moved = fake_github.calls("PATCH", "/git/refs/heads/musl-check")
+    assert [r.body["force"] for r in moved] == [False]
+    again = await apply_fix(gh, FixTarget("acme", "app", second, "main"), plan, text)
+    assert again.status is FixStatus.UP_TO_DATE
     assert violations(fake_github) == []
 
 
@@ -198,3 +322,25 @@ def test_fix_button_only_for_at_risk_reports_with_a_fix() -> None:
     assert len(action["identifier"]) <= 20
     assert len(action["description"]) <= 40
     assert fix_actions(report(Verdict.MUSL_LIBC_OK, None)) == []
+
+
+@pytest.mark.parametrize(
+    "branch", ["main#x", "main?x=1", "50%25off", "100%", "feature/x", "ünïcödé", "a..b"]
+)
+async def test_branch_names_are_sent_as_one_encoded_segment(
+    fake_github: FakeGitHub, gh: GitHubClient, branch: str
+) -> None:
+    text = ripgrep_lock()
+    main = commit_files(fake_github, text)
+    head = commit_files(fake_github, text, b"branch\n")
+    set_branch(fake_github, REPO, "main", main)
+    set_branch(fake_github, REPO, branch, head)
+    plan = plan_for(text, "0.2.144", "0.2.146")
+    target = FixTarget("acme", "app", head, "main", push_branch=branch)
+    result = await apply_fix(gh, target, plan, text)
+    assert result.status is FixStatus.COMMITTED, result.message
+    assert branch_sha(fake_github, REPO, branch) == result.commit_sha
+    assert branch_sha(fake_github, REPO, "main") == main
+    [patch] = fake_github.calls("PATCH", "/git/refs/")
+    assert patch.path == f"/repos/acme/app/git/refs/heads/{branch}"
+    assert violations(fake_github) == []

@@ -11,6 +11,7 @@ from bot.github.client import GitHubClient
 from bot.github.reviews import (
     MAX_BODY,
     SUMMARY_MARKER,
+    AppIdentity,
     PullRequest,
     SuggestionStatus,
     SummaryStatus,
@@ -26,6 +27,7 @@ from tests.paths import CORPUS
 RIPGREP = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 REPO = "acme/app"
 LIBC_LINE = 290  # `version = "0.2.144"` in ripgrep's Cargo.lock
+ME = AppIdentity(12345, "musl-check[bot]")  # the fake's App (tests/fixes/conftest)
 
 
 def ripgrep_lock() -> str:
@@ -72,7 +74,7 @@ def setup_pull(fake: FakeGitHub, base_text: str, head_text: str) -> PullRequest:
     base = fake.add_commit(REPO, {**files, "Cargo.lock": base_text.encode()})
     head = fake.add_commit(REPO, {**files, "Cargo.lock": head_text.encode()})
     add_pull(fake, REPO, 7, head_sha=head, base_sha=base)
-    return PullRequest("acme", "app", 7, head)
+    return PullRequest("acme", "app", 7, head, ME)
 
 
 def apply_suggestions(text: str, comments: list[dict[str, object]]) -> str:
@@ -208,7 +210,7 @@ async def test_summary_lifecycle(fake_github: FakeGitHub, gh: GitHubClient) -> N
     add_issue_comment(fake_github, REPO, 7, SUMMARY_MARKER + " spoof")
     notes = ["A note that changes the body."]
     assert await publish_summary(gh, pull, at_risk, notes) is SummaryStatus.UPDATED
-    green = PullRequest("acme", "app", 7, "f" * 40)
+    green = PullRequest("acme", "app", 7, "f" * 40, ME)
     assert await publish_summary(gh, green, clean) is SummaryStatus.UPDATED
     assert await publish_summary(gh, green, clean) is SummaryStatus.UNCHANGED
     ours = [
@@ -242,10 +244,49 @@ async def test_moved_head_gets_no_feedback(
 ) -> None:
     head_text = ripgrep_lock()
     pull = setup_pull(fake_github, head_text, head_text)
-    stale = PullRequest(pull.owner, pull.repo, pull.number, "e" * 40)
+    stale = PullRequest(pull.owner, pull.repo, pull.number, "e" * 40, ME)
     plan = plan_for(head_text, "0.2.144", "0.2.146")
     files = {"Cargo.lock": head_text.encode()}
     assert (
         await publish_feedback(gh, stale, report(Verdict.AT_RISK, plan), files) is None
     )
     assert fake_github.calls("POST") == []
+
+
+async def test_another_bots_summary_and_suggestions_are_not_ours(
+    fake_github: FakeGitHub, gh: GitHubClient
+) -> None:
+    from tests.fake_github.pulls import add_issue_comment
+
+    head_text = ripgrep_lock()
+    pull = setup_pull(fake_github, with_libc(head_text, "0.2.146"), head_text)
+    # Another App's bot posts a "summary" and a "suggestion" with our markers.
+    spoof = add_issue_comment(
+        fake_github, REPO, 7, SUMMARY_MARKER + " spoof", login="evil[bot]"
+    )
+    spoof["user"]["type"] = "Bot"
+    plan = plan_for(head_text, "0.2.144", "0.2.146")
+    at_risk = report(Verdict.AT_RISK, plan)
+    assert await publish_summary(gh, pull, at_risk) is SummaryStatus.CREATED
+    assert spoof["body"] == SUMMARY_MARKER + " spoof"
+    assert "_edits" not in spoof
+    files = {"Cargo.lock": head_text.encode()}
+    first = await publish_feedback(gh, pull, at_risk, files)
+    assert first is not None
+    assert first.suggestions.status is SuggestionStatus.POSTED
+    for comment in recorded(fake_github, "review_comments", REPO):
+        comment["user"]["login"] = "evil[bot]"
+    again = await publish_feedback(gh, pull, at_risk, files)
+    assert again is not None
+    assert again.suggestions.status is SuggestionStatus.POSTED
+    assert not fake_github.violations
+
+
+def test_app_identity_by_app_id_or_bot_login() -> None:
+    assert ME.wrote({"performed_via_github_app": {"id": 12345}, "user": None})
+    assert ME.wrote({"user": {"login": "musl-check[bot]", "type": "Bot"}})
+    assert not ME.wrote({"user": {"login": "other[bot]", "type": "Bot"}})
+    assert not ME.wrote({"user": {"login": "musl-check[bot]", "type": "User"}})
+    assert not ME.wrote({"performed_via_github_app": {"id": 1}, "user": {}})
+    by_client_id = AppIdentity(None, "musl-check[bot]")
+    assert not by_client_id.wrote({"performed_via_github_app": {"id": None}})

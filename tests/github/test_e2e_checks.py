@@ -156,7 +156,7 @@ async def test_fork_pull_request_runs_on_base_repo_at_head_sha(
     assert run["external_id"] == "3"
     org_default = f"/repos/{REPO.split('/')[0]}/.github/"  # the org's default config
     assert all(
-        r.path.startswith((f"/repos/{REPO}/", "/app/", org_default))
+        r.path.startswith((f"/repos/{REPO}/", "/app", org_default))
         for r in fake_github.requests
     )
     assert_clean(fake_github)

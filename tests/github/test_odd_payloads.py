@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.github import payload
+from bot.github.client import ClientFactory
 from bot.github.payload import PayloadError
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub
@@ -130,3 +131,59 @@ def test_reads_name_the_field_and_the_problem() -> None:
         payload.integer({"n": 2**63}, "n")
     with pytest.raises(PayloadError):
         payload.commit_sha({"s": "AB" * 20}, "s")
+
+
+@pytest.mark.parametrize(
+    "value", [".", "..", "a#b", "a?b", "a%2e", "ünï", "a/b", "", "x" * 101]
+)
+def test_owner_and_repository_names_that_are_no_path_segment_are_refused(
+    value: str,
+) -> None:
+    with pytest.raises(PayloadError, match="is not a GitHub name"):
+        payload.name({"repository": {"name": value}}, "repository.name")
+
+
+@pytest.mark.parametrize("name", ["...", ".github", "a.", "-x_"])
+def test_names_with_dots_are_kept(name: str) -> None:
+    assert payload.name({"n": name}, "n") == name
+
+
+async def test_dot_repository_delivery_is_malformed(
+    fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP_CASE)
+    data = adjust(
+        "check_suite.requested",
+        load_payload("check_suite.requested"),
+        fake_github,
+        repo=REPO,
+        sha=sha,
+    )
+    data["repository"]["name"] = ".."
+    resp = await deliver("check_suite.requested", payload=data)
+    assert resp.status == 202
+    [error] = await errors_of(store)
+    assert error == "malformed payload: repository.name is not a GitHub name"
+    assert fake_github.requests == []
+
+
+@pytest.mark.parametrize(
+    ("url", "url_vars"),
+    [
+        ("/repos/{owner}/{repo}/git/refs/heads/{+branch}", {"branch": "x"}),
+        ("/repos/{owner}/{repo}/contents/{#path}", {"path": "x"}),
+        ("/repos/{owner}/{repo}", {"owner": "..", "repo": "x"}),
+        ("/repos/{owner}/{repo}", {"owner": "o", "repo": "."}),
+        ("/repos/o/r/git/ref/heads{/parts*}", {"parts": ["a", ".."]}),
+    ],
+)
+async def test_client_refuses_unencoded_or_dot_segment_parameters(
+    factory: ClientFactory,
+    fake_github: FakeGitHub,
+    url: str,
+    url_vars: dict[str, Any],
+) -> None:
+    gh = factory.installation_client(1)
+    with pytest.raises(ValueError, match=r"unencoded|dot segment"):
+        await gh.getitem(url, {"owner": "o", "repo": "r", **url_vars})
+    assert fake_github.requests == []

@@ -85,3 +85,15 @@ async def test_org_default_applies_and_repo_file_overrides_it(
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["conclusion"] == "failure"  # the repository's own file wins
     assert not fake_github.violations
+
+
+async def test_oversized_org_default_is_not_read_whole(
+    fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    huge = b"# padding\n" * 20_000  # 200 KB, over the 64 KB config cap
+    fake_github.add_commit("acme/.github", {".github/musl-check.yml": huge})
+    config, errors = await OrgConfigs().get(factory.installation_client(1), "acme")
+    assert config is None
+    assert errors == (
+        "acme/.github/.github/musl-check.yml: larger than 65536 bytes; ignored",
+    )

@@ -14,9 +14,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from bot import __version__
 from bot.server import (
@@ -28,7 +30,9 @@ from bot.server import (
 )
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
+from tests.fake_github import FakeGitHub, create_fake_app
 from tests.server.serverkit import SECRET, Recorder, headers, payload, settle
+from tests.threadserver import serve_in_thread
 
 BODY = payload("pull_request", "opened")
 
@@ -202,14 +206,25 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> dict[str, object]:
     raise AssertionError("server did not start")
 
 
+@pytest.fixture
+def github_url(pem: str) -> Iterator[str]:
+    """Serve a fake GitHub that knows this key's App (start-up asks GET /app)."""
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with serve_in_thread(create_fake_app(FakeGitHub(12345, public))) as url:
+        yield url
+
+
 @pytest.mark.parametrize("configured", [True, False])
 def test_serve_subprocess(
-    configured: bool, env: dict[str, str], tmp_path: Path
+    configured: bool, env: dict[str, str], tmp_path: Path, github_url: str
 ) -> None:
     port = _free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     if configured:
-        child_env |= env | {"LOG_FORMAT": "json"}
+        child_env |= env | {"LOG_FORMAT": "json", "GITHUB_API_URL": github_url}
     child_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     proc = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
         [

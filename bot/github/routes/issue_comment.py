@@ -25,6 +25,7 @@ from bot.core.commands import (
     new_commands,
     parse_commands,
 )
+from bot.core.render import escape_markdown
 from bot.github import fixer, payload, reviews
 from bot.github.client import GitHubClient
 from bot.github.runner import CheckTarget, run_check
@@ -159,6 +160,8 @@ async def check_fixed_head(
     """
     if not result.ok or result.commit_sha is None:
         return
+    if result.status is fixer.FixStatus.FORK_COMMITTED:
+        return  # the fork's commit: GitHub's pull_request.synchronize checks it
     if result.status is fixer.FixStatus.COMMITTED:
         number, branch = target.pull_number, result.branch
     else:
@@ -211,7 +214,9 @@ async def _fix(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> N
 
 
 async def _help(gh: GitHubClient, cc: CommentCommands, command: Command) -> None:
-    prefix = f"Unknown command `{command.unknown}`.\n\n" if command.unknown else ""
+    # The word is comment text: one code span, whatever backticks it holds.
+    word = escape_markdown(command.unknown, code=True)
+    prefix = f"Unknown command {word}.\n\n" if command.unknown else ""
     await reply(gh, cc, prefix + HELP_TEXT)
     await react(gh, cc, "+1")
 
