@@ -40,6 +40,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/ingress.py
 	$(BIN)/python bench/json_check.py
+	$(BIN)/python bench/attack.py
 
 # The sdist and wheel, as `python -m build` makes them (the wheel from the sdist).
 dist: $(BIN)/.installed
