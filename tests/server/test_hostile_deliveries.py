@@ -332,3 +332,37 @@ async def test_replay_to_another_instance_not_processed(
         await two_store.close()
     assert [e.delivery_id for e in one_rec.events] == ["a"]
     assert two_rec.events == []
+
+
+async def test_bodies_read_at_once_share_a_budget(
+    settings: Settings, store: SqliteStore, recorder: Recorder
+) -> None:
+    # Cap 1000 bytes: bodies being read may hold 4000 together. Five clients
+    # each send 900 of 1000 bytes and stall; the fifth passes the budget.
+    tiny = dataclasses.replace(settings, max_body_bytes=1000)
+    server = await serve(tiny, store, recorder, SERVER_OPTIONS)
+    port = server.port
+    assert port is not None
+    body = b"{" + b" " * 998 + b"}"
+    conns = []
+    try:
+        for i in range(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            h = {**headers(body, delivery=f"stall-{i}"), "Content-Length": "1000"}
+            head = ["POST /webhook HTTP/1.1", "Host: 127.0.0.1"]
+            head += [f"{k}: {v}" for k, v in h.items()]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body[:900])
+            await writer.drain()
+            conns.append((reader, writer))
+            held = 900 * (i + 1) if i < 4 else 0
+            # Until the server holds those bytes (a counter: nothing to await).
+            while server.app[RUNTIME_KEY].reading_bytes < held:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        answers = [await reader.read() for reader, _ in conns]
+    finally:
+        for _, writer in conns:
+            writer.close()
+        await server.close()
+    statuses = [int(a.split(b" ", 2)[1]) for a in answers]
+    assert statuses == [408, 408, 408, 408, 503]
+    assert recorder.events == []
