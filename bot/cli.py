@@ -32,6 +32,8 @@ _READ_LIMIT: Final = MAX_LOCKFILE_BYTES + 1
 _MAX_FILES: Final = 5000
 OFFLINE_REASON: Final = "not asked: --offline"
 _COMMAND_ONLY: Final = "the fix is the `cargo update` command, not an exact edit"
+# Consumers per `serve` or `worker` process (bot/server/state.py says why 8).
+MAX_CONSUMERS_DEFAULT: Final = 8
 
 
 class InputError(Exception):
@@ -249,6 +251,13 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"port to listen on (default: $PORT, else {DEFAULT_PORT})",
     )
+    parser.add_argument(
+        "--consumers",
+        type=int,
+        default=MAX_CONSUMERS_DEFAULT,
+        help="deliveries processed at once in this process"
+        f" (default: {MAX_CONSUMERS_DEFAULT})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             role = Role.WORKER
         else:
             role = Role.WEB if args.ingress_only else Role.ALL
-        return serve(args.host, args.port, role)
+        return serve(args.host, args.port, role, consumers=max(1, args.consumers))
     try:
         return scan(
             args.path,

@@ -23,6 +23,7 @@ from aiohttp import web
 from cachetools import TTLCache
 
 from bot.core.fixes import IndexEntry
+from bot.server.state import SESSION_KEY, SETTINGS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -211,9 +212,6 @@ def index_for(app: web.Application) -> CratesIndex:
     """Return the running server's index client (one per app, made on first use)."""
     index = _INDEXES.get(app)
     if index is None:
-        # Imported here: bot.server imports the routes, which import this module.
-        from bot.server import SESSION_KEY, SETTINGS_KEY
-
         index = CratesIndex(app[SESSION_KEY], app[SETTINGS_KEY].crates_index_url)
         _INDEXES[app] = index
     return index

@@ -1,17 +1,20 @@
-"""Fixtures shared by every test folder: a test RSA key, a recording sleeper and
-a local crates index."""
+"""Fixtures shared by every test folder: a test RSA key, a recording sleeper,
+a local crates index and the test Redis."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import uuid
 import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -112,3 +115,37 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return Installed(src, sdist, wheel, env_dir / "bin")
+
+
+# The Redis the tests use: this project's machines and CI run one on
+# 127.0.0.1:6379; MUSL_CHECK_TEST_REDIS_URL points the tests elsewhere.
+REDIS_URL_VAR = "MUSL_CHECK_TEST_REDIS_URL"
+DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Return the URL of a Redis server that answers; fail (never skip) if none."""
+    url = os.environ.get(REDIS_URL_VAR, DEFAULT_TEST_REDIS)
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"no Redis answers at {url} ({exc}); set {REDIS_URL_VAR}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """Return a key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"musl-check-test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

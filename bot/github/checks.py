@@ -116,6 +116,27 @@ async def start(
     return int(created["id"])
 
 
+async def retrying(
+    gh: GitHubClient, owner: str, repo: str, run_id: int, reason: str
+) -> None:
+    """Keep the run in progress, saying why it is retried (a later run replaces it)."""
+    await gh.patch(
+        "/repos/{owner}/{repo}/check-runs/{id}",
+        {"owner": owner, "repo": repo, "id": str(run_id)},
+        data={
+            "status": "in_progress",
+            "output": {
+                "title": "retrying",
+                "summary": _clip(
+                    f"musl-check will try again: {reason}. This run is updated"
+                    " when it does.",
+                    MAX_TEXT,
+                ),
+            },
+        },
+    )
+
+
 async def complete(
     gh: GitHubClient,
     owner: str,

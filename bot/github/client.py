@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 from uritemplate import variable
 
 from bot.github.auth import AppAuth
+from bot.queue import current_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,15 @@ READ_CHUNK: Final = 64 * 1024
 # The byte cap of the raw read in progress, per task (blob reads run
 # concurrently on one client).
 _RAW_LIMIT: ContextVar[int | None] = ContextVar("musl_check_raw_limit", default=None)
+
+_HINTS: Final = {
+    401: "GitHub refused the App's credentials: check GITHUB_APP_ID and the"
+    " private key, or whether the installation still exists",
+    403: "the App lacks a permission (see app.yaml), or a rate limit applies",
+    404: "not found, or not visible to this installation",
+    409: "conflict: the repository may be empty or the ref moved",
+    422: "GitHub refused the request body",
+}
 
 AuthSource = Callable[[], Awaitable[str]]
 
@@ -110,6 +120,25 @@ def check_url(url: str, url_vars: Mapping[str, object] | None) -> None:
             raise ValueError(f"URL parameter {key!r} is a dot segment")
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Return whether a failed GitHub call may well succeed if tried later.
+
+    5xx answers, rate limits (primary and secondary: 429, or 403 with
+    rate-limit headers, docs/github.md 3.2), timeouts and connection errors
+    are; 4xx answers such as 404 and 422 are the request's own fault.
+    """
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        return True
+    if isinstance(exc, gidgethub.HTTPException):
+        if exc.status_code >= 500 or exc.status_code == 429:
+            return True
+        headers = exc.headers or {}
+        return exc.status_code == 403 and (
+            "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+        )
+    return isinstance(exc, aiohttp.ClientError | TimeoutError)
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """A gidgethub client for one installation (or the App itself)."""
 
@@ -145,20 +174,26 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             status, got, data = await super()._request(method, url, sent, body)
         if status >= 400:
             # A 404 is an answer callers expect and handle (no org config, no
-            # such pull request); one they do not handle is logged where it
-            # ends the work. Every other error status is worth a warning.
+            # such pull request); a transient one is retried (the work logs
+            # one warning if it still fails). Any other error gets one
+            # warning, with GitHub's request id and a hint.
+            transient = status >= 500 or status == 429
+            quiet = status == 404 or transient
             logger.log(
-                logging.DEBUG if status == 404 else logging.WARNING,
+                logging.DEBUG if quiet else logging.WARNING,
                 "github request failed",
                 extra={
                     "method": method,
                     "url": url,
                     "status": status,
                     "github_request_id": got.get("x-github-request-id", ""),
+                    "hint": _HINTS.get(status, "see the response for details"),
                 },
             )
-            if status == 401 and self._on_unauthorized is not None:
-                self._on_unauthorized()
+            if status == 401:
+                current_attempt().github_unauthorized = True
+                if self._on_unauthorized is not None:
+                    self._on_unauthorized()
         if status == 200 and sent.get("accept") == RAW:
             # Raw bodies may be any bytes; latin-1 maps them 1:1 to a str that
             # gidgethub can hand back and `get_raw` turns into bytes again.

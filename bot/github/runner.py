@@ -27,11 +27,17 @@ from bot.core.config import (
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
-from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex
+from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex, index_for
 from bot.github import checks, payload, reviews
 from bot.github.auth import AppAuth
 from bot.github.checks import Publication
-from bot.github.client import BlobTooLarge, ClientFactory, GitHubClient, Sleep
+from bot.github.client import (
+    BlobTooLarge,
+    ClientFactory,
+    GitHubClient,
+    Sleep,
+    is_transient,
+)
 from bot.github.org_config import OrgConfigs
 from bot.github.snapshot import (
     BlobCache,
@@ -40,6 +46,8 @@ from bot.github.snapshot import (
     git_blob_sha,
     take_snapshot,
 )
+from bot.queue import RetryLater, current_attempt
+from bot.server.state import SESSION_KEY, SETTINGS_KEY, STORE_KEY
 from bot.settings import Settings
 from bot.store import PullFeedback, Store
 
@@ -236,10 +244,6 @@ def deps_for(app: web.Application) -> Deps:
     """Return the GitHub-layer state of the running server, made on first use."""
     deps = _DEPS.get(app)
     if deps is None:
-        # Imported here: bot.server imports the routes, which import this module.
-        from bot.crates import index_for
-        from bot.server import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-
         settings = app[SETTINGS_KEY]
         options = app.get(OPTIONS_KEY) or Options()
         auth = AppAuth(settings.app_id, settings.private_key)
@@ -293,6 +297,8 @@ def _reason(exc: BaseException) -> str:
         return f"GitHub answered HTTP {exc.status_code} while reading the commit"
     if isinstance(exc, checks.AnalysisError):
         return f"the analysis failed ({exc})"
+    if is_transient(exc):
+        return f"GitHub could not be reached ({type(exc).__name__})"
     return f"internal error ({type(exc).__name__})"
 
 
@@ -351,11 +357,34 @@ async def _run(
     log = {"repo": target.full_name, "sha": sha}
     run_id = await deps.store.get_check_run(target.repo_id, sha)
 
+    attempt = current_attempt()
+    key = (target.repo_id, sha)
+
+    async def close(reason: str, retry: bool) -> None:
+        # Whatever ends the work (a timeout, a transient failure) completes
+        # the run this attempt opened, or says it will be retried.
+        if run_id is None:
+            return
+        if retry:
+            await checks.retrying(gh, owner, repo, run_id, reason)
+        else:
+            await checks.complete(
+                gh,
+                owner,
+                repo,
+                sha,
+                run_id,
+                checks.could_not_analyse(reason),
+                external_id=target.external_id,
+            )
+
     async def remember(new_id: int) -> None:
         nonlocal run_id
         if new_id != run_id:
             run_id = new_id
             await deps.store.set_check_run(target.repo_id, sha, new_id)
+
+    attempt.open_runs[key] = close
 
     async def mark_started(rust: bool) -> None:
         if quiet and run_id is None and _says_nothing(rust):
@@ -394,11 +423,30 @@ async def _run(
                 gh, owner, repo, sha, run_id, pub, external_id=target.external_id
             )
         )
+        attempt.open_runs.pop(key, None)
     except EmptyRepository:
         logger.info("empty repository, nothing to check", extra=log)
         return None
     except Exception as exc:
-        logger.exception("check failed", extra=log)
+        if is_transient(exc) and not attempt.final:
+            # Back on the queue with a backoff; the run stays in progress.
+            raise RetryLater(_reason(exc)) from exc
+        if isinstance(exc, gidgethub.HTTPException):
+            # One warning per failure, without a traceback: the client already
+            # warned about other statuses (with the request id and a hint).
+            quiet_in_client = exc.status_code == 404 or is_transient(exc)
+            logger.log(
+                logging.WARNING if quiet_in_client else logging.INFO,
+                "check failed",
+                extra={
+                    **log,
+                    "reason": _reason(exc),
+                    "github_request_id": exc.headers.get("x-github-request-id", ""),
+                },
+            )
+        else:
+            logger.exception("check failed", extra=log)
+        attempt.open_runs.pop(key, None)
         try:
             await remember(
                 await checks.complete(

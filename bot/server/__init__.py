@@ -18,11 +18,12 @@ from bot.server.state import (
     SESSION_KEY,
     SETTINGS_KEY,
     STORE_KEY,
+    WORK_TIMEOUT_S,
     Handler,
     Role,
     Runtime,
 )
-from bot.server.work import WORK_TIMEOUT_S, drain, resume_pending
+from bot.server.work import drain, stop
 
 __all__ = [
     "RUNTIME_KEY",
@@ -45,11 +46,11 @@ __all__ = [
     "is_json_object",
     "metrics",
     "render_page",
-    "resume_pending",
     "run",
     "serve",
     "sign",
     "status_page",
+    "stop",
     "verify_signature",
     "webhook",
 ]

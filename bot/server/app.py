@@ -13,6 +13,7 @@ from typing import Any, Final, cast
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from bot.queue import RetryPolicy
 from bot.server.ingress import webhook
 from bot.server.logs import AccessLog, configure_logging
 from bot.server.metrics import Metrics
@@ -20,18 +21,22 @@ from bot.server.pages import healthz, metrics, status_page
 from bot.server.startup import github_problem, listen_problem, store_problem
 from bot.server.state import (
     BODY_TIMEOUT_S,
-    MAX_QUEUED,
+    MAX_BACKLOG,
+    MAX_CONCURRENT_WORK,
     MAX_QUEUED_BYTES,
+    POLL_S,
     RUNTIME_KEY,
     SESSION_KEY,
     SETTINGS_KEY,
     STORE_KEY,
-    WORKER_POLL_S,
+    VISIBILITY_S,
+    WORK_TIMEOUT_S,
     Handler,
+    Recover,
     Role,
     Runtime,
 )
-from bot.server.work import DRAIN_TIMEOUT_S, SWEEP_INTERVAL_S, work_ctx
+from bot.server.work import DRAIN_TIMEOUT_S, RECOVERY_INTERVAL_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
 from bot.store import Store, open_store
 
@@ -59,21 +64,32 @@ def create_app(
     store: Store | None = None,
     handler: Handler | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
-    sweep_interval_s: float = SWEEP_INTERVAL_S,
-    max_queued: int = MAX_QUEUED,
+    consumers: int = MAX_CONCURRENT_WORK,
+    poll_s: float = POLL_S,
+    visibility_s: float = VISIBILITY_S,
+    retry: RetryPolicy | None = None,
+    work_timeout_s: float = WORK_TIMEOUT_S,
     max_queued_bytes: int = MAX_QUEUED_BYTES,
     role: Role = Role.ALL,
+    recover: Recover | None = None,
+    recovery_interval_s: float = RECOVERY_INTERVAL_S,
+    max_backlog: int = MAX_BACKLOG,
     body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given).
 
     A `Role.WEB` app records deliveries and leaves them to workers; a
-    `Role.WORKER` app has no /webhook and processes what the store holds.
+    `Role.WORKER` app has no /webhook and runs only the `consumers`; the
+    default does both. `retry` is the backoff of transient failures;
+    `recover` asks GitHub for missed deliveries at start-up and every
+    `recovery_interval_s` (0: never; the GitHub layer's own when `handler` is
+    not given, else none).
     """
     if handler is None:
         # Imported here so the server module loads without the GitHub layer.
         routes = importlib.import_module("bot.github.routes")
         handler = cast(Handler, routes.handle)
+        recover = recover or cast(Recover, routes.recover)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     app[RUNTIME_KEY] = Runtime(
@@ -81,10 +97,16 @@ def create_app(
         metrics=Metrics.create(),
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
         drain_timeout_s=drain_timeout_s,
-        sweep_interval_s=sweep_interval_s,
-        max_queued=max_queued,
+        retry=retry or RetryPolicy(),
+        consumers=consumers,
+        poll_s=poll_s,
+        visibility_s=visibility_s,
+        work_timeout_s=work_timeout_s,
         max_queued_bytes=max_queued_bytes,
         role=role,
+        recover=recover,
+        recovery_interval_s=recovery_interval_s,
+        max_backlog=max_backlog,
         body_timeout_s=body_timeout_s,
     )
     app.cleanup_ctx.append(_store_ctx(store))
@@ -118,14 +140,25 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def serve(host: str, port: int | None, role: Role = Role.ALL) -> int:
+def serve(
+    host: str,
+    port: int | None,
+    role: Role = Role.ALL,
+    *,
+    consumers: int = MAX_CONCURRENT_WORK,
+) -> int:
     """Run the App (or the first-run setup page) until interrupted; return exit code."""
     env = read_env(os.environ)
-    return run(env, host, port, role)
+    return run(env, host, port, role, consumers=consumers)
 
 
 def run(
-    env: Mapping[str, str], host: str, port: int | None, role: Role = Role.ALL
+    env: Mapping[str, str],
+    host: str,
+    port: int | None,
+    role: Role = Role.ALL,
+    *,
+    consumers: int = MAX_CONCURRENT_WORK,
 ) -> int:
     """Build the right application for `env` and serve it (see `serve`)."""
     if needs_setup(env) and role is not Role.WORKER:
@@ -147,8 +180,7 @@ def run(
         _say(problem)
         return EXIT_CANNOT_START
     configure_logging(settings.log_level, settings.log_format)
-    sweep = WORKER_POLL_S if role is Role.WORKER else SWEEP_INTERVAL_S
-    app = create_app(settings, role=role, sweep_interval_s=sweep)
+    app = create_app(settings, role=role, consumers=consumers)
     return _run_app(app, host, port or settings.port)
 
 

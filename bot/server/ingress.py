@@ -5,21 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from enum import StrEnum
 from typing import Final
 
 import orjson
 from aiohttp import web
 
-from bot.server.delivery import (
-    LazyEvent,
-    is_json_object,
-    signature_digest,
-    verify_signature,
-)
-from bot.server.state import RUNTIME_KEY, SETTINGS_KEY, STORE_KEY, Role
-from bot.server.work import LEASE_S, spawn
+from bot.server.delivery import is_json_object, signature_digest, verify_signature
+from bot.server.state import RUNTIME_KEY, SETTINGS_KEY, STORE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +105,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def webhook(request: web.Request) -> web.StreamResponse:
-    """Verify, record and acknowledge one delivery; the work runs in the background."""
+    """Verify, record and acknowledge one delivery; a consumer does the work."""
     app = request.app
     settings = app[SETTINGS_KEY]
     rt = app[RUNTIME_KEY]
@@ -184,20 +177,10 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             },
         )
         return _json({"status": "duplicate", "delivery": delivery_id}, 200)
-    # Recorded and leased to this instance in one store write, before the 202:
-    # the background work then needs no separate claim. With no room in memory
-    # it is recorded unleased and left to the sweep (see MAX_QUEUED).
-    here = rt.role is Role.ALL  # a web-only instance leaves all work to workers
-    room = here and rt.has_room(len(body))
-    leased_until = time.monotonic() + LEASE_S
+    # Recorded before the 202; a consumer takes it from the store (one path
+    # for all work, bot/server/work.py).
     try:
-        added = await app[STORE_KEY].add_delivery(
-            delivery_id,
-            event_name,
-            body,
-            owner=rt.owner if room else None,
-            lease_s=LEASE_S if room else 0.0,
-        )
+        added = await app[STORE_KEY].add_delivery(delivery_id, event_name, body)
     except Exception:
         logger.exception(
             "could not record delivery",
@@ -220,13 +203,7 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             "delivery accepted",
             extra={"delivery_id": delivery_id, "event": event_name},
         )
-    if not room:
-        if here:
-            rt.metrics.deferred.inc()
-            rt.backlog = True
-        return _json({"status": "accepted", "delivery": delivery_id}, 202)
-    event = LazyEvent(body, event=event_name, delivery_id=delivery_id)
-    spawn(app, event, leased_until, size=len(body))
+    rt.notify()  # a web-only instance has no consumers: nothing to wake
     return _json({"status": "accepted", "delivery": delivery_id}, 202)
 
 

@@ -17,8 +17,12 @@ class Metrics:
     duplicates: Counter
     replayed: Counter
     resumed: Counter
-    deferred: Counter
     failed: Counter
+    failures: Counter
+    retried: Counter
+    takeovers: Counter
+    redeliveries: Counter
+    queue_depth: Gauge
     processing: Histogram
     in_flight: Gauge
     # Children by event name: `labels()` takes a lock and builds a key per call.
@@ -69,18 +73,40 @@ class Metrics:
             ),
             resumed=Counter(
                 "musl_check_deliveries_resumed",
-                "Unfinished deliveries picked up from the store.",
-                registry=r,
-            ),
-            deferred=Counter(
-                "musl_check_deliveries_deferred",
-                "Deliveries recorded for later: the in-memory queue was full.",
+                "Deliveries taken again: after a restart, from a consumer that"
+                " died (takeover) or after a transient failure.",
                 registry=r,
             ),
             failed=Counter(
                 "musl_check_deliveries_failed",
                 "Deliveries whose processing raised or timed out, by event.",
                 ["event"],
+                registry=r,
+            ),
+            failures=Counter(
+                "musl_check_delivery_failures",
+                "Failed attempts at a delivery (and store outages), by reason.",
+                ["reason"],
+                registry=r,
+            ),
+            retried=Counter(
+                "musl_check_deliveries_retried",
+                "Deliveries sent back on the queue after a transient failure.",
+                registry=r,
+            ),
+            takeovers=Counter(
+                "musl_check_deliveries_taken_over",
+                "Deliveries taken from a consumer whose lease ran out (it died).",
+                registry=r,
+            ),
+            redeliveries=Counter(
+                "musl_check_redeliveries_requested",
+                "Failed deliveries GitHub was asked to deliver again.",
+                registry=r,
+            ),
+            queue_depth=Gauge(
+                "musl_check_queue_depth",
+                "Unfinished deliveries in the store (read at each scrape).",
                 registry=r,
             ),
             processing=Histogram(

@@ -18,23 +18,44 @@ logger = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Report liveness and whether the store answers."""
+    """Report liveness: `ok`, or `degraded` with the reasons (503 without a store)."""
     rt = request.app[RUNTIME_KEY]
     try:
-        await request.app[STORE_KEY].pending(limit=1)
-    except Exception:
-        logger.exception("health check: store unavailable")
+        depth = await request.app[STORE_KEY].depth()
+    except Exception as exc:
+        logger.warning("health check: store unavailable", extra={"error": str(exc)})
         return web.json_response(
-            {"status": "error", "store": "unavailable"}, status=503
+            {
+                "status": "degraded",
+                "store": "unavailable",
+                "reasons": [f"store unreachable ({type(exc).__name__})"],
+            },
+            status=503,
         )
-    return web.json_response(
-        {"status": "ok", "store": "ok", "in_flight": len(rt.active), "role": rt.role}
-    )
+    rt.metrics.queue_depth.set(depth)
+    reasons = list(rt.problems.values())
+    if depth > rt.max_backlog:
+        reasons.append(f"backlog of {depth} deliveries (bound {rt.max_backlog})")
+    body: dict[str, object] = {
+        "status": "degraded" if reasons else "ok",
+        "store": "ok",
+        "in_flight": len(rt.active),
+        "role": rt.role,
+        "queue_depth": depth,
+    }
+    if reasons:
+        body["reasons"] = reasons
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Expose this app's metrics in the Prometheus text format."""
-    body = generate_latest(request.app[RUNTIME_KEY].metrics.registry)
+    rt = request.app[RUNTIME_KEY]
+    try:
+        rt.metrics.queue_depth.set(await request.app[STORE_KEY].depth())
+    except Exception as exc:  # the scrape still answers; /healthz says why
+        logger.warning("metrics: store unavailable", extra={"error": str(exc)})
+    body = generate_latest(rt.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Final, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 # Finished deliveries are kept this long (GitHub redelivers for up to 3 days,
 # 7 on GHES) so a redelivery is still recognised as a duplicate.
@@ -16,6 +18,27 @@ PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
 # Body digests (replay detection) are looked at only within a short window
 # (bot/server/ingress.py REPLAY_WINDOW_S); SQLite's hourly prune drops older rows.
 PAYLOAD_TTL_S: Final = 3600.0
+
+
+def owner_is_dead(owner: str, host: str) -> bool:
+    """Return whether `owner` ("host:pid:..." as the server names it) is gone.
+
+    Only a process of this machine (`host`) can be known dead: one whose
+    process id no longer runs. A store frees such a process's leases at once
+    instead of waiting out their visibility timeout, so a restart resumes
+    the work of the instance it replaces in seconds.
+    """
+    owner_host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if owner_host != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, under another user
+        return False
+    return False
 
 
 class StoreError(Exception):
@@ -31,6 +54,9 @@ class StoredDelivery:
     body: bytes
     received_at: float  # Unix time
     attempts: int = 0
+    # Taken from a consumer whose lease ran out (it died or stalled), not
+    # fresh, released for a retry, or freed by a restart.
+    taken_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +86,51 @@ class PullFeedback:
 
 
 class Store(Protocol):
-    """What the server and the GitHub layer need from durable storage."""
+    """What the server and the GitHub layer need from durable storage.
 
-    async def add_delivery(
-        self,
-        delivery_id: str,
-        event: str,
-        body: bytes,
-        *,
-        owner: str | None = None,
-        lease_s: float = 0.0,
-    ) -> bool:
-        """Record a delivery; return False if its id was seen before.
+    Deliveries form a queue: `add_delivery` records one (before the 202),
+    `take` leases the oldest available one to a consumer for a short
+    visibility timeout that `renew` extends while the work runs, and
+    `finish` (acknowledge) or `release` (back on the queue, after a delay)
+    ends the lease. A consumer that dies stops renewing, so its delivery is
+    available again once the timeout has run out.
+    """
 
-        With `owner` and `lease_s > 0` the new delivery is also leased to
-        `owner` (as by `claim`, attempts 1) in the same write, which saves the
-        ingress path a second round trip to the store.
+    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
+        """Record a delivery; return False if its id was seen before."""
+
+    async def take(self, owner: str, visibility_s: float) -> StoredDelivery | None:
+        """Lease the oldest available delivery to `owner`; None if there is none.
+
+        Available: unfinished, not leased (or its lease ran out), and past the
+        delay of its last `release`. Every take counts as an attempt. Every
+        consumer of one store uses the same `visibility_s` (Redis measures a
+        lease by its idle time against the taker's timeout).
         """
 
-    async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
-        """Lease an unfinished delivery to `owner` for `lease_s` seconds.
+    async def renew(self, delivery_id: str, owner: str, visibility_s: float) -> bool:
+        """Extend `owner`'s lease; False if it is no longer `owner`'s."""
 
-        Fails while another owner holds a live lease. The owner may renew its
-        own lease; `lease_s=0` gives it up.
-        """
+    async def release(self, delivery_id: str, owner: str, delay_s: float) -> None:
+        """Give `owner`'s lease back; the delivery is available after `delay_s`."""
 
     async def finish(self, delivery_id: str, error: str | None = None) -> None:
         """Mark a delivery done (with the error if processing failed)."""
 
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
-        """Return unfinished deliveries whose lease is free or expired, oldest first."""
+        """Return unfinished deliveries (leased or not), oldest first."""
+
+    async def depth(self) -> int:
+        """Return how many deliveries are unfinished (the backlog)."""
+
+    async def seen(self, delivery_id: str) -> bool:
+        """Return whether a delivery with this id was ever recorded."""
+
+    async def get_mark(self, name: str) -> str | None:
+        """Return a small named value (how far a periodic job got), if set."""
+
+    async def set_mark(self, name: str, value: str) -> None:
+        """Record a small named value."""
 
     async def claim_payload(
         self, digest: str, delivery_id: str, window_s: float
@@ -145,5 +186,11 @@ def open_store(url: str) -> Store:
     if url.startswith(("redis://", "rediss://")):
         from bot.store.redis import RedisStore
 
-        return RedisStore.from_url(url)
+        # `?prefix=name:` keeps several deployments (or tests) apart on one
+        # Redis; redis-py would take the query for connection options.
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        prefix = query.pop("prefix", ["musl-check:"])[-1]
+        rest = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+        return RedisStore.from_url(rest, prefix=prefix)
     raise StoreError("store URL must start with sqlite:/// or redis://")

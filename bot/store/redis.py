@@ -1,11 +1,21 @@
-"""Redis store, for several instances sharing deliveries, leases and results."""
+"""Redis store: deliveries on a Redis Stream read by a consumer group.
+
+The queue is Redis's own: `XADD` records a delivery, `XREADGROUP` hands it to
+one consumer, `XACK` acknowledges it, and `XAUTOCLAIM` gives an entry whose
+consumer stopped renewing it (its idle time passed the visibility timeout) to
+the next consumer that asks (https://redis.io/docs/latest/develop/data-types/streams/).
+A delivery released with a delay waits in a sorted set until a Lua script
+moves it back onto the stream, atomically.
+"""
 
 from __future__ import annotations
 
+import socket
 import time
-from typing import Final
+from typing import Any, Final
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ResponseError
 
 from bot.store import (
     CHECK_RUN_TTL_S,
@@ -14,9 +24,48 @@ from bot.store import (
     PullFeedback,
     StoredDelivery,
     StoredResult,
+    owner_is_dead,
 )
 
-PENDING_PAGE: Final = 200
+GROUP: Final = "workers"
+MAX_CONNECTIONS: Final = 64
+# Entries claimed per XAUTOCLAIM call: one, as a claimed entry's idle time
+# starts again (Redis scans up to ten times this many pending entries).
+AUTOCLAIM_COUNT: Final = 1
+# Delayed deliveries moved back onto the stream per call.
+PROMOTE_BATCH: Final = 100
+_PROMOTE: Final = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('XADD', KEYS[2], '*', 'id', id)
+end
+return #ids
+"""
+
+
+# Records a delivery and queues it in one step, only if its id is new: a
+# process killed half-way cannot leave an id marked seen but never queued.
+_ADD: Final = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'event', ARGV[2], 'body', ARGV[3],
+           'received_at', ARGV[4], 'attempts', 0)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('XADD', KEYS[4], '*', 'id', ARGV[5])
+return 1
+"""
+# Puts a dead consumer's entry back on the stream as a new entry, once: only
+# the caller whose XACK removed it from the pending list adds it again.
+_REQUEUE: Final = """
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if acked == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  redis.call('XADD', KEYS[1], '*', 'id', ARGV[3])
+end
+return acked
+"""
 
 
 def _text(value: object) -> str:
@@ -24,81 +73,199 @@ def _text(value: object) -> str:
 
 
 class RedisStore:
-    """Keys under one prefix; a lease is a key with a TTL, so a dead owner's expires."""
+    """Keys under one prefix; deliveries on one stream, read by one consumer group."""
 
     def __init__(self, client: Redis, *, prefix: str = "musl-check:") -> None:
         """Wrap a redis.asyncio client (decode_responses must be False)."""
         self._r = client
         self._p = prefix
+        self._stream = self._k("stream")
+        self._group_ready = False
+        self._add = client.register_script(_ADD)
+        self._promote = client.register_script(_PROMOTE)
+        self._requeue = client.register_script(_REQUEUE)
+        # Stream entry of each delivery this process holds, for XACK.
+        self._entry_ids: dict[str, str] = {}
+        self._autoclaim_from = "0-0"
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        """Connect lazily to the server at `url`."""
-        return cls(Redis.from_url(url))
+    def from_url(cls, url: str, *, prefix: str = "musl-check:") -> RedisStore:
+        """Connect lazily to the server at `url`.
+
+        A blocking pool: a burst waits for a free connection instead of
+        failing with "Too many connections".
+        """
+        pool = BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS)
+        return cls(Redis.from_pool(pool), prefix=prefix)  # owns the pool
 
     def _k(self, *parts: object) -> str:
         return self._p + ":".join(str(p) for p in parts)
 
-    async def add_delivery(
-        self,
-        delivery_id: str,
-        event: str,
-        body: bytes,
-        *,
-        owner: str | None = None,
-        lease_s: float = 0.0,
-    ) -> bool:
-        """Record a delivery (leased to `owner` if given); False if seen before."""
-        seen = await self._r.set(
-            self._k("seen", delivery_id), b"1", nx=True, ex=int(RETENTION_S)
-        )
-        if not seen:
-            return False
-        now = time.time()
-        ms = int(lease_s * 1000) if owner is not None else 0
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            # From the start of the stream: entries added before the group
+            # existed are delivered too.
+            await self._r.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        await self._requeue_dead_local()
+        self._group_ready = True
+
+    async def _requeue_dead_local(self) -> None:
+        """Put back the entries of consumers of this machine whose process died."""
+        host = socket.gethostname()
+        consumers: Any = await self._r.xinfo_consumers(self._stream, GROUP)
+        for consumer in consumers:
+            name = _text(consumer["name"])
+            if not owner_is_dead(name, host):
+                continue
+            while pending := await self._r.xpending_range(
+                self._stream, GROUP, min="-", max="+", count=100, consumername=name
+            ):
+                for item in pending:
+                    entry_id = _text(item["message_id"])
+                    found: Any = await self._r.xrange(self._stream, entry_id, entry_id)
+                    if not found:  # deleted meanwhile: just drop it
+                        await self._r.xack(self._stream, GROUP, entry_id)
+                        continue
+                    delivery_id = _text(found[0][1][b"id"])
+                    await self._requeue(
+                        keys=[self._stream], args=[GROUP, entry_id, delivery_id]
+                    )
+            await self._r.xgroup_delconsumer(self._stream, GROUP, name)
+
+    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
+        """Record a delivery and put it on the stream; False if seen before."""
+        added = await self._add(
+            keys=[
+                self._k("seen", delivery_id),
                 self._k("delivery", delivery_id),
-                mapping={
-                    "event": event,
-                    "body": body,
-                    "received_at": now,
-                    "attempts": int(ms > 0),
-                },
-            )
-            if owner is not None and ms > 0:
-                pipe.set(self._k("lease", delivery_id), owner.encode(), px=ms)
-            pipe.zadd(self._k("pending"), {delivery_id: now})
+                self._k("pending"),
+                self._stream,
+            ],
+            args=[int(RETENTION_S), event, body, time.time(), delivery_id],
+        )
+        return bool(added)
+
+    async def seen(self, delivery_id: str) -> bool:
+        """Return whether the id was recorded (within the retention time)."""
+        return bool(await self._r.exists(self._k("seen", delivery_id)))
+
+    async def take(self, owner: str, visibility_s: float) -> StoredDelivery | None:
+        """Lease the next delivery to consumer `owner` (see `Store.take`).
+
+        First an entry a dead consumer left (idle longer than the visibility
+        timeout), then a new one; finished deliveries met on the way are
+        acknowledged and skipped.
+        """
+        await self._ensure_group()
+        await self._promote(
+            keys=[self._k("delayed"), self._stream], args=[time.time(), PROMOTE_BATCH]
+        )
+        while True:
+            entry = await self._next_entry(owner, visibility_s)
+            if entry is None:
+                return None
+            entry_id, delivery_id, taken_over = entry
+            got = await self._load(delivery_id, taken_over=taken_over)
+            if got is None:  # finished (or forgotten): drop the stale entry
+                await self._ack(entry_id)
+                continue
+            self._entry_ids[delivery_id] = entry_id
+            return got
+
+    async def _next_entry(
+        self, owner: str, visibility_s: float
+    ) -> tuple[str, str, bool] | None:
+        idle_ms = max(1, int(visibility_s * 1000))
+        reply: Any = await self._r.xautoclaim(
+            self._stream,
+            GROUP,
+            owner,
+            idle_ms,
+            start_id=self._autoclaim_from,
+            count=AUTOCLAIM_COUNT,
+        )
+        self._autoclaim_from = _text(reply[0])
+        for entry_id, fields in reply[1]:
+            if fields:  # None: the entry was deleted meanwhile
+                return _text(entry_id), _text(fields[b"id"]), True
+        read: Any = await self._r.xreadgroup(GROUP, owner, {self._stream: ">"}, count=1)
+        for _, entries in read or ():
+            for entry_id, fields in entries:
+                return _text(entry_id), _text(fields[b"id"]), False
+        return None
+
+    async def _load(
+        self, delivery_id: str, *, taken_over: bool
+    ) -> StoredDelivery | None:
+        key = self._k("delivery", delivery_id)
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.exists(self._k("done", delivery_id))
+            pipe.hincrby(key, "attempts", 1)
+            pipe.hgetall(key)
+            done, attempts, h = await pipe.execute()
+        if done or b"event" not in h:
+            await self._r.delete(key)  # HINCRBY made a stub of a missing hash
+            return None
+        return StoredDelivery(
+            delivery_id=delivery_id,
+            event=_text(h[b"event"]),
+            body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
+            received_at=float(h[b"received_at"]),
+            attempts=int(attempts),
+            taken_over=taken_over,
+        )
+
+    async def _ack(self, entry_id: str) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(self._stream, GROUP, entry_id)
+            pipe.xdel(self._stream, entry_id)
             await pipe.execute()
+
+    async def renew(self, delivery_id: str, owner: str, visibility_s: float) -> bool:
+        """Reset the idle time of `owner`'s entry; False if another consumer has it."""
+        entry_id = self._entry_ids.get(delivery_id)
+        if entry_id is None or not await self._holds(entry_id, owner):
+            return False
+        # XCLAIM by the holder itself resets the entry's idle time.
+        await self._r.xclaim(self._stream, GROUP, owner, 0, [entry_id], justid=True)
         return True
 
-    async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
-        """Lease an unfinished delivery to `owner` (see `Store.claim`)."""
-        if await self._r.zscore(self._k("pending"), delivery_id) is None:
-            return False
-        lease = self._k("lease", delivery_id)
-        ms = int(lease_s * 1000)
-        if ms > 0 and await self._r.set(lease, owner.encode(), nx=True, px=ms):
-            await self._r.hincrby(self._k("delivery", delivery_id), "attempts", 1)
-            return True
-        current = await self._r.get(lease)
-        if current is None:
-            if ms <= 0:
-                return True
-            return await self.claim(delivery_id, owner, lease_s)
-        if _text(current) != owner:
-            return False
-        if ms > 0:
-            await self._r.set(lease, owner.encode(), px=ms)
-        else:
-            await self._r.delete(lease)
-        return True
+    async def _holds(self, entry_id: str, owner: str) -> bool:
+        info: Any = await self._r.xpending_range(
+            self._stream, GROUP, min=entry_id, max=entry_id, count=1
+        )
+        return bool(info) and _text(info[0]["consumer"]) == owner
+
+    async def release(self, delivery_id: str, owner: str, delay_s: float) -> None:
+        """Acknowledge `owner`'s entry and queue the delivery again after `delay_s`."""
+        entry_id = self._entry_ids.get(delivery_id)
+        if entry_id is None or not await self._holds(entry_id, owner):
+            return  # not (or no longer) `owner`'s to give back
+        del self._entry_ids[delivery_id]
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(self._stream, GROUP, entry_id)
+            pipe.xdel(self._stream, entry_id)
+            if delay_s <= 0:
+                pipe.xadd(self._stream, {"id": delivery_id})
+            else:
+                pipe.zadd(self._k("delayed"), {delivery_id: time.time() + delay_s})
+            await pipe.execute()
 
     async def finish(self, delivery_id: str, error: str | None = None) -> None:
-        """Mark a delivery done; its body is dropped, its id kept for dedupe."""
+        """Acknowledge a delivery; its body is dropped, its id kept for dedupe."""
+        entry_id = self._entry_ids.pop(delivery_id, None)
         async with self._r.pipeline(transaction=True) as pipe:
+            if entry_id is not None:
+                pipe.xack(self._stream, GROUP, entry_id)
+                pipe.xdel(self._stream, entry_id)
             pipe.zrem(self._k("pending"), delivery_id)
-            pipe.delete(self._k("lease", delivery_id), self._k("delivery", delivery_id))
+            pipe.zrem(self._k("delayed"), delivery_id)
+            pipe.delete(self._k("delivery", delivery_id))
             pipe.set(
                 self._k("done", delivery_id),
                 (error or "").encode(),
@@ -107,43 +274,25 @@ class RedisStore:
             await pipe.execute()
 
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
-        """Return unfinished deliveries whose lease is free or expired.
-
-        Reads the pending set a page at a time, with one round trip for the
-        page's leases and one for the free deliveries' fields: a backlog of
-        leased deliveries costs pages, not a round trip each.
-        """
+        """Return unfinished deliveries (leased or not), oldest first."""
+        ids = [_text(i) for i in await self._r.zrange(self._k("pending"), 0, limit - 1)]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for delivery_id in ids:
+                pipe.hgetall(self._k("delivery", delivery_id))
+            fields = await pipe.execute()
         out: list[StoredDelivery] = []
-        page = max(limit, PENDING_PAGE)
-        start = 0
-        while len(out) < limit:
-            raw_ids = await self._r.zrange(self._k("pending"), start, start + page - 1)
-            if not raw_ids:
-                break
-            start += len(raw_ids)
-            ids = [_text(raw) for raw in raw_ids]
-            async with self._r.pipeline(transaction=False) as pipe:
-                for delivery_id in ids:
-                    pipe.exists(self._k("lease", delivery_id))
-                leased = await pipe.execute()
-            free = [i for i, held in zip(ids, leased, strict=True) if not held]
-            free = free[: limit - len(out)]
-            async with self._r.pipeline(transaction=False) as pipe:
-                for delivery_id in free:
-                    pipe.hgetall(self._k("delivery", delivery_id))
-                fields = await pipe.execute()
-            for delivery_id, h in zip(free, fields, strict=True):
-                if not h:
-                    continue
-                out.append(
-                    StoredDelivery(
-                        delivery_id=delivery_id,
-                        event=_text(h[b"event"]),
-                        body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
-                        received_at=float(h[b"received_at"]),
-                        attempts=int(h[b"attempts"]),
-                    )
+        for delivery_id, h in zip(ids, fields, strict=True):
+            if not h:
+                continue
+            out.append(
+                StoredDelivery(
+                    delivery_id=delivery_id,
+                    event=_text(h[b"event"]),
+                    body=h[b"body"] if isinstance(h[b"body"], bytes) else b"",
+                    received_at=float(h[b"received_at"]),
+                    attempts=int(h[b"attempts"]),
                 )
+            )
         return out
 
     async def claim_payload(
@@ -157,6 +306,19 @@ class RedisStore:
         owner = await self._r.get(key)
         # Expired between the two calls: nobody owns it within the window now.
         return delivery_id if owner is None else _text(owner)
+
+    async def depth(self) -> int:
+        """Return how many deliveries are unfinished."""
+        return int(await self._r.zcard(self._k("pending")))
+
+    async def get_mark(self, name: str) -> str | None:
+        """Return the named value, if set."""
+        value = await self._r.hget(self._k("marks"), name)
+        return None if value is None else _text(value)
+
+    async def set_mark(self, name: str, value: str) -> None:
+        """Record the named value."""
+        await self._r.hset(self._k("marks"), name, value)
 
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
         """Return the check run id recorded for (repo, head_sha), if any."""

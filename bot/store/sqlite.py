@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sqlite3
 import time
 from asyncio import Future
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from bot.store import (
     PullFeedback,
     StoredDelivery,
     StoredResult,
+    owner_is_dead,
 )
 from bot.store.journal import (
     AddRecord,
@@ -46,8 +49,8 @@ from bot.store.journal import (
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-# Bodies of finished deliveries are dropped by the periodic `pending()` sweep
-# once this old, in bulk and outside the burst that brought them.
+# Bodies of finished deliveries are dropped once this old, in bulk and outside
+# the burst that brought them (see `SqliteStore._maintenance`).
 BODY_GRACE_S: Final = 30.0
 # Page size of new database files: a typical 10-30 KB webhook body then fills
 # one or two overflow pages instead of 3-8 with the 4 KB default, which makes
@@ -57,6 +60,9 @@ PAGE_SIZE: Final = 16384
 # one waiting, or as soon as the journal file holds MOVE_BYTES.
 MOVE_DELAY_S: Final = 0.25
 MOVE_BYTES: Final = 16 * 1024 * 1024
+# `take` asks the database at least this often, even while the journal has
+# deliveries to hand out (see `SqliteStore.take`).
+DB_POLL_S: Final = 0.5
 # How often a long-running store forgets what is past its keeping time.
 PRUNE_INTERVAL_S: Final = 3600.0
 
@@ -68,8 +74,8 @@ _INSERT_DELIVERY: Final = (
 _INSERT_BODY: Final = "INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)"
 # Walks the few rows of `bodies` (one lookup each), never the whole deliveries
 # table: with 8 days of ids kept for dedupe, `id IN (SELECT ... FROM
-# deliveries ...)` scans every delivery on each call, and every sweep, worker
-# poll and /healthz runs it.
+# deliveries ...)` scans every delivery on each call, and the consumers'
+# polls run it.
 _DROP_FINISHED_BODIES: Final = (
     "DELETE FROM bodies WHERE EXISTS (SELECT 1 FROM deliveries d"
     " WHERE d.id = bodies.id AND d.finished_at < ?)"
@@ -130,6 +136,10 @@ CREATE TABLE IF NOT EXISTS payloads (
     delivery_id TEXT NOT NULL,
     seen_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS marks (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY,
     account TEXT NOT NULL,
@@ -141,25 +151,38 @@ CREATE TABLE IF NOT EXISTS installations (
 
 @dataclass(slots=True)
 class _Entry:
-    """A journaled delivery not yet moved into the database."""
+    """A journaled delivery not yet moved into the database, with its lease.
+
+    Leases live in memory only: a process that dies takes its leases with it,
+    so a delivery it had taken is available again when the journal is replayed.
+    """
 
     record: AddRecord
     finished_at: float | None = None
     error: str | None = None
+    owner: str | None = None
+    lease_until: float = 0.0
+    attempts: int = 0
 
     def row(self) -> tuple[Any, ...]:
+        leased = self.owner is not None and self.finished_at is None
         r = self.record
-        leased = r.owner is not None and self.finished_at is None
         return (
             r.delivery_id,
             r.event,
             r.received_at,
-            r.owner if leased else None,
-            r.lease_until if leased else 0.0,
-            int(r.owner is not None),
+            self.owner if leased else None,
+            self.lease_until if self.finished_at is None else 0.0,
+            self.attempts,
             self.finished_at,
             self.error,
         )
+
+
+def _lease(entry: _Entry, owner: str, until: float) -> _Entry:
+    entry.owner, entry.lease_until = owner, until
+    entry.attempts += 1
+    return entry
 
 
 class SqliteStore:
@@ -185,10 +208,14 @@ class SqliteStore:
         self._conn = conn
         self._prune_interval_s = prune_interval_s
         self._pruned_at = time.monotonic()  # `open` has just pruned
+        self._dropped_at = time.monotonic()
         # With a journal, `reader` answers dedupe lookups on the event loop.
         self._journal = journal
         self._reader = reader
         self._entries: dict[str, _Entry] = {}
+        # Journaled deliveries in arrival order, for `take` without a query.
+        self._ready: deque[str] = deque()
+        self._db_checked = 0.0  # monotonic time `take` last queried the database
         self._moving: set[str] = set()
         self._finishes: list[tuple[float, str | None, str]] = []
         self._move_lock = asyncio.Lock()
@@ -228,6 +255,7 @@ class SqliteStore:
             "DELETE FROM bodies WHERE id NOT IN"
             " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
         )
+        _free_dead_owners(conn)
         lock_fd = None if path == ":memory:" else lock(path)
         if lock_fd is None:  # in memory, or another store holds the journal
             return cls(conn, threaded=threaded, prune_interval_s=prune_interval_s)
@@ -277,65 +305,46 @@ class SqliteStore:
         finally:
             self._flusher = None
 
-    async def add_delivery(
-        self,
-        delivery_id: str,
-        event: str,
-        body: bytes,
-        *,
-        owner: str | None = None,
-        lease_s: float = 0.0,
-    ) -> bool:
-        """Record a delivery (leased to `owner` if given); False if seen before."""
+    async def add_delivery(self, delivery_id: str, event: str, body: bytes) -> bool:
+        """Record a delivery; False if its id was seen before."""
 
         def q(c: sqlite3.Connection) -> bool:
-            now = time.time()
-            leased = owner is not None and lease_s > 0
             cur = c.execute(
-                "INSERT OR IGNORE INTO deliveries"
-                " (id, event, received_at, owner, lease_until, attempts)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    delivery_id,
-                    event,
-                    now,
-                    owner if leased else None,
-                    now + lease_s if leased else 0.0,
-                    int(leased),
-                ),
+                "INSERT OR IGNORE INTO deliveries (id, event, received_at)"
+                " VALUES (?, ?, ?)",
+                (delivery_id, event, time.time()),
             )
             if cur.rowcount != 1:
                 return False
-            c.execute(
-                "INSERT OR REPLACE INTO bodies (id, body) VALUES (?, ?)",
-                (delivery_id, body),
-            )
+            c.execute(_INSERT_BODY, (delivery_id, body))
             return True
 
         if self._journal is None or self._reader is None:
             return await self._run(q)
-        # Seen before: journaled here, or already in the database.
-        if (
-            delivery_id in self._entries
-            or self._reader.execute(
-                "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-        ):
+        if await self.seen(delivery_id):
             return False
-        now = time.time()
-        leased = owner is not None and lease_s > 0
-        record = AddRecord(
-            delivery_id,
-            event,
-            owner if leased else None,
-            now,
-            now + lease_s if leased else 0.0,
-            body,
-        )
+        record = AddRecord(delivery_id, event, None, time.time(), 0.0, body)
         self._journal.append(*encode_add(record))  # durable from here on
         self._entries[delivery_id] = _Entry(record)
+        self._ready.append(delivery_id)
         self._schedule_move()
         return True
+
+    async def seen(self, delivery_id: str) -> bool:
+        """Return whether the id was recorded (journaled here, or in the database)."""
+        if delivery_id in self._entries:
+            return True
+        if self._reader is not None:
+            found = self._reader.execute(
+                "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            return found is not None
+
+        def q(c: sqlite3.Connection) -> bool:
+            row = c.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,))
+            return row.fetchone() is not None
+
+        return await self._run(q)
 
     def _schedule_move(self) -> None:
         if self._journal is None or self._mover is not None:
@@ -399,25 +408,149 @@ class SqliteStore:
                 self._entries.pop(i, None)
             self._journal.remove_upto(old)
 
-    async def claim(self, delivery_id: str, owner: str, lease_s: float) -> bool:
-        """Lease an unfinished delivery to `owner` (see `Store.claim`)."""
+    def _take_journaled(self, owner: str, visibility_s: float) -> _Entry | None:
+        now = time.time()
+        while self._ready:
+            delivery_id = self._ready.popleft()
+            entry = self._entries.get(delivery_id)
+            # Moved (or being moved) into the database: taken from there.
+            if entry is None or delivery_id in self._moving:
+                continue
+            if entry.finished_at is None and entry.lease_until <= now:
+                return _lease(entry, owner, now + visibility_s)
+        return None
+
+    def _take_expired(
+        self, owner: str, visibility_s: float
+    ) -> tuple[_Entry, str | None] | None:
+        # A journaled delivery whose lease (or release delay) ran out before
+        # its move into the database: rare, so a scan of the few journaled.
+        now = time.time()
+        for delivery_id, entry in self._entries.items():
+            if (
+                entry.finished_at is None
+                and entry.lease_until <= now
+                and delivery_id not in self._moving
+            ):
+                previous = entry.owner  # None: released, not abandoned
+                return _lease(entry, owner, now + visibility_s), previous
+        return None
+
+    async def take(self, owner: str, visibility_s: float) -> StoredDelivery | None:
+        """Lease the oldest available delivery to `owner` (see `Store.take`).
+
+        Deliveries still in the journal are taken from memory, without a
+        query; the database (deliveries from before a restart, released or
+        left by a dead consumer) is asked when memory has none, and at least
+        every DB_POLL_S so those are not starved by a steady stream.
+        """
+        entry = self._take_journaled(owner, visibility_s)
+        if entry is not None:
+            r = entry.record
+            if time.monotonic() - self._db_checked < DB_POLL_S:
+                return StoredDelivery(
+                    r.delivery_id, r.event, r.body, r.received_at, entry.attempts
+                )
+            # Give this one back for a moment: the database goes first now.
+            entry.owner, entry.lease_until = None, 0.0
+            entry.attempts -= 1
+            self._ready.appendleft(r.delivery_id)
+        self._db_checked = time.monotonic()
+        maintain = self._maintenance(force=False)
+
+        def q(c: sqlite3.Connection) -> StoredDelivery | None:
+            maintain(c)
+            now = time.time()
+            found = c.execute(
+                "SELECT id, owner FROM deliveries"
+                " WHERE finished_at IS NULL AND lease_until <= ?"
+                " ORDER BY received_at LIMIT 1",
+                (now,),
+            ).fetchone()
+            if found is None:
+                return None
+            row = c.execute(
+                "UPDATE deliveries SET owner = ?, lease_until = ?,"
+                " attempts = attempts + 1 WHERE id = ?"
+                " RETURNING event, received_at, attempts",
+                (owner, now + visibility_s, found[0]),
+            ).fetchone()
+            body = c.execute("SELECT body FROM bodies WHERE id = ?", (found[0],))
+            data = body.fetchone()
+            return StoredDelivery(
+                found[0],
+                row[0],
+                bytes(data[0]) if data else b"",
+                row[1],
+                row[2],
+                # An owner left on a free row: its lease ran out.
+                taken_over=found[1] is not None,
+            )
+
+        got = await self._run(q)
+        if got is not None:
+            return got
+        previous = None
+        entry = self._take_journaled(owner, visibility_s)
+        if entry is None:
+            found = self._take_expired(owner, visibility_s)
+            if found is None:
+                return None
+            entry, previous = found
+        r = entry.record
+        return StoredDelivery(
+            r.delivery_id,
+            r.event,
+            r.body,
+            r.received_at,
+            entry.attempts,
+            taken_over=previous is not None,
+        )
+
+    async def _settled(self, delivery_id: str) -> _Entry | None:
+        """Return the journaled entry of `delivery_id`, once no move holds it."""
+        if delivery_id in self._moving:
+            async with self._move_lock:  # the move ends: the row is in the database
+                pass
+        return self._entries.get(delivery_id)
+
+    async def renew(self, delivery_id: str, owner: str, visibility_s: float) -> bool:
+        """Extend `owner`'s lease (see `Store.renew`)."""
+        entry = await self._settled(delivery_id)
+        if entry is not None:
+            if entry.owner != owner or entry.finished_at is not None:
+                return False
+            entry.lease_until = time.time() + visibility_s
+            return True
 
         def q(c: sqlite3.Connection) -> bool:
-            now = time.time()
             cur = c.execute(
-                "UPDATE deliveries SET owner = ?, lease_until = ?,"
-                # A new lease counts as an attempt; renewing a live one does not.
-                " attempts = attempts + (CASE WHEN ? > 0 AND (owner IS NULL"
-                " OR owner != ? OR lease_until <= ?) THEN 1 ELSE 0 END)"
-                " WHERE id = ? AND finished_at IS NULL"
-                " AND (owner IS NULL OR owner = ? OR lease_until <= ?)",
-                (owner, now + lease_s, lease_s, owner, now, delivery_id, owner, now),
+                "UPDATE deliveries SET lease_until = ?"
+                " WHERE id = ? AND owner = ? AND finished_at IS NULL",
+                (time.time() + visibility_s, delivery_id, owner),
             )
             return cur.rowcount == 1
 
-        if delivery_id in self._entries:
-            await self.flush()
         return await self._run(q)
+
+    async def release(self, delivery_id: str, owner: str, delay_s: float) -> None:
+        """Give `owner`'s lease back (see `Store.release`)."""
+        entry = await self._settled(delivery_id)
+        if entry is not None:
+            if entry.owner == owner and entry.finished_at is None:
+                entry.owner, entry.lease_until = None, time.time() + delay_s
+                if delay_s <= 0:
+                    self._ready.appendleft(delivery_id)
+            return
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "UPDATE deliveries SET owner = NULL, lease_until = ?"
+                " WHERE id = ? AND owner = ? AND finished_at IS NULL",
+                (time.time() + delay_s, delivery_id, owner),
+            )
+
+        await self._run(q)
 
     async def finish(self, delivery_id: str, error: str | None = None) -> None:
         """Mark a delivery done; its id is kept for dedupe, its body dropped later."""
@@ -443,23 +576,18 @@ class SqliteStore:
             self._schedule_move()
 
     async def pending(self, limit: int = 100) -> list[StoredDelivery]:
-        """Return unfinished deliveries whose lease is free or expired."""
+        """Return unfinished deliveries (leased or not), oldest first."""
 
-        prune = time.monotonic() - self._pruned_at >= self._prune_interval_s
-        if prune:
-            self._pruned_at = time.monotonic()
+        maintain = self._maintenance(force=True)
 
         def q(c: sqlite3.Connection) -> list[StoredDelivery]:
-            if prune:
-                _prune(c, time.time())
-            c.execute(_DROP_FINISHED_BODIES, (time.time() - BODY_GRACE_S,))
+            maintain(c)
             rows = c.execute(
                 "SELECT d.id, d.event, b.body, d.received_at, d.attempts"
                 " FROM deliveries d JOIN bodies b ON b.id = d.id"
                 " WHERE d.finished_at IS NULL"
-                " AND (d.owner IS NULL OR d.lease_until <= ?)"
                 " ORDER BY d.received_at LIMIT ?",
-                (time.time(), limit),
+                (limit,),
             ).fetchall()
             return [StoredDelivery(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
 
@@ -487,6 +615,64 @@ class SqliteStore:
             return str(row[0])
 
         return await self._run(q)
+
+    def _maintenance(self, *, force: bool) -> Callable[[sqlite3.Connection], None]:
+        """Return what is due of the upkeep, to run inside the next transaction.
+
+        Finished deliveries' bodies are dropped in bulk (at most every
+        BODY_GRACE_S from `take`), expired rows pruned hourly.
+        """
+        now = time.monotonic()
+        prune = now - self._pruned_at >= self._prune_interval_s
+        drop = force or now - self._dropped_at >= BODY_GRACE_S
+        if prune:
+            self._pruned_at = now
+        if drop:
+            self._dropped_at = now
+
+        def run(c: sqlite3.Connection) -> None:
+            if prune:
+                _prune(c, time.time())
+            if drop:
+                c.execute(_DROP_FINISHED_BODIES, (time.time() - BODY_GRACE_S,))
+
+        return run
+
+    async def depth(self) -> int:
+        """Return how many deliveries are unfinished."""
+
+        def q(c: sqlite3.Connection) -> int:
+            row = c.execute(
+                "SELECT count(*) FROM deliveries WHERE finished_at IS NULL"
+            ).fetchone()
+            return int(row[0])
+
+        # Under the move lock no row is both journaled and in the database.
+        async with self._move_lock:
+            journaled = sum(1 for e in self._entries.values() if e.finished_at is None)
+            return journaled + await self._run(q)
+
+    async def get_mark(self, name: str) -> str | None:
+        """Return the named value, if set."""
+
+        def q(c: sqlite3.Connection) -> str | None:
+            row = c.execute("SELECT value FROM marks WHERE name = ?", (name,))
+            found = row.fetchone()
+            return None if found is None else str(found[0])
+
+        return await self._run(q)
+
+    async def set_mark(self, name: str, value: str) -> None:
+        """Record the named value."""
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO marks (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+        await self._run(q)
 
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
         """Return the check run id recorded for (repo, head_sha), if any."""
@@ -635,6 +821,26 @@ def _prune(c: sqlite3.Connection, now: float) -> None:
     c.execute(
         "DELETE FROM pull_feedback WHERE updated_at < ?", (now - PULL_FEEDBACK_TTL_S,)
     )
+
+
+def _free_dead_owners(conn: sqlite3.Connection) -> None:
+    """Release the leases of processes that died: a restart resumes their work now.
+
+    Without this a killed instance's deliveries wait out their visibility
+    timeout after a restart.
+    """
+    host = socket.gethostname()
+    owners = conn.execute(
+        "SELECT DISTINCT owner FROM deliveries"
+        " WHERE owner IS NOT NULL AND finished_at IS NULL"
+    ).fetchall()
+    for (owner,) in owners:
+        if owner_is_dead(owner, host):
+            conn.execute(
+                "UPDATE deliveries SET owner = NULL, lease_until = 0"
+                " WHERE owner = ? AND finished_at IS NULL",
+                (owner,),
+            )
 
 
 def _replay(conn: sqlite3.Connection, path: str) -> int:

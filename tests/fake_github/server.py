@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import json
@@ -18,7 +19,7 @@ FAKE_KEY: Final = web.AppKey("fake_github", FakeGitHub)
 API_VERSION: Final = "2022-11-28"
 # Route modules, each exposing add_routes(routes, fake); optional ones are
 # loaded when their file exists (written by other engineers).
-ROUTE_MODULES: Final = ("apps", "repos", "checks", "pulls", "git_data")
+ROUTE_MODULES: Final = ("apps", "repos", "checks", "pulls", "git_data", "hooks")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -96,6 +97,14 @@ def _middleware(fake: FakeGitHub) -> Any:
         denied = _check_auth(fake, request)
         if denied is not None:
             return denied
+        latency = fake.extra.get("latency_s")  # a slow GitHub: work stays in flight
+        if latency:
+            await asyncio.sleep(latency)
+        flaky = fake.extra.get("flaky")  # (random.Random, share of 502 answers)
+        if flaky is not None and flaky[0].random() < flaky[1]:
+            response = error(502, "injected flakiness")
+            response.headers["x-github-request-id"] = "FAKE:0502"
+            return response
         fault = fake.take_fault(request.method, request.path)
         if fault is not None:
             response = error(fault.status, "injected failure")

@@ -98,7 +98,7 @@ async def bot(
         crates_index_url=index.url,
     )
     store = SqliteStore.open(str(tmp_path / "store.sqlite3"))
-    app = create_app(settings, store=store)
+    app = create_app(settings, store=store, recovery_interval_s=0)  # no listing
     app[OPTIONS_KEY] = Options(sleep=Sleeps())
     yield await aiohttp_client(app)
     await store.close()

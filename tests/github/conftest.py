@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
@@ -17,7 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
 from bot.github.runner import OPTIONS_KEY, Options
-from bot.server import RUNTIME_KEY, create_app, drain, sign
+from bot.queue import RetryPolicy
+from bot.server import RUNTIME_KEY, STORE_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.conftest import Sleeps
@@ -117,9 +119,27 @@ async def bot(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> TestClient[Any, Any]:
     """Return a client of the real server (create_app) wired to the fake."""
-    app = create_app(settings, store=store)
+    # Transient failures are retried after 10 ms, 20 ms (not 15 s, 30 s); no
+    # missed-delivery recovery (tests/github/test_recovery.py turns it on).
+    app = create_app(
+        settings, store=store, retry=TEST_RETRY, poll_s=0.01, recovery_interval_s=0
+    )
     app[OPTIONS_KEY] = options
     return await aiohttp_client(app)
+
+
+TEST_RETRY = RetryPolicy(base_s=0.01, max_attempts=3)
+
+
+async def settled(app: web.Application) -> None:
+    """Wait until every recorded delivery is finished, retries included."""
+    async with asyncio.timeout(60):
+        while True:
+            await drain(app, 60)
+            if not await app[STORE_KEY].depth():
+                break
+            await asyncio.sleep(0.01)  # a retry waits out its backoff
+    assert not app[RUNTIME_KEY].tasks
 
 
 def load_payload(name: str) -> dict[str, Any]:
@@ -221,8 +241,7 @@ def deliver(bot: TestClient[Any, Any], fake_github: FakeGitHub) -> Deliver:
         )
         app = bot.server.app
         assert app is not None
-        await drain(app, 60)
-        assert not app[RUNTIME_KEY].tasks
+        await settled(app)
         return resp
 
     return post  # type: ignore[return-value]

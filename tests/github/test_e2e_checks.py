@@ -225,7 +225,32 @@ async def test_tree_5xx_persisting_gives_neutral_run_with_reason(
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["conclusion"] == "neutral"
     assert "HTTP 503" in run["output"]["summary"]
-    assert len(fake_github.calls("GET", "/git/trees/")) == 3
+    # Three requests per attempt (the client's own retries), three attempts
+    # of the delivery (TEST_RETRY) before the failure is published.
+    assert len(fake_github.calls("GET", "/git/trees/")) == 9
+    assert_clean(fake_github)
+
+
+async def test_transient_failure_says_retrying_then_the_true_verdict(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    # Completing the run fails on every try of the first attempt.
+    fake_github.fail("PATCH", "/check-runs/", 502, times=3)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    want = check_run_output(analyse(folder_files(RIPGREP)))
+    assert (run["status"], run["conclusion"]) == ("completed", want.conclusion)
+    assert run["output"]["title"] == want.title
+    retrying = [
+        c.body
+        for c in fake_github.calls("PATCH", "/check-runs/")
+        if c.body.get("output", {}).get("title") == "retrying"
+    ]
+    assert len(retrying) == 1
+    assert retrying[0]["status"] == "in_progress"
+    assert "HTTP 502" in retrying[0]["output"]["summary"]
+    assert len(fake_github.calls("POST", "/check-runs")) == 1
     assert_clean(fake_github)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.server import RUNTIME_KEY, sign
+from bot.server import drain, sign
 from tests.paths import FIXTURES
 
 WEBHOOKS = FIXTURES / "webhooks"
@@ -57,13 +57,12 @@ class Recorder:
 
 
 async def settle(app: web.Application) -> None:
-    """Wait until the app's background tasks are done."""
-    while app[RUNTIME_KEY].tasks:
-        await asyncio.gather(*app[RUNTIME_KEY].tasks, return_exceptions=True)
+    """Wait until the app's consumers have taken and processed all they can."""
+    await drain(app, 30)
 
 
 async def calls(recorder: Recorder, n: int) -> None:
-    """Wait until `recorder` has been called `n` times (work resumed by a sweep)."""
+    """Wait until `recorder` has been called `n` times (by any consumer)."""
     async with asyncio.timeout(30):
         while len(recorder.events) < n:
             recorder.called.clear()

@@ -1,16 +1,18 @@
-"""The Store contract, run against SQLite and Redis (fakeredis)."""
+"""The Store contract (a queue with leases), run against SQLite and a real Redis."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import fakeredis
 import pytest
 
 from bot.store import (
@@ -21,6 +23,7 @@ from bot.store import (
     Store,
     StoreError,
     open_store,
+    owner_is_dead,
 )
 from bot.store.journal import (
     AddRecord,
@@ -49,7 +52,9 @@ async def any_store(
     if request.param == "sqlite":
         s = SqliteStore.open(str(tmp_path / "s.sqlite3"))
     else:
-        s = RedisStore(fakeredis.FakeAsyncRedis(max_connections=1000))
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        s = RedisStore.from_url(url, prefix=prefix)
     yield s
     await s.close()
 
@@ -65,55 +70,116 @@ async def test_add_delivery_dedupes(any_store: Store) -> None:
     assert not await any_store.add_delivery("a", "push", BODY)
 
 
-async def test_claim_excludes_other_owners(any_store: Store) -> None:
+async def test_take_leases_the_oldest_to_one_owner(any_store: Store) -> None:
+    assert await any_store.add_delivery("a", "push", BODY)
+    assert await any_store.add_delivery("b", "check_suite", b"{}")
+    first = await any_store.take("one", 60)
+    assert first is not None
+    assert (first.delivery_id, first.event, first.body, first.attempts) == (
+        "a",
+        "push",
+        BODY,
+        1,
+    )
+    assert not first.taken_over
+    second = await any_store.take("two", 60)
+    assert second is not None
+    assert (second.delivery_id, second.body) == ("b", b"{}")
+    assert await any_store.take("three", 60) is None  # both leased
+    assert [d.delivery_id for d in await any_store.pending()] == ["a", "b"]
+    assert await any_store.depth() == 2
+    await any_store.finish("a")
+    await any_store.finish("b", "RuntimeError")
+    assert await any_store.take("three", 60) is None  # finished: never redone
+    assert await any_store.depth() == 0
+
+
+async def test_expired_lease_is_taken_over(any_store: Store) -> None:
+    assert await any_store.add_delivery("a", "push", BODY)
+    # Every consumer of one store uses the same visibility timeout.
+    assert await any_store.take("dead-consumer", 0.1) is not None
+    assert await any_store.take("other", 0.1) is None
+    await asyncio.sleep(0.25)
+    got = await any_store.take("other", 0.1)
+    assert got is not None
+    assert (got.delivery_id, got.body, got.attempts) == ("a", BODY, 2)
+    assert got.taken_over
+    assert not await any_store.renew("a", "dead-consumer", 0.1)  # lost it
+    assert await any_store.renew("a", "other", 0.1)
+    await any_store.finish("a")
+    await asyncio.sleep(0.25)
+    assert await any_store.take("dead-consumer", 0.1) is None
+
+
+async def test_expired_lease_in_the_database_is_taken_over(tmp_path: Path) -> None:
+    store = SqliteStore.open(str(tmp_path / "db.sqlite3"))
+    assert await store.add_delivery("a", "push", BODY)
+    assert await store.take("dead-consumer", 0.1) is not None
+    await store.flush()  # the lease now lives in the row
+    await asyncio.sleep(0.25)
+    got = await store.take("other", 60)
+    assert got is not None
+    assert (got.delivery_id, got.body, got.attempts, got.taken_over) == (
+        "a",
+        BODY,
+        2,
+        True,
+    )
+    await store.release("a", "other", 0.0)
+    again = await store.take("third", 60)
+    assert again is not None
+    assert not again.taken_over  # released, not abandoned
+    await store.close()
+
+
+async def test_renewed_lease_is_kept(any_store: Store) -> None:
+    assert await any_store.add_delivery("a", "push", BODY)
+    assert await any_store.take("one", 0.3) is not None
+    for _ in range(4):
+        await asyncio.sleep(0.1)
+        assert await any_store.renew("a", "one", 0.3)
+    assert await any_store.take("two", 0.3) is None
+    assert not await any_store.renew("a", "two", 0.3)
+    assert not await any_store.renew("unknown", "one", 60)
+
+
+async def test_release_with_a_delay(any_store: Store) -> None:
     assert await any_store.add_delivery("a", "push", BODY)
     assert await any_store.add_delivery("b", "push", BODY)
-    assert await any_store.claim("a", "one", 60)
-    assert not await any_store.claim("a", "two", 60)
-    assert await any_store.claim("a", "one", 60)  # renewal by the holder
-    assert [d.delivery_id for d in await any_store.pending()] == ["b"]
-    assert await any_store.claim("a", "one", 0)  # give it back
-    assert [d.delivery_id for d in await any_store.pending()] == ["a", "b"]
-    assert await any_store.claim("a", "two", 60)
-    assert (await any_store.pending())[0].delivery_id == "b"
+    assert (await any_store.take("one", 60)) is not None
+    await any_store.release("a", "one", 0.3)
+    got = await any_store.take("one", 60)
+    assert got is not None
+    assert got.delivery_id == "b"  # "a" waits out its delay
+    await any_store.release("b", "one", 0.0)  # at once
+    again = await any_store.take("two", 60)
+    assert again is not None
+    assert (again.delivery_id, again.attempts, again.taken_over) == ("b", 2, False)
+    assert await any_store.take("two", 60) is None
+    await asyncio.sleep(0.4)
+    late = await any_store.take("two", 60)
+    assert late is not None
+    assert (late.delivery_id, late.body, late.attempts) == ("a", BODY, 2)
+    assert await any_store.depth() == 2
 
 
-async def test_claim_unknown_or_finished_fails(any_store: Store) -> None:
-    assert not await any_store.claim("nope", "one", 60)
+async def test_release_by_another_owner_is_ignored(any_store: Store) -> None:
     assert await any_store.add_delivery("a", "push", BODY)
-    await any_store.finish("a", "RuntimeError")
-    assert not await any_store.claim("a", "one", 60)
+    assert await any_store.take("one", 60) is not None
+    await any_store.release("a", "intruder", 0.0)
+    assert await any_store.take("two", 60) is None
 
 
-async def test_expired_lease_is_pending_again(any_store: Store) -> None:
+async def test_seen_and_marks(any_store: Store) -> None:
+    assert not await any_store.seen("a")
     assert await any_store.add_delivery("a", "push", BODY)
-    assert await any_store.claim("a", "dead-instance", 0.05)
-    assert await any_store.pending() == []
-    await asyncio.sleep(0.2)
-    [d] = await any_store.pending()
-    assert d.delivery_id == "a"
-    assert d.attempts == 1
-    assert await any_store.claim("a", "new-instance", 60)
-
-
-async def test_add_delivery_leased_to_owner(any_store: Store) -> None:
-    assert await any_store.add_delivery("a", "push", BODY, owner="me", lease_s=60)
-    assert not await any_store.add_delivery("a", "push", BODY, owner="me", lease_s=60)
-    assert await any_store.pending() == []  # leased: no other instance takes it
-    assert not await any_store.claim("a", "other", 60)
-    assert await any_store.claim("a", "me", 60)  # the holder may renew
-    assert await any_store.claim("a", "me", 0)  # and give it back
-    [d] = await any_store.pending()
-    assert (d.delivery_id, d.body, d.attempts) == ("a", BODY, 1)
-
-
-async def test_add_delivery_lease_expires(any_store: Store) -> None:
-    assert await any_store.add_delivery("a", "push", BODY, owner="dead", lease_s=0.05)
-    assert await any_store.pending() == []
-    await asyncio.sleep(0.2)
-    [d] = await any_store.pending()
-    assert d.delivery_id == "a"
-    assert await any_store.claim("a", "new-instance", 60)
+    assert await any_store.seen("a")
+    await any_store.finish("a")
+    assert await any_store.seen("a")
+    assert await any_store.get_mark("recovery") is None
+    await any_store.set_mark("recovery", "2026-12-05T09:00:00Z")
+    await any_store.set_mark("recovery", "2026-12-05T10:00:00Z")
+    assert await any_store.get_mark("recovery") == "2026-12-05T10:00:00Z"
 
 
 async def test_pending_limit_and_order(any_store: Store) -> None:
@@ -121,24 +187,6 @@ async def test_pending_limit_and_order(any_store: Store) -> None:
         assert await any_store.add_delivery(f"d{i}", "push", BODY)
     got = await any_store.pending(limit=3)
     assert [d.delivery_id for d in got] == ["d0", "d1", "d2"]
-
-
-async def test_pending_steps_over_many_leased(any_store: Store) -> None:
-    # More leased deliveries ahead than one page of the pending set holds.
-    for i in range(450):
-        leased = i < 300
-        assert await any_store.add_delivery(
-            f"d{i:03d}",
-            "push",
-            BODY,
-            owner="elsewhere" if leased else None,
-            lease_s=600 if leased else 0,
-        )
-        await asyncio.sleep(0)  # distinct arrival order
-    got = await any_store.pending(limit=100)
-    assert [d.delivery_id for d in got] == [f"d{i:03d}" for i in range(300, 400)]
-    assert all(d.body == BODY for d in got)
-    assert [d.delivery_id for d in await any_store.pending(limit=1)] == ["d300"]
 
 
 async def test_check_runs(any_store: Store) -> None:
@@ -186,14 +234,20 @@ async def test_results_latest_per_repo(any_store: Store) -> None:
 
 async def test_concurrent_use(any_store: Store) -> None:
     async def one(i: int) -> bool:
-        ok = await any_store.add_delivery(f"c{i % 50}", "push", BODY)
-        if ok:
-            assert await any_store.claim(f"c{i % 50}", "me", 60)
-            await any_store.finish(f"c{i % 50}")
-        return ok
+        return await any_store.add_delivery(f"c{i % 50}", "push", BODY)
+
+    async def consume(owner: str) -> list[str]:
+        got: list[str] = []
+        while (d := await any_store.take(owner, 60)) is not None:
+            got.append(d.delivery_id)
+            await any_store.finish(d.delivery_id)
+        return got
 
     results = await asyncio.gather(*(one(i) for i in range(200)))
     assert sum(results) == 50
+    taken = await asyncio.gather(*(consume(f"c{n}") for n in range(4)))
+    everything = [i for part in taken for i in part]
+    assert sorted(everything) == sorted(f"c{i}" for i in range(50))  # once each
     assert await any_store.pending() == []
 
 
@@ -306,7 +360,8 @@ from bot.store.sqlite import (
 async def main() -> None:
     store = SqliteStore.open(sys.argv[1])
     body = open(sys.argv[2], "rb").read()
-    assert await store.add_delivery("k1", "push", body, owner="dead", lease_s=0.0)
+    assert await store.add_delivery("k1", "push", body)
+    assert await store.take("dead", 600) is not None  # a lease in memory only
     assert await store.add_delivery("k2", "push", body)
     await store.finish("k2", "boom")
     os.kill(os.getpid(), signal.SIGKILL)  # no close, no move into the database
@@ -328,6 +383,10 @@ async def test_sqlite_journaled_delivery_survives_process_kill(tmp_path: Path) -
     assert journal_files(path) == [(1, Path(path + ".ingress.1"))]
     [d] = await store.pending()
     assert (d.delivery_id, d.event, d.body) == ("k1", "push", BODY)
+    # The dead process's lease died with it: taken at once, not after 600 s.
+    taken = await store.take("restarted", 60)
+    assert taken is not None
+    assert taken.delivery_id == "k1"
     # Both ids still dedupe; the finished one keeps its error.
     assert not await store.add_delivery("k1", "push", BODY)
     assert not await store.add_delivery("k2", "push", BODY)
@@ -359,7 +418,8 @@ async def test_sqlite_journal_torn_tail_is_ignored(tmp_path: Path) -> None:
 async def test_sqlite_finish_while_moving_is_kept(tmp_path: Path) -> None:
     path = str(tmp_path / "m.sqlite3")
     store = SqliteStore.open(path, threaded=True)
-    assert await store.add_delivery("a", "push", BODY, owner="me", lease_s=60)
+    assert await store.add_delivery("a", "push", BODY)
+    assert await store.take("me", 60) is not None
     moving = asyncio.ensure_future(store.flush())
     await asyncio.sleep(0)  # the move has taken "a" as unfinished
     await store.finish("a")
@@ -454,6 +514,52 @@ async def test_sqlite_body_cleanup_reads_only_the_bodies(tmp_path: Path) -> None
     assert any("SCAN bodies" in d for d in details), details
     assert not any("SCAN d" in d or "SCAN deliveries" in d for d in details), details
     await store.close()
+
+
+def _dead_pid() -> int:
+    """Return the id of a process that has exited (and been reaped)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return int(proc.stdout)
+
+
+def test_owner_is_dead() -> None:
+    host = socket.gethostname()
+    assert owner_is_dead(f"{host}:{_dead_pid()}:abcd", host)
+    assert not owner_is_dead(f"{host}:{os.getpid()}:abcd", host)  # alive
+    assert not owner_is_dead(f"other-host:{_dead_pid()}:abcd", host)  # unknowable
+    assert not owner_is_dead("dead-consumer", host)
+    assert not owner_is_dead(f"{host}:1:abcd", host)  # init: not ours to signal
+
+
+async def test_restart_frees_a_dead_local_process_lease(
+    any_store: Store, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    dead = f"{socket.gethostname()}:{_dead_pid()}:abcd"
+    alive = f"{socket.gethostname()}:{os.getpid()}:abcd"
+    assert await any_store.add_delivery("a", "push", BODY)
+    assert await any_store.add_delivery("b", "push", BODY)
+    assert await any_store.take(dead, 600) is not None
+    assert await any_store.take(alive, 600) is not None
+    # A new process opens the same store: the dead one's lease is freed.
+    again: Store
+    if isinstance(any_store, SqliteStore):
+        await any_store.flush()
+        again = SqliteStore.open(str(tmp_path / "s.sqlite3"))
+    else:
+        again = RedisStore.from_url(
+            request.getfixturevalue("redis_url"),
+            prefix=request.getfixturevalue("redis_prefix"),
+        )
+    got = await again.take("restarted", 600)
+    assert got is not None
+    assert (got.delivery_id, got.attempts) == ("a", 2)
+    assert await again.take("restarted", 600) is None  # "b" is a live one's
+    await again.close()
 
 
 async def test_claim_payload_owner_and_window(any_store: Store) -> None:

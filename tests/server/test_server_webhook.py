@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
+import gidgethub
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from bot.queue import RetryPolicy
 from bot.server import (
     RUNTIME_KEY,
     STORE_KEY,
     create_app,
-    resume_pending,
     sign,
     verify_signature,
 )
@@ -297,27 +300,22 @@ async def test_concurrency_is_bounded(
 
 
 async def gated_app(  # type: ignore[no-untyped-def]
-    aiohttp_client, settings: Settings, store: SqliteStore, **bounds: int
+    aiohttp_client, settings: Settings, store: SqliteStore, **options: Any
 ) -> tuple[web.Application, TestClientT, asyncio.Event, Recorder]:
-    """Return an app whose handler waits on a gate, with queue `bounds`.
-
-    Its sweep interval is an hour: only finished work can wake the sweep.
-    """
+    """Return an app whose handler waits on a gate, with these create_app options."""
     gate = asyncio.Event()
     blocked = Recorder(gate=gate)
-    app = create_app(
-        settings, store=store, handler=blocked, sweep_interval_s=3600, **bounds
-    )
+    app = create_app(settings, store=store, handler=blocked, **options)
     client = await aiohttp_client(app)
     await settle(app)
     return app, client, gate, blocked
 
 
-async def test_burst_beyond_the_queue_waits_in_the_store(
+async def test_burst_beyond_the_consumers_waits_in_the_store(
     aiohttp_client, settings: Settings, store: SqliteStore
 ) -> None:
     app, client, gate, blocked = await gated_app(
-        aiohttp_client, settings, store, max_queued=4
+        aiohttp_client, settings, store, consumers=4
     )
     rt = app[RUNTIME_KEY]
     for i in range(12):
@@ -328,10 +326,9 @@ async def test_burst_beyond_the_queue_waits_in_the_store(
         assert resp.status == 202
         assert (await resp.json())["status"] == "accepted"
         assert len(rt.active) <= 4
+    await calls(blocked, 4)
     assert rt.queued_bytes == 4 * len(distinct(BODY, 0))
-    text = await (await client.get("/metrics")).text()
-    assert "musl_check_deliveries_deferred_total 8.0" in text
-    assert len(await store.pending(limit=100)) == 8  # recorded, free to take
+    assert len(await store.pending(limit=100)) == 12  # all recorded, 4 taken
     gate.set()
     await calls(blocked, 12)
     await settle(app)
@@ -343,7 +340,7 @@ async def test_burst_beyond_the_queue_waits_in_the_store(
     assert await store.pending() == []
 
 
-async def test_queue_bounded_by_bytes_but_one_always_fits(
+async def test_bodies_in_memory_bounded_but_one_always_fits(
     aiohttp_client, settings: Settings, store: SqliteStore
 ) -> None:
     app, client, gate, blocked = await gated_app(
@@ -355,6 +352,9 @@ async def test_queue_bounded_by_bytes_but_one_always_fits(
             "/webhook", data=body, headers=headers(body, delivery=f"y{i}")
         )
         assert resp.status == 202
+    await calls(blocked, 1)
+    for _ in range(50):
+        await asyncio.sleep(0)
     assert app[RUNTIME_KEY].active == {"y0"}  # bigger than the bound, yet taken
     gate.set()
     await calls(blocked, 3)
@@ -377,7 +377,7 @@ async def test_restart_resumes_accepted_delivery(
     )
     assert resp.status == 202
     await stuck.called.wait()
-    await client1.close()
+    await client1.close()  # the work is cancelled and handed back
     await first_store.close()
     assert stuck.events[0].delivery_id == "r1"
 
@@ -397,62 +397,166 @@ async def test_restart_resumes_accepted_delivery(
     await second_store.close()
 
 
-async def test_resume_skips_active_and_finishes_unreadable(
+async def test_unreadable_stored_body_is_finished(
     aiohttp_client, settings: Settings, store: SqliteStore, recorder: Recorder
 ) -> None:
+    assert await store.add_delivery("bad", "push", b"not json")
     client = await client_for(aiohttp_client, settings, store, recorder)
     await settle(client.app)
-    assert await store.add_delivery("bad", "push", b"not json")
-    assert await store.add_delivery("busy", "push", BODY)
-    client.app[RUNTIME_KEY].active.add("busy")
-    assert await resume_pending(client.app) == 0
-    pending = await store.pending()
-    assert [d.delivery_id for d in pending] == ["busy"]
     assert recorder.events == []
+    assert await store.pending() == []
+    text = await (await client.get("/metrics")).text()
+    assert 'musl_check_delivery_failures_total{reason="unreadable"} 1.0' in text
 
 
-async def test_leased_elsewhere_not_processed(
+async def test_taken_elsewhere_not_processed(
     aiohttp_client, settings: Settings, store: SqliteStore, recorder: Recorder
 ) -> None:
     assert await store.add_delivery("other", "push", BODY)
-    assert await store.claim("other", "another-instance", 600)
+    taken = await store.take("another-instance", 600)
+    assert taken is not None
     client = await client_for(aiohttp_client, settings, store, recorder)
     await settle(client.app)
     assert recorder.events == []
     assert client.app[STORE_KEY] is store
 
 
-async def test_store_opened_from_settings_url(
-    aiohttp_client, settings: Settings, recorder: Recorder, tmp_path: Path
+async def test_dead_consumers_delivery_taken_over(
+    aiohttp_client, settings: Settings, store: SqliteStore, recorder: Recorder
 ) -> None:
-    client = await aiohttp_client(create_app(settings, handler=recorder))
+    assert await store.add_delivery("left", "push", BODY)
+    assert await store.take("dead-consumer", 0.2) is not None
+    app = create_app(settings, store=store, handler=recorder, poll_s=0.05)
+    client = await aiohttp_client(app)
+    await calls(recorder, 1)
+    await settle(app)
+    assert [e.delivery_id for e in recorder.events] == ["left"]
+    assert await store.pending() == []
+    text = await (await client.get("/metrics")).text()
+    assert "musl_check_deliveries_resumed_total 1.0" in text
+    assert "musl_check_deliveries_taken_over_total 1.0" in text
+
+
+async def test_lease_renewed_while_the_work_runs(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    app, client, gate, blocked = await gated_app(
+        aiohttp_client, settings, store, visibility_s=0.15, poll_s=0.05
+    )
+    resp = await client.post(
+        "/webhook", data=BODY, headers=headers(BODY, delivery="long")
+    )
+    assert resp.status == 202
+    await calls(blocked, 1)
+    await asyncio.sleep(0.6)  # four visibility timeouts: renewed all along
+    assert await store.take("another-instance", 60) is None
+    gate.set()
+    await settle(app)
+    assert len(blocked.events) == 1
+    assert await store.pending() == []
+
+
+async def test_transient_failure_goes_back_on_the_queue(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    flaky = Recorder(error=gidgethub.GitHubBroken(HTTPStatus.BAD_GATEWAY))
+    app = create_app(
+        settings,
+        store=store,
+        handler=flaky,
+        poll_s=0.02,
+        retry=RetryPolicy(base_s=0.05, max_attempts=5),
+    )
+    client = await aiohttp_client(app)
     resp = await client.post("/webhook", data=BODY, headers=headers(BODY))
     assert resp.status == 202
-    await settle(client.app)
-    assert (tmp_path / "db" / "musl-check.sqlite3").exists()
-    assert len(recorder.events) == 1
+    await calls(flaky, 2)
+    flaky.error = None  # GitHub is back
+    await calls(flaky, 3)
+    await settle(app)
+    assert await store.pending() == []
+    await store.flush()
+    rows = store._conn.execute("SELECT error, attempts FROM deliveries").fetchall()
+    assert rows == [(None, 3)]
+    text = await (await client.get("/metrics")).text()
+    assert "musl_check_deliveries_retried_total 2.0" in text
+    assert 'musl_check_delivery_failures_total{reason="transient"} 2.0' in text
+    assert 'musl_check_deliveries_failed_total{event="pull_request"}' not in text
 
 
-async def test_accepted_delivery_is_leased_before_the_answer(
+async def test_transient_failure_final_after_the_last_attempt(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    down = Recorder(error=gidgethub.GitHubBroken(HTTPStatus.SERVICE_UNAVAILABLE))
+    app = create_app(
+        settings,
+        store=store,
+        handler=down,
+        poll_s=0.02,
+        retry=RetryPolicy(base_s=0.01, max_attempts=3),
+    )
+    client = await aiohttp_client(app)
+    resp = await client.post("/webhook", data=BODY, headers=headers(BODY))
+    assert resp.status == 202
+    await calls(down, 3)
+    await settle(app)
+    assert await store.pending() == []
+    await store.flush()
+    rows = store._conn.execute("SELECT error, attempts FROM deliveries").fetchall()
+    assert rows == [("GitHub answered HTTP 503", 3)]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        gidgethub.BadRequest(HTTPStatus.NOT_FOUND),
+        gidgethub.BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY),
+    ],
+)
+async def test_permanent_failure_ends_at_once(
+    aiohttp_client,
+    settings: Settings,
+    store: SqliteStore,
+    error: gidgethub.HTTPException,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = Recorder(error=error)
+    app = create_app(
+        settings, store=store, handler=failing, retry=RetryPolicy(base_s=0.01)
+    )
+    client = await aiohttp_client(app)
+    with caplog.at_level(logging.INFO):
+        resp = await client.post("/webhook", data=BODY, headers=headers(BODY))
+        assert resp.status == 202
+        await settle(app)
+    assert len(failing.events) == 1
+    await store.flush()
+    [(reason,)] = store._conn.execute("SELECT error FROM deliveries").fetchall()
+    assert reason == f"GitHub answered HTTP {error.status_code}"
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback
+    text = await (await client.get("/metrics")).text()
+    assert 'musl_check_delivery_failures_total{reason="github"} 1.0' in text
+
+
+async def test_work_timeout_retried_then_final(
     aiohttp_client, settings: Settings, store: SqliteStore
 ) -> None:
     stuck = Recorder(gate=asyncio.Event())
-    client = await client_for(aiohttp_client, settings, store, stuck)
-    resp = await client.post(
-        "/webhook", data=BODY, headers=headers(BODY, delivery="l1")
+    app = create_app(
+        settings,
+        store=store,
+        handler=stuck,
+        poll_s=0.02,
+        work_timeout_s=0.05,
+        retry=RetryPolicy(base_s=0.01, max_attempts=2),
     )
+    client = await aiohttp_client(app)
+    resp = await client.post("/webhook", data=BODY, headers=headers(BODY))
     assert resp.status == 202
-    await stuck.called.wait()
-    # Recorded and leased to this instance in the same write: another instance
-    # sees nothing to resume and cannot take it.
-    assert await store.pending() == []
-    assert not await store.claim("l1", "another-instance", 60)
+    await calls(stuck, 2)
+    await settle(app)
     await store.flush()
-    row = store._conn.execute(
-        "SELECT attempts, owner FROM deliveries WHERE id = 'l1'"
-    ).fetchone()
-    assert row == (1, client.app[RUNTIME_KEY].owner)
-    assert stuck.gate is not None
-    stuck.gate.set()
-    await settle(client.app)
-    assert await store.pending() == []
+    rows = store._conn.execute("SELECT error, attempts FROM deliveries").fetchall()
+    assert rows == [("the work timed out after 0.05 s", 2)]
+    text = await (await client.get("/metrics")).text()
+    assert 'musl_check_delivery_failures_total{reason="timeout"} 2.0' in text

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import payload
+from bot.github.recovery import recover_missed
 from bot.github.routes import (
     check_run,
     check_suite,
@@ -61,3 +63,12 @@ async def handle(event: Event, app: web.Application) -> None:
         extra={"delivery": event.delivery_id, "event": event.event},
     )
     await router.dispatch(event, gh, app=app)
+
+
+async def recover(app: web.Application) -> int:
+    """Ask GitHub to redeliver what the App missed; return how many (one pass)."""
+    deps = deps_for(app)
+    done = await recover_missed(
+        deps.clients.app_client(), deps.store, now=datetime.now(UTC)
+    )
+    return done.redelivered

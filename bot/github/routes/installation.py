@@ -28,6 +28,7 @@ from gidgethub.sansio import Event
 from bot.github import payload
 from bot.github.client import GitHubClient
 from bot.github.runner import CheckTarget, deps_for, run_check
+from bot.server.state import WORK_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
@@ -204,9 +205,6 @@ async def _check_repository(
 
 
 def _work_time() -> float:
-    # Imported here: bot.server imports the routes.
-    from bot.server import WORK_TIMEOUT_S
-
     return WORK_TIMEOUT_S * SCAN_TIME_SHARE
 
 

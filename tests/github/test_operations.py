@@ -1,0 +1,140 @@
+"""What operators see and what ends the work: timeouts, 401s, backlog, one warning."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.core.analysis import analyse
+from bot.core.render import check_run_output
+from bot.github.runner import OPTIONS_KEY, Options
+from bot.queue import RetryPolicy
+from bot.server import Role, create_app, sign
+from bot.settings import Settings
+from bot.store.sqlite import SqliteStore
+from tests.fake_github import FakeGitHub, folder_files
+from tests.github.conftest import (
+    REPO,
+    RIPGREP_CASE,
+    SECRET,
+    Deliver,
+    adjust,
+    load_payload,
+    settled,
+)
+
+ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+def _signed(data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(data).encode()
+    return body, {
+        "content-type": "application/json",
+        "x-github-event": "check_suite",
+        "x-github-delivery": str(uuid.uuid4()),
+        "x-hub-signature-256": sign(body, SECRET),
+    }
+
+
+@pytest.mark.parametrize("attempts", [1, 5])
+async def test_timed_out_work_never_leaves_its_run_in_progress(
+    attempts: int,
+    fake_github: FakeGitHub,
+    settings: Settings,
+    store: SqliteStore,
+    options: Options,
+    aiohttp_client: ClientMaker,
+) -> None:
+    # Issue 9 item 8: slow GitHub answers run the work past its timeout.
+    sha = fake_github.add_folder(REPO, RIPGREP_CASE)
+    fake_github.extra["latency_s"] = 0.05
+    app = create_app(
+        settings,
+        store=store,
+        poll_s=0.01,
+        work_timeout_s=0.4,
+        retry=RetryPolicy(base_s=0.01, max_attempts=attempts),
+    )
+    app[OPTIONS_KEY] = options
+    client = await aiohttp_client(app)
+    name = "check_suite.requested"
+    body, headers = _signed(
+        adjust(name, load_payload(name), fake_github, repo=REPO, sha=sha)
+    )
+    assert (await client.post("/webhook", data=body, headers=headers)).status == 202
+    await settled(app)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["status"] == "completed"
+    if attempts == 1:  # the last attempt: completed with the reason
+        assert run["conclusion"] == "neutral"
+        assert "timed out after 0.4 s" in run["output"]["summary"]
+    else:  # retried, with the blobs cached: the true verdict replaces it
+        want = check_run_output(analyse(folder_files(RIPGREP_CASE)))
+        assert (run["conclusion"], run["output"]["title"]) == (
+            want.conclusion,
+            want.title,
+        )
+    retrying = [
+        c
+        for c in fake_github.calls("PATCH", "/check-runs/")
+        if (c.body.get("output") or {}).get("title") == "retrying"
+    ]
+    # "retrying" was said while a retry was to come; never on the last one.
+    assert (len(retrying) == 0) == (attempts == 1)
+    text = await (await client.get("/metrics")).text()
+    assert 'musl_check_delivery_failures_total{reason="timeout"}' in text
+
+
+async def test_github_401_makes_health_degraded(
+    fake_github: FakeGitHub, deliver: Deliver, bot: TestClient[Any, Any]
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP_CASE)
+    fake_github.fail("POST", "/access_tokens", 401, times=100)
+    await deliver("check_suite.requested", sha=sha)
+    health = await (await bot.get("/healthz")).json()
+    assert health["status"] == "degraded"
+    assert health["reasons"] == ["GitHub authentication failed (HTTP 401)"]
+    fake_github.faults.clear()
+    await deliver("check_suite.requested", sha=sha)  # credentials work again
+    assert (await (await bot.get("/healthz")).json())["status"] == "ok"
+
+
+async def test_backlog_past_the_bound_makes_health_degraded(
+    settings: Settings, store: SqliteStore, aiohttp_client: ClientMaker
+) -> None:
+    app = create_app(settings, store=store, role=Role.WEB, max_backlog=2)
+    client = await aiohttp_client(app)
+    for _ in range(3):
+        body, headers = _signed({"zen": "Keep it logically awesome."})
+        assert (await client.post("/webhook", data=body, headers=headers)).status == 202
+    health = await (await client.get("/healthz")).json()
+    assert health["status"] == "degraded"
+    assert health["reasons"] == ["backlog of 3 deliveries (bound 2)"]
+    text = await (await client.get("/metrics")).text()
+    assert "musl_check_queue_depth 3.0" in text
+
+
+async def test_a_failing_github_call_logs_one_warning(
+    fake_github: FakeGitHub, deliver: Deliver, caplog: pytest.LogCaptureFixture
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP_CASE)
+    fake_github.fail(
+        "PATCH", "/check-runs/", 422, headers={"x-github-request-id": "ABCD:1234"}
+    )
+    with caplog.at_level(logging.DEBUG):
+        await deliver("check_suite.requested", sha=sha)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    (warning,) = warnings
+    assert warning.exc_info is None  # no traceback
+    assert warning.status == 422  # type: ignore[attr-defined]
+    assert warning.github_request_id  # type: ignore[attr-defined]
+    assert "refused the request body" in warning.hint  # type: ignore[attr-defined]
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert (run["status"], run["conclusion"]) == ("completed", "neutral")
