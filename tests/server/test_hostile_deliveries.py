@@ -330,8 +330,10 @@ async def test_replay_to_another_instance_not_processed(
         await two.close()
         await one_store.close()
         await two_store.close()
-    assert [e.delivery_id for e in one_rec.events] == ["a"]
-    assert two_rec.events == []
+    # Either instance's consumers may take "a" from the shared queue; the
+    # replay "b" is processed by neither.
+    done = [e.delivery_id for e in one_rec.events + two_rec.events]
+    assert done == ["a"]
 
 
 async def test_bodies_read_at_once_share_a_budget(
