@@ -117,6 +117,12 @@ def _middleware(fake: FakeGitHub) -> Any:
         latency = fake.extra.get("latency_s")  # a slow GitHub: work stays in flight
         if latency:
             await asyncio.sleep(latency)
+        # [count, seconds, path part]: the next `count` requests whose path
+        # holds the part stall for `seconds`.
+        slow = fake.extra.get("slow")
+        if slow and slow[0] > 0 and slow[2] in request.path:
+            slow[0] -= 1
+            await asyncio.sleep(slow[1])
         flaky = fake.extra.get("flaky")  # (random.Random, share of 502 answers)
         if flaky is not None and flaky[0].random() < flaky[1]:
             response = error(502, "injected flakiness")
