@@ -158,10 +158,15 @@ async def test_added_repositories_are_checked(
     assert (run["head_sha"], run["status"]) == (head, "completed")
     assert run["conclusion"] == expected(RIPGREP_CASE)[0]
     assert fake_github.runs_for("acme/serde", already) == []  # not added
-    # A redelivery finds the run in the store once the head is known: no
-    # second run, no blob read (tree, repository, head commit only).
+    # The same signed body under a new delivery id is a replay: no request.
     before = len(fake_github.requests)
     await deliver("installation_repositories.added", payload=data)
+    assert len(fake_github.requests) == before
+    # Another delivery adding it finds the run in the store once the head is
+    # known: no second run, no blob read (tree, repository, head commit only).
+    other = copy.deepcopy(data)
+    other["sender"]["id"] += 1
+    await deliver("installation_repositories.added", payload=other)
     assert len(fake_github.runs_for("acme/ripgrep")) == 1
     again = [(r.method, r.path) for r in fake_github.requests[before:]]
     assert again == [
