@@ -15,6 +15,7 @@ DEFAULT_API_URL: Final = "https://api.github.com"
 DEFAULT_CRATES_INDEX_URL: Final = "https://index.crates.io/"
 DEFAULT_STORE_URL: Final = "sqlite:///var/musl-check.sqlite3"
 DEFAULT_PORT: Final = 3000
+DEFAULT_RESCAN_HOURS: Final = 24.0
 # GitHub does not deliver payloads over 25 MB, so nothing bigger is genuine.
 MAX_BODY_BYTES: Final = 25 * 1024 * 1024
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -50,6 +51,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     max_body_bytes: int = MAX_BODY_BYTES
+    # Hours between rescans of every repository's default branch; 0 = never.
+    rescan_hours: float = DEFAULT_RESCAN_HOURS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
                 f"(got {_scheme(store_url)!r})"
             )
         port = _port(env, errors)
+        rescan_hours = _rescan_hours(env, errors)
         log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             errors.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -96,6 +100,7 @@ class Settings:
             port=port,
             log_level=log_level,
             log_format=log_format,
+            rescan_hours=rescan_hours,
         )
 
 
@@ -180,6 +185,23 @@ def _url(env: Mapping[str, str], name: str, default: str, errors: list[str]) -> 
 
 def _scheme(url: str) -> str:
     return url.split(":", 1)[0] if ":" in url else url[:20]
+
+
+def _rescan_hours(env: Mapping[str, str], errors: list[str]) -> float:
+    raw = _get(env, "MUSL_CHECK_RESCAN_HOURS")
+    if raw is None:
+        return DEFAULT_RESCAN_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= 24 * 366:  # also refuses nan and inf
+        errors.append(
+            "MUSL_CHECK_RESCAN_HOURS must be a number of hours from 0 (off)"
+            f" to 8784 (got {raw!r})"
+        )
+        return DEFAULT_RESCAN_HOURS
+    return hours
 
 
 def _port(env: Mapping[str, str], errors: list[str]) -> int:
