@@ -256,3 +256,37 @@ async def rescan(
             store, client_for(installation_id), installation_id, trigger, app=app
         )
     return done
+
+
+async def rescan_command(settings: Any, installation_id: int | None) -> dict[int, int]:
+    """`musl-check rescan`: enqueue every repository into the configured store.
+
+    Running workers sharing the store pick the items up (their feeder looks
+    at the backlog every few seconds); with none running, they wait there.
+    """
+    # Loaded here: the command line imports this module only for `rescan`.
+    import aiohttp
+
+    from bot.github.auth import AppAuth
+    from bot.github.client import ClientFactory
+    from bot.store import open_store
+
+    store = open_store(settings.store_url)
+    try:
+        timeout = aiohttp.ClientTimeout(total=60, connect=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            clients = ClientFactory(
+                session,
+                AppAuth(settings.app_id, settings.private_key),
+                base_url=settings.api_url,
+            )
+            wanted = None if installation_id is None else [installation_id]
+            return await rescan(
+                store,
+                clients.app_client(),
+                clients.installation_client,
+                f"manual-{time.time_ns()}",
+                wanted,
+            )
+    finally:
+        await store.close()
