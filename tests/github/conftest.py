@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.github.auth import AppAuth
 from bot.github import scan
+from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
 from bot.github.runner import OPTIONS_KEY, Options
 from bot.queue import RetryPolicy
@@ -133,7 +133,7 @@ TEST_RETRY = RetryPolicy(base_s=0.01, max_attempts=3)
 
 
 async def settled(app: web.Application, timeout_s: float = 60) -> None:
-    """Wait until every recorded delivery and scan item is finished, retries included."""
+    """Wait until every delivery and scan item is finished, retries included."""
     store = app[STORE_KEY]
     async with asyncio.timeout(timeout_s):
         while True:
