@@ -24,7 +24,7 @@ from bot.core.config import (
     check_config,
     merge_config,
 )
-from bot.core.findings import Report, Verdict
+from bot.core.findings import Report, Verdict, add_problems
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex, index_for
@@ -666,9 +666,6 @@ def _analyse(
             report = deps.options.analyse(snapshot.files, config, entries)
         except Exception as exc:
             raise checks.AnalysisError(type(exc).__name__) from exc
-        if snapshot.problems:
-            report = dataclasses.replace(
-                report, problems=(*report.problems, *snapshot.problems)
-            )
+        report = add_problems(report, snapshot.problems)
         deps.results[key] = report
     return report, config, said

@@ -12,7 +12,15 @@ from typing import Any, Final
 import gidgethub
 from cachetools import LRUCache
 
-from bot.core.scope import CONFIG_PATH, ROOT_LOCKFILE, SKIP_DIRS, shows_rust, wanted
+from bot.core.analysis import lockfiles_needed
+from bot.core.scope import (
+    CONFIG_PATH,
+    ROOT_LOCKFILE,
+    SKIP_DIRS,
+    is_lockfile,
+    shows_rust,
+    wanted,
+)
 from bot.core.sources import Problem
 from bot.github.client import BlobTooLarge, GitHubClient
 
@@ -204,7 +212,8 @@ async def take_snapshot(
     """Return the wanted files at commit `sha`, reading blobs from the cache first.
 
     `on_fetch` is awaited before the first blob request, with whether the tree
-    shows Rust (`Snapshot.rust`).
+    shows Rust (`Snapshot.rust`). Nested lockfiles are read in a second pass,
+    only those a musl build uses (`core.analysis.lockfiles_needed`).
     """
     entries, problems, rust = await list_wanted(gh, owner, repo, sha)
     entries.sort(key=lambda e: read_order(e.path))
@@ -217,27 +226,8 @@ async def take_snapshot(
         entries = entries[:MAX_FILES]
     files: dict[str, bytes] = {}
     shas: dict[str, str] = {}
-    missing: list[_Entry] = []
-    for entry in entries:
-        if entry.size is not None and entry.size > max_file_bytes:
-            problems.append(
-                Problem(
-                    entry.path,
-                    1,
-                    f"{entry.path} is {entry.size} bytes, over the "
-                    f"{max_file_bytes}-byte limit; skipped",
-                )
-            )
-            continue
-        shas[entry.path] = entry.sha
-        cached = blobs.get(entry.sha)
-        if cached is None:
-            missing.append(entry)
-        else:
-            files[entry.path] = cached
-    if missing and on_fetch is not None:
-        await on_fetch(rust)
     gate = asyncio.Semaphore(BLOB_FETCH_CONCURRENCY)
+    announced = on_fetch is None
 
     async def fetch(entry: _Entry) -> None:
         async with gate:
@@ -254,8 +244,42 @@ async def take_snapshot(
         blobs.put(entry.sha, data)
         files[entry.path] = data
 
+    async def read(batch: list[_Entry]) -> int:
+        """Read `batch` (the cache first); return the blob requests made."""
+        nonlocal announced
+        missing: list[_Entry] = []
+        for entry in batch:
+            if entry.size is not None and entry.size > max_file_bytes:
+                problems.append(
+                    Problem(
+                        entry.path,
+                        1,
+                        f"{entry.path} is {entry.size} bytes, over the "
+                        f"{max_file_bytes}-byte limit; skipped",
+                    )
+                )
+                continue
+            shas[entry.path] = entry.sha
+            cached = blobs.get(entry.sha)
+            if cached is None:
+                missing.append(entry)
+            else:
+                files[entry.path] = cached
+        if missing and not announced and on_fetch is not None:
+            announced = True
+            await on_fetch(rust)
+        await asyncio.gather(*(fetch(e) for e in missing))
+        return len(missing)
+
     over: list[_Entry] = []
-    await asyncio.gather(*(fetch(e) for e in missing))
+    # Nested lockfiles come second: only those a musl build uses are read.
+    nested = {e.path: e for e in entries if is_lockfile(e.path)}
+    root = nested.pop(ROOT_LOCKFILE, None)
+    fetched = await read([e for e in entries if e.path not in nested])
+    if nested:
+        listed = [*nested, *([ROOT_LOCKFILE] if root is not None else [])]
+        needed = lockfiles_needed(files, listed)
+        fetched += await read([nested[p] for p in sorted(needed)])
     for entry in sorted(over, key=lambda e: e.path):
         shas.pop(entry.path, None)
         problems.append(
@@ -265,7 +289,7 @@ async def take_snapshot(
                 f"{entry.path} is over the {max_file_bytes}-byte limit; skipped",
             )
         )
-    return Snapshot(sha, files, shas, tuple(problems), len(missing), rust)
+    return Snapshot(sha, files, shas, tuple(problems), fetched, rust)
 
 
 def config_text(snapshot: Snapshot) -> str | None:
