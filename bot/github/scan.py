@@ -30,7 +30,14 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Final
 
 from aiohttp import web
@@ -142,15 +149,23 @@ async def enqueue_listed(
     trigger: str,
     *,
     app: web.Application | None = None,
+    on_page: Callable[[list[Any]], Awaitable[None]] | None = None,
 ) -> int:
-    """List the installation's repositories and enqueue them, page by page."""
+    """List the installation's repositories and enqueue them, page by page.
+
+    `on_page` sees each batch first (the organisation view records them).
+    """
     added = 0
     page: list[Any] = []
     async for repo in list_repositories(gh):
         page.append(repo)
         if len(page) >= ENQUEUE_BATCH:
+            if on_page is not None:
+                await on_page(page)
             added += await enqueue(store, installation_id, page, trigger, app=app)
             page = []
+    if on_page is not None:
+        await on_page(page)
     added += await enqueue(store, installation_id, page, trigger, app=app)
     return added
 

@@ -14,6 +14,7 @@ from typing import Final, cast
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.queue import RetryPolicy
+from bot.server.dashboard import add_dashboard_routes
 from bot.server.ingress import webhook
 from bot.server.logs import configure_logging
 from bot.server.metrics import Metrics
@@ -108,6 +109,7 @@ def create_app(
             app.cleanup_ctx.append(background)
     if role is not Role.WORKER:
         app.router.add_post("/webhook", webhook)
+        add_dashboard_routes(app, settings)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)

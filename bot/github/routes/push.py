@@ -10,8 +10,9 @@ from gidgethub.sansio import Event
 
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
+from bot.github.org_config import ORG_REPO
 from bot.github.reviews import is_at_risk
-from bot.github.runner import NULL_SHA, CheckTarget, run_check
+from bot.github.runner import NULL_SHA, CheckTarget, deps_for, run_check
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
     target = CheckTarget.from_push(data)
+    if target.repo == ORG_REPO:  # the organisation's default config may change
+        deps_for(app).org_configs.forget(target.owner)
     report = await run_check(target, app, quiet=True)
     if report is None or not is_at_risk(report):
         return
@@ -39,6 +42,10 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
         gh, app, target.owner, target.repo, target.head_sha, default
     )
     if result is not None:
+        if result.pull_number is not None:
+            await deps_for(app).store.set_fix_pull(
+                target.installation_id, target.repo_id, result.pull_number
+            )
         logger.info(
             "default branch fix",
             extra={
