@@ -3,8 +3,9 @@
 A 1,000-repository organisation on tests/fake_github (every tenth repository
 a real Rust project from tests/corpus, the rest a small Node project), each
 request delayed by 50 ms as a round trip to GitHub would be. The
-repositories are scanned as the `installation.created` payload names them
-(ids and names only), with no cap and no time budget. Prints requests per
+repositories are queued as the `installation.created` payload names them
+(ids and names only): one scan item each on the server's own queue, fed by
+its feeder and taken by its consumers, as in production. Prints requests per
 repository without Rust (budget 1.2, docs/architecture.md), per Rust project,
 the wall time, and whether every Rust project got its run with the
 conclusion the analysis gives. The scan decides from the tree alone: a
@@ -15,11 +16,14 @@ not a Rust project to it, even if a Dockerfile there builds for musl.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -30,11 +34,8 @@ sys.path.insert(0, str(ROOT))
 from bot.core.analysis import analyse  # noqa: E402
 from bot.core.render import check_run_output  # noqa: E402
 from bot.core.scope import shows_rust  # noqa: E402
-from bot.github.routes.installation import (  # noqa: E402
-    ScanRepository,
-    scan_repositories,
-)
-from bot.server import create_app  # noqa: E402
+from bot.github import scan  # noqa: E402
+from bot.server import create_app, drain  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa: E402
@@ -67,9 +68,30 @@ def pem_pair() -> tuple[str, bytes]:
     return private, public
 
 
+class Outcomes(logging.Handler):
+    """Count the outcome of each scan item from the App's own log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "scan item done":
+            self.counts[str(getattr(record, "outcome", ""))] += 1
+
+
+async def finished(app: web.Application, store: SqliteStore) -> None:
+    """Wait until the scan backlog and the queue are empty and idle."""
+    while True:
+        await drain(app, 3600)
+        if not await store.scan_backlog_size() and not await store.depth():
+            return
+        await asyncio.sleep(0.05)
+
+
 def organisation(
     fake: FakeGitHub, count: int
-) -> tuple[list[ScanRepository], dict[str, str]]:
+) -> tuple[list[dict[str, object]], dict[str, str]]:
     """Add the repositories; return them and each Rust project's expected conclusion."""
     cases = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
     expected: dict[str, str] = {}
@@ -86,7 +108,7 @@ def organisation(
         else:
             files = dict(NODE)
         fake.add_commit(name, files)
-        repos.append(ScanRepository(repo.id, repo.owner, repo.name))
+        repos.append({"id": repo.id, "full_name": repo.full_name})
     return repos, expected
 
 
@@ -109,12 +131,14 @@ async def main(count: int) -> None:
             )
             store = SqliteStore.open(str(Path(tmp) / "bench.sqlite3"))
             app = create_app(settings, store=store)
+            outcomes = Outcomes()
+            logging.getLogger("bot").addHandler(outcomes)
+            logging.getLogger("bot").setLevel(logging.INFO)
             async with TestServer(app):
                 fake.extra["latency_s"] = LATENCY_S
                 start = time.perf_counter()
-                result = await scan_repositories(
-                    app, 1, repos, limit=len(repos), budget_s=24 * 3600
-                )
+                await scan.enqueue(store, 1, repos, "bench", app=app)
+                await finished(app, store)
                 wall = time.perf_counter() - start
             await store.close()
     per_repo: dict[str, int] = {}
@@ -124,7 +148,8 @@ async def main(count: int) -> None:
             per_repo[f"{parts[2]}/{parts[3]}"] = (
                 per_repo.get(f"{parts[2]}/{parts[3]}", 0) + 1
             )
-    plain = [per_repo.get(r.full_name, 0) for r in repos if r.full_name not in expected]
+    names = [str(r["full_name"]) for r in repos]
+    plain = [per_repo.get(n, 0) for n in names if n not in expected]
     rust = [per_repo.get(name, 0) for name in expected]
     runs = {run["repo"]: run for run in fake.check_runs}
     right = sum(
@@ -135,8 +160,8 @@ async def main(count: int) -> None:
     stray = [name for name in runs if name not in expected]
     ms = LATENCY_S * 1000
     print(f"repositories: {count} ({len(expected)} Rust), latency {ms:.0f} ms")
-    outcomes = sorted(result.outcomes.items())
-    print("outcomes: " + ", ".join(f"{k.value} {v}" for k, v in outcomes))
+    counted = sorted(outcomes.counts.items())
+    print("outcomes: " + ", ".join(f"{k} {v}" for k, v in counted))
     print(f"schema violations: {len(fake.violations)}")
     print(f"all requests: {len(fake.requests)}")
     print(f"requests per Rust project: {sum(rust) / len(rust):.2f}")

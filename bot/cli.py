@@ -1,4 +1,4 @@
-"""Command line: `musl-check scan [PATH]`, `serve` and `worker`."""
+"""Command line: `musl-check scan [PATH]`, `serve`, `worker` and `rescan`."""
 
 from __future__ import annotations
 
@@ -236,6 +236,21 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _server_options(worker_p)
+    rescan_p = sub.add_parser(
+        "rescan",
+        help="queue a check of every repository's default branch",
+        description="Queue one scan item per repository of the App's "
+        "installations (or of one) in the store; running workers check them, "
+        "paced by GitHub's rate limit. Needs the App's credentials and "
+        "MUSL_CHECK_STORE, like `serve`.",
+    )
+    rescan_p.add_argument(
+        "--installation",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="only this installation (default: every installation of the App)",
+    )
     report_p = sub.add_parser(
         "report",
         help="print an installation's repository table from the store",
@@ -243,6 +258,33 @@ def _parser() -> argparse.ArgumentParser:
     report_p.add_argument("--installation", type=int, required=True, metavar="ID")
     report_p.add_argument("--format", choices=("text", "csv", "json"), default="text")
     return parser
+
+
+def rescan(installation_id: int | None) -> int:
+    """Queue a scan of every repository; print what was queued."""
+    import asyncio
+
+    import aiohttp
+    import gidgethub
+
+    from bot.github.scan import rescan_command  # the scanner needs no aiohttp
+    from bot.settings import Settings, SettingsError, read_env
+
+    try:
+        settings = Settings.from_env(read_env(os.environ))
+    except SettingsError as err:
+        print(f"musl-check: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        queued = asyncio.run(rescan_command(settings, installation_id))
+    except (gidgethub.HTTPException, aiohttp.ClientError, OSError) as err:
+        # GitHub refused or was out of reach, or the store could not be opened.
+        reason = str(err) or type(err).__name__
+        print(f"musl-check: error: rescan failed: {reason}", file=sys.stderr)
+        return EXIT_FOUND
+    for installation, count in sorted(queued.items()):
+        print(f"installation {installation}: {count} repositories queued")
+    return EXIT_OK
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
@@ -312,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             role = Role.WEB if args.ingress_only else Role.ALL
         return serve(args.host, args.port, role, consumers=max(1, args.consumers))
+    if args.command == "rescan":
+        return rescan(args.installation)
     try:
         if args.command == "report":
             return report(args.installation, args.format)

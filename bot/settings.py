@@ -17,6 +17,7 @@ DEFAULT_WEB_URL: Final = "https://github.com"
 DEFAULT_CRATES_INDEX_URL: Final = "https://index.crates.io/"
 DEFAULT_STORE_URL: Final = "sqlite:///var/musl-check.sqlite3"
 DEFAULT_PORT: Final = 3000
+DEFAULT_RESCAN_HOURS: Final = 24.0
 # GitHub does not deliver payloads over 25 MB, so nothing bigger is genuine.
 MAX_BODY_BYTES: Final = 25 * 1024 * 1024
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -55,6 +56,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     max_body_bytes: int = MAX_BODY_BYTES
+    # Hours between rescans of every repository's default branch; 0 = never.
+    rescan_hours: float = DEFAULT_RESCAN_HOURS
     web_url: str = DEFAULT_WEB_URL
     # The App's user authorization (dashboard sign-in); "" when not configured.
     client_id: str = ""
@@ -90,6 +93,7 @@ class Settings:
             )
         web_url = _url(env, "GITHUB_WEB_URL", DEFAULT_WEB_URL, errors).rstrip("/")
         port = _port(env, errors)
+        rescan_hours = _rescan_hours(env, errors)
         log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             errors.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -123,6 +127,7 @@ class Settings:
             port=port,
             log_level=log_level,
             log_format=log_format,
+            rescan_hours=rescan_hours,
             web_url=web_url,
             client_id=client_id or "",
             client_secret=client_secret or "",
@@ -212,6 +217,23 @@ def _url(env: Mapping[str, str], name: str, default: str, errors: list[str]) -> 
 
 def _scheme(url: str) -> str:
     return url.split(":", 1)[0] if ":" in url else url[:20]
+
+
+def _rescan_hours(env: Mapping[str, str], errors: list[str]) -> float:
+    raw = _get(env, "MUSL_CHECK_RESCAN_HOURS")
+    if raw is None:
+        return DEFAULT_RESCAN_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= 24 * 366:  # also refuses nan and inf
+        errors.append(
+            "MUSL_CHECK_RESCAN_HOURS must be a number of hours from 0 (off)"
+            f" to 8784 (got {raw!r})"
+        )
+        return DEFAULT_RESCAN_HOURS
+    return hours
 
 
 def _port(env: Mapping[str, str], errors: list[str]) -> int:

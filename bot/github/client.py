@@ -139,6 +139,40 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientError | TimeoutError)
 
 
+# Share of an installation's hourly request limit kept for push and
+# pull-request work: the repository scan pauses below it until the limit
+# resets (docs/github.md 3.1).
+RATE_RESERVE_SHARE: Final = 0.2
+
+
+class RateBook:
+    """The latest primary rate-limit headers seen per installation."""
+
+    def __init__(self) -> None:
+        """Start knowing nothing (an unknown installation is not held back)."""
+        self._seen: dict[int, tuple[int, int, float]] = {}
+
+    def note(self, installation_id: int, headers: Mapping[str, str]) -> None:
+        """Record x-ratelimit-limit/remaining/reset from a response."""
+        try:
+            limit = int(headers["x-ratelimit-limit"])
+            remaining = int(headers["x-ratelimit-remaining"])
+            reset = float(headers["x-ratelimit-reset"])
+        except (KeyError, ValueError):
+            return
+        self._seen[installation_id] = (limit, remaining, reset)
+
+    def paused_until(self, installation_id: int, now: float) -> float | None:
+        """Return until when the installation's scan waits (None: it may go on)."""
+        seen = self._seen.get(installation_id)
+        if seen is None:
+            return None
+        limit, remaining, reset = seen
+        if reset <= now or remaining > limit * RATE_RESERVE_SHARE:
+            return None
+        return reset
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """A gidgethub client for one installation (or the App itself)."""
 
@@ -151,11 +185,13 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         cache: EtagCache | None = None,
         sleep: Sleep = asyncio.sleep,
         on_unauthorized: Callable[[], None] | None = None,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         super().__init__(session, USER_AGENT, cache=cache, base_url=base_url)
         self._auth = auth
         self._sleep = sleep
         self._on_unauthorized = on_unauthorized
+        self._on_headers = on_headers  # sees each answer's headers (rate limits)
         self.request_count = 0
 
     async def _request(
@@ -172,6 +208,8 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             status, got, data = await self._bounded(method, url, sent, body, limit)
         else:
             status, got, data = await super()._request(method, url, sent, body)
+        if self._on_headers is not None:
+            self._on_headers(got)
         if status >= 400:
             # A 404 is an answer callers expect and handle (no org config, no
             # such pull request); a transient one is retried (the work logs
@@ -316,6 +354,8 @@ class ClientFactory:
         self._base_url = base_url
         self._sleep = sleep
         self._caches: LRUCache[int, EtagCache] = LRUCache(maxsize=1024)
+        # Each installation's latest rate-limit headers: the scan's pacing.
+        self.rates = RateBook()
 
     def app_client(self) -> GitHubClient:
         """Return a client that authenticates as the App (JWT)."""
@@ -355,6 +395,7 @@ class ClientFactory:
             cache=cache,
             sleep=self._sleep,
             on_unauthorized=lambda: self.auth.forget(installation_id),
+            on_headers=lambda headers: self.rates.note(installation_id, headers),
         )
 
     def forget(self, installation_id: int) -> None:

@@ -41,6 +41,8 @@ from bot.server.work import DRAIN_TIMEOUT_S, RECOVERY_INTERVAL_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
 from bot.store import Store, open_store
 
+# A background context of the GitHub layer (the repository scan).
+Background = Callable[[web.Application], AsyncIterator[None]]
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
 # How aiohttp serves every app of ours (`web.run_app`, and the tests' servers):
 # bodies are never inflated (a Content-Encoding is refused, bot/server/ingress),
@@ -91,6 +93,10 @@ def create_app(
         routes = importlib.import_module("bot.github.routes")
         handler = cast(Handler, routes.handle)
         recover = recover or cast(Recover, routes.recover)
+        # The repository scan's feeder and periodic rescan (bot/github/scan.py).
+        background = cast(Background, routes.scan_ctx)
+    else:
+        background = None
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     app[RUNTIME_KEY] = Runtime(
@@ -114,6 +120,8 @@ def create_app(
     app.cleanup_ctx.append(_session_ctx)
     if role is not Role.WEB:
         app.cleanup_ctx.append(work_ctx)
+        if background is not None:
+            app.cleanup_ctx.append(background)
     if role is not Role.WORKER:
         app.router.add_post("/webhook", webhook)
         add_dashboard_routes(app, settings)

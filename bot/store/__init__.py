@@ -194,6 +194,31 @@ class Store(Protocol):
     ) -> None:
         """Record what was just posted on pull request `number`."""
 
+    async def add_scan_items(
+        self, installation_id: int, items: Sequence[tuple[str, bytes]]
+    ) -> int:
+        """Add (item id, body) to the scan backlog; return how many were new.
+
+        The backlog holds the repository scan items that wait to be moved onto
+        the delivery queue (bot/github/scan.py feeds them in when the queue
+        has room): an id already in the backlog is not added twice.
+        """
+
+    async def scan_backlog(self, limit: int) -> list[tuple[str, int, bytes]]:
+        """Return up to `limit` items (id, installation id, body), oldest first."""
+
+    async def drop_scan_items(self, item_ids: Sequence[str]) -> None:
+        """Remove items from the scan backlog (moved onto the queue, or void)."""
+
+    async def drop_installation_scan(self, installation_id: int) -> int:
+        """Remove every backlog item of an installation; return how many."""
+
+    async def scan_backlog_size(self) -> int:
+        """Return how many scan items wait in the backlog."""
+
+    async def installation_active(self, installation_id: int) -> bool | None:
+        """Return whether an installation is active; None if never recorded."""
+
     async def save_repository_result(self, result: RepositoryResult) -> None:
         """Record a repository's latest default-branch result (keeps its fix PR)."""
 

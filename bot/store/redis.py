@@ -399,6 +399,75 @@ class RedisStore:
                 pipe.sadd(key, installation_id)
             await pipe.execute()
 
+    async def add_scan_items(
+        self, installation_id: int, items: Sequence[tuple[str, bytes]]
+    ) -> int:
+        """Add items to the scan backlog: a sorted set (order) and two hashes.
+
+        The score is a counter, so the backlog keeps the order items came in;
+        `ZADD NX` leaves an id already there where it is.
+        """
+        if not items:
+            return 0
+        start = await self._r.incrby(self._k("scan", "seq"), len(items))
+        first = int(start) - len(items)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.zadd(
+                self._k("scan", "backlog"),
+                {item_id: first + n for n, (item_id, _) in enumerate(items)},
+                nx=True,
+            )
+            for item_id, body in items:
+                pipe.hsetnx(self._k("scan", "bodies"), item_id, body)
+                pipe.hsetnx(self._k("scan", "installation"), item_id, installation_id)
+            replies = await pipe.execute()
+        return int(replies[0])
+
+    async def scan_backlog(self, limit: int) -> list[tuple[str, int, bytes]]:
+        """Return the oldest backlog items."""
+        ids: Any = await self._r.zrange(self._k("scan", "backlog"), 0, limit - 1)
+        if not ids:
+            return []
+        bodies: Any = await self._r.hmget(self._k("scan", "bodies"), ids)
+        owners: Any = await self._r.hmget(self._k("scan", "installation"), ids)
+        return [
+            (_text(i), int(o), bytes(b))
+            for i, o, b in zip(ids, owners, bodies, strict=True)
+            if b is not None and o is not None
+        ]
+
+    async def drop_scan_items(self, item_ids: Sequence[str]) -> None:
+        """Remove items from the scan backlog."""
+        if not item_ids:
+            return
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._k("scan", "backlog"), *item_ids)
+            pipe.hdel(self._k("scan", "bodies"), *item_ids)
+            pipe.hdel(self._k("scan", "installation"), *item_ids)
+            await pipe.execute()
+
+    async def drop_installation_scan(self, installation_id: int) -> int:
+        """Remove an installation's backlog items (one pass over the backlog)."""
+        wanted = str(installation_id).encode()
+        ids = [
+            _text(item_id)
+            async for item_id, owner in self._r.hscan_iter(
+                self._k("scan", "installation"), count=1000
+            )
+            if owner == wanted
+        ]
+        await self.drop_scan_items(ids)
+        return len(ids)
+
+    async def scan_backlog_size(self) -> int:
+        """Return how many items wait in the scan backlog."""
+        return int(await self._r.zcard(self._k("scan", "backlog")))
+
+    async def installation_active(self, installation_id: int) -> bool | None:
+        """Return whether the installation is active (None: never recorded)."""
+        value = await self._r.hget(self._k("installation", installation_id), "active")
+        return None if value is None else _text(value) == "1"
+
     async def get_pull_feedback(self, repo_id: int, number: int) -> PullFeedback | None:
         """Return what was last posted on pull request `number`, if anything."""
         data = await self._r.hgetall(self._k("pull_feedback", repo_id, number))

@@ -161,6 +161,15 @@ CREATE TABLE IF NOT EXISTS marks (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Repository scan items waiting for room on the delivery queue (seq: order).
+CREATE TABLE IF NOT EXISTS scan_backlog (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    installation_id INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scan_backlog_installation
+    ON scan_backlog (installation_id);
 CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY,
     account TEXT NOT NULL,
@@ -772,6 +781,76 @@ class SqliteStore:
             )
 
         await self._run(q)
+
+    async def add_scan_items(
+        self, installation_id: int, items: Sequence[tuple[str, bytes]]
+    ) -> int:
+        """Add items to the scan backlog (ids already there are ignored)."""
+        rows = [(item_id, installation_id, body) for item_id, body in items]
+
+        def q(c: sqlite3.Connection) -> int:
+            before = c.total_changes
+            c.executemany(
+                "INSERT OR IGNORE INTO scan_backlog (id, installation_id, body)"
+                " VALUES (?, ?, ?)",
+                rows,
+            )
+            return c.total_changes - before
+
+        return await self._run(q)
+
+    async def scan_backlog(self, limit: int) -> list[tuple[str, int, bytes]]:
+        """Return the oldest backlog items."""
+
+        def q(c: sqlite3.Connection) -> list[tuple[str, int, bytes]]:
+            rows = c.execute(
+                "SELECT id, installation_id, body FROM scan_backlog"
+                " ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [(r[0], r[1], bytes(r[2])) for r in rows]
+
+        return await self._run(q)
+
+    async def drop_scan_items(self, item_ids: Sequence[str]) -> None:
+        """Remove items from the scan backlog."""
+        ids = [(i,) for i in item_ids]
+
+        def q(c: sqlite3.Connection) -> None:
+            c.executemany("DELETE FROM scan_backlog WHERE id = ?", ids)
+
+        await self._run(q)
+
+    async def drop_installation_scan(self, installation_id: int) -> int:
+        """Remove an installation's backlog items."""
+
+        def q(c: sqlite3.Connection) -> int:
+            cur = c.execute(
+                "DELETE FROM scan_backlog WHERE installation_id = ?",
+                (installation_id,),
+            )
+            return cur.rowcount
+
+        return await self._run(q)
+
+    async def scan_backlog_size(self) -> int:
+        """Return how many items wait in the scan backlog."""
+
+        def q(c: sqlite3.Connection) -> int:
+            return int(c.execute("SELECT COUNT(*) FROM scan_backlog").fetchone()[0])
+
+        return await self._run(q)
+
+    async def installation_active(self, installation_id: int) -> bool | None:
+        """Return whether the installation is active (None: never recorded)."""
+
+        def q(c: sqlite3.Connection) -> bool | None:
+            row = c.execute(
+                "SELECT active FROM installations WHERE id = ?", (installation_id,)
+            ).fetchone()
+            return None if row is None else bool(row[0])
+
+        return await self._run(q)
 
     async def get_pull_feedback(self, repo_id: int, number: int) -> PullFeedback | None:
         """Return what was last posted on pull request `number`, if anything."""

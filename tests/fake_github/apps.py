@@ -1,9 +1,10 @@
-"""Fake App endpoints: the authenticated App, installation access tokens."""
+"""Fake App endpoints: the App, its installations, tokens, installation repositories."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -51,3 +52,51 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         body["id"] = repo.installation_id
         body["app_id"] = fake.app_id
         return web.json_response(body)
+
+    @routes.get("/app/installations")
+    async def installations(request: web.Request) -> web.Response:
+        ids = sorted({r.installation_id for r in fake.repos.values()})
+        items = []
+        for installation_id in ids:
+            body = example("installation")
+            body["id"] = installation_id
+            body["app_id"] = fake.app_id
+            items.append(body)
+        page, links = _page(request, items)
+        return web.json_response(page, headers=links)
+
+    @routes.get("/installation/repositories")
+    async def installation_repositories(request: web.Request) -> web.Response:
+        credential = request.headers.get("authorization", "").partition(" ")[2]
+        installation_id = fake.tokens.get(credential)
+        template = example("installation-token")["repositories"][0]
+        items = []
+        for repo in sorted(fake.repos.values(), key=lambda r: r.id):
+            if repo.installation_id != installation_id:
+                continue
+            item = dict(template)
+            item.update(id=repo.id, name=repo.name, full_name=repo.full_name)
+            item["owner"] = {**template["owner"], "login": repo.owner}
+            item["default_branch"] = repo.default_branch
+            item["archived"] = repo.full_name in fake.extra.get("archived", ())
+            item["disabled"] = False
+            items.append(item)
+        page, links = _page(request, items)
+        body = {
+            "total_count": len(items),
+            "repositories": page,
+            "repository_selection": "all",
+        }
+        return web.json_response(body, headers=links)
+
+
+def _page(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """Return one page of `items` and its Link header, as GitHub paginates."""
+    per_page = min(100, int(request.query.get("per_page", "30")))
+    page = int(request.query.get("page", "1"))
+    start = (page - 1) * per_page
+    links = {}
+    if start + per_page < len(items):
+        url = request.url.update_query(page=str(page + 1))
+        links["Link"] = f'<{url}>; rel="next"'
+    return items[start : start + per_page], links

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.github import scan
 from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
 from bot.github.runner import OPTIONS_KEY, Options
@@ -131,13 +132,17 @@ async def bot(
 TEST_RETRY = RetryPolicy(base_s=0.01, max_attempts=3)
 
 
-async def settled(app: web.Application) -> None:
-    """Wait until every recorded delivery is finished, retries included."""
-    async with asyncio.timeout(60):
+async def settled(app: web.Application, timeout_s: float = 60) -> None:
+    """Wait until every delivery and scan item is finished, retries included."""
+    store = app[STORE_KEY]
+    async with asyncio.timeout(timeout_s):
         while True:
-            await drain(app, 60)
-            if not await app[STORE_KEY].depth():
+            await drain(app, timeout_s)
+            # The backlog first: an item the feeder moves meanwhile is then
+            # counted by the queue's depth.
+            if not await store.scan_backlog_size() and not await store.depth():
                 break
+            scan.wake(app)  # the feeder moves backlog items onto the queue
             await asyncio.sleep(0.01)  # a retry waits out its backoff
     assert not app[RUNTIME_KEY].tasks
 

@@ -1,7 +1,8 @@
 """Installation scans: real `installation` and `installation_repositories` deliveries.
 
-Each added repository's default-branch head gets one completed check run, within
-the scan's bounds (cap, stop on deleted/suspend, time budget).
+Each added repository becomes one scan item on the queue, and its
+default-branch head gets one completed check run; no cap; an uninstall or a
+suspension stops the scan. `scan_repositories` (a direct scan) keeps its bounds.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.core.analysis import analyse
-from bot.core.findings import Report
 from bot.core.render import check_run_output
+from bot.github import scan
+from bot.github.client import RateBook
 from bot.github.routes import installation
 from bot.github.routes.installation import (
     SCAN_LIMIT,
@@ -29,11 +31,11 @@ from bot.github.routes.installation import (
     parse_repositories,
     scan_repositories,
 )
-from bot.github.runner import Options
+from bot.github.runner import deps_for
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, Repo, folder_files
 from tests.fake_github.git_data import set_branch
-from tests.github.conftest import RIPGREP_CASE, Deliver, load_payload
+from tests.github.conftest import RIPGREP_CASE, Deliver, load_payload, settled
 from tests.paths import CORPUS
 
 SERDE_CASE = CORPUS / "serde-rs__serde@1023d07751"  # clean
@@ -225,32 +227,26 @@ async def test_empty_archived_and_missing_repositories_get_no_run(
         "/repos/acme/old/git/trees/HEAD",
         "/repos/acme/old",
     ]
-    done = next(r for r in caplog.records if r.msg == "installation scan done")
-    counts = {o.value: getattr(done, o.value, 0) for o in Outcome}
-    assert counts == {
-        **dict.fromkeys(counts, 0),
-        "checked": 1,
-        "empty": 1,
-        "archived": 1,
-        "unreadable": 2,  # without the listing, a 404 tree is not told apart
-    }
+    done = [r for r in caplog.records if r.msg == "scan item done"]
+    # Without the listing, a 404 tree (gone, or no branch) is not told apart.
+    assert sorted(getattr(r, "outcome", "") for r in done) == sorted(
+        ["checked", "empty", "archived", "unreadable", "unreadable"]
+    )
     assert fake_github.violations == []
 
 
-async def test_scan_is_capped(
+async def test_every_repository_is_scanned_without_a_cap(
     fake_github: FakeGitHub, deliver: Deliver, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = add_case(fake_github, "acme/first", SERDE_CASE)
-    last = add_case(fake_github, "acme/last", ZOXIDE_CASE)
-    beyond = ["acme/beyond-1", "acme/beyond-2", "acme/beyond-3"]
+    beyond = ["acme/beyond-1", "acme/beyond-2"]
     for name in beyond:
-        add_case(fake_github, name, SERDE_CASE)
-    missing = [f"acme/missing-{n}" for n in range(SCAN_LIMIT - 2)]
+        add_case(fake_github, name, ZOXIDE_CASE)
+    missing = [f"acme/missing-{n}" for n in range(SCAN_LIMIT)]
     repos: list[Repo | str] = [
         fake_github.repos["acme/first"],
         *missing,
-        fake_github.repos["acme/last"],  # the 200th: still checked
-        *(fake_github.repos[n] for n in beyond),
+        *(fake_github.repos[n] for n in beyond),  # past the old cap of 200
     ]
     caplog.set_level(logging.INFO, logger=installation.__name__)
     await deliver(
@@ -258,14 +254,12 @@ async def test_scan_is_capped(
         payload=payload("installation.created", "repositories", repos),
     )
     assert [r["head_sha"] for r in fake_github.runs_for("acme/first")] == [first]
-    assert [r["head_sha"] for r in fake_github.runs_for("acme/last")] == [last]
-    assert len(fake_github.check_runs) == 2
     for name in beyond:
-        assert fake_github.calls(None, f"/repos/{name}") == []
-    assert "installation scan capped: 3 of 203 repositories skipped" in caplog.text
-    done = next(r for r in caplog.records if r.msg == "installation scan done")
-    assert getattr(done, "checked", 0) == 2
-    assert getattr(done, "unreadable", 0) == SCAN_LIMIT - 2
+        assert len(fake_github.runs_for(name)) == 1
+    assert len(fake_github.check_runs) == 3
+    assert "capped" not in caplog.text
+    done = [r for r in caplog.records if r.msg == "scan item done"]
+    assert len(done) == len(repos)  # one item per repository, each once
     assert fake_github.violations == []
 
 
@@ -301,8 +295,9 @@ async def test_deleted_or_suspended_forgets_tokens_and_hides_results(
     assert fake_github.violations == []
 
 
-async def test_unsuspend_shows_results_again_without_a_scan(
-    fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
+@pytest.mark.parametrize("action", ["unsuspend", "new_permissions_accepted"])
+async def test_unsuspend_lists_repositories_and_checks_only_new_heads(
+    action: str, fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
 ) -> None:
     add_case(fake_github, "acme/ripgrep", RIPGREP_CASE)
     await deliver(
@@ -314,44 +309,110 @@ async def test_unsuspend_shows_results_again_without_a_scan(
     await deliver(
         "installation.suspend", payload=action_payload("installation.suspend")
     )
-    requests = len(fake_github.requests)
+    # Gained while suspended: the payload does not name it, the listing does.
+    head = add_case(fake_github, "acme/serde", SERDE_CASE)
+    name = "installation.unsuspend"  # the real payload; its action set below
+    data = action_payload(name)
+    data["action"] = action
+    await deliver(name, payload=data)
+    assert set(await verdicts(store)) == {"acme/ripgrep", "acme/serde"}
+    assert len(fake_github.runs_for("acme/ripgrep")) == 1  # head already checked
+    assert [r["head_sha"] for r in fake_github.runs_for("acme/serde")] == [head]
+    assert len(fake_github.calls("GET", "/installation/repositories")) == 1
+    assert fake_github.violations == []
+
+
+async def test_repository_listing_follows_every_page(
+    fake_github: FakeGitHub, deliver: Deliver, store: SqliteStore
+) -> None:
+    names = [f"acme/empty-{n:03d}" for n in range(230)]
+    for name in names:
+        fake_github.add_repo(name).empty = True  # one request each, no run
     await deliver(
         "installation.unsuspend", payload=action_payload("installation.unsuspend")
     )
-    assert set(await verdicts(store)) == {"acme/ripgrep"}
-    assert len(fake_github.requests) == requests
+    pages = fake_github.calls("GET", "/installation/repositories")
+    assert [c.query.get("page", "1") for c in pages] == ["1", "2", "3"]
+    assert all(c.query["per_page"] == "100" for c in pages)
+    looked = {c.path.split("/")[3] for c in fake_github.calls("GET", "/repos/acme/")}
+    assert looked == {n.split("/")[1] for n in names}
+    assert fake_github.check_runs == []
+    assert fake_github.violations == []
 
 
+def hold_scan(app: web.Application, installation_id: int) -> None:
+    """Make the feeder hold the installation's items: its rate limit is spent."""
+    deps_for(app).clients.rates.note(
+        installation_id,
+        {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+        },
+    )
+
+
+@pytest.mark.parametrize("action", ["deleted", "suspend"])
 async def test_scan_stops_when_the_installation_goes_meanwhile(
+    action: str,
     fake_github: FakeGitHub,
     deliver: Deliver,
-    options: Options,
     bot: TestClient[Any, Any],
+    store: SqliteStore,
 ) -> None:
     names = [f"acme/repo-{n}" for n in range(6)]
     for name in names:
         add_case(fake_github, name, SERDE_CASE)
-    analysed: list[int] = []
-
-    def deleted_during_first(files: Any, config: Any, index: Any) -> Report:
-        if not analysed:
-            # What the `deleted` handler does, at a known point of the scan.
-            installation.stop_installation(app_of(bot), INSTALLATION_ID)
-        analysed.append(1)
-        return analyse(files, config, index)
-
-    object.__setattr__(options, "analyse", deleted_during_first)
-    repos: list[Repo | str] = [fake_github.repos[n] for n in names]
+    listed = payload(
+        "installation.created", "repositories", [fake_github.repos[n] for n in names]
+    )["repositories"]
+    hold_scan(app_of(bot), INSTALLATION_ID)  # the scan waits in the backlog
+    assert await scan.enqueue(store, INSTALLATION_ID, listed, "test") == len(names)
     await deliver(
-        "installation.created",
-        payload=payload("installation.created", "repositories", repos),
+        f"installation.{action}", payload=action_payload(f"installation.{action}")
     )
-    # The first check and the one already running beside it finish; no other
-    # repository is even looked up.
-    assert 1 <= len(fake_github.check_runs) <= 2
-    assert all(r["status"] == "completed" for r in fake_github.check_runs)
-    for name in names[2:]:
-        assert fake_github.calls(None, f"/repos/{name}") == []
+    assert await store.scan_backlog_size() == 0  # dropped
+    # An item already on the queue (another worker had moved it) ends at once.
+    item = scan.scan_body(INSTALLATION_ID, listed[0])
+    await store.add_delivery("scan:queued", scan.SCAN_EVENT, item)
+    await settled(app_of(bot))
+    assert fake_github.check_runs == []
+    assert fake_github.requests == []
+
+
+async def test_scan_waits_while_the_rate_limit_is_at_its_reserve(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any], store: SqliteStore
+) -> None:
+    head = add_case(fake_github, "acme/serde", SERDE_CASE)
+    listed = payload(
+        "installation.created", "repositories", [fake_github.repos["acme/serde"]]
+    )["repositories"]
+    rates = deps_for(app_of(bot)).clients.rates  # the running feeder's, too
+    reset = time.time() + 60
+    low = {"x-ratelimit-limit": "5000", "x-ratelimit-reset": str(reset)}
+    rates.note(INSTALLATION_ID, {**low, "x-ratelimit-remaining": "1000"})
+    await scan.enqueue(store, INSTALLATION_ID, listed, "test")
+    assert await scan.feed_once(store, rates) == 0  # 1000 of 5000: the reserve
+    assert await store.scan_backlog_size() == 1
+    assert await scan.feed_once(store, rates, now=reset) == 1  # the limit reset
+    rates.note(INSTALLATION_ID, {**low, "x-ratelimit-remaining": "1001"})
+    assert rates.paused_until(INSTALLATION_ID, time.time()) is None
+    rates.note(INSTALLATION_ID, {"x-ratelimit-limit": "many"})  # ignored
+    assert rates.paused_until(INSTALLATION_ID, time.time()) is None
+    await settled(app_of(bot))
+    assert [r["head_sha"] for r in fake_github.runs_for("acme/serde")] == [head]
+
+
+async def test_feeder_leaves_room_for_deliveries(store: SqliteStore) -> None:
+    for n in range(scan.QUEUE_ROOM - 1):
+        await store.add_delivery(f"push-{n}", "push", b"{}")
+    items = [{"id": n, "full_name": f"acme/r{n}"} for n in range(10)]
+    assert await scan.enqueue(store, INSTALLATION_ID, items, "t") == 10
+    assert await scan.enqueue(store, INSTALLATION_ID, items, "t") == 0  # same ids
+    assert await scan.feed_once(store, RateBook()) == 1  # up to QUEUE_ROOM queued
+    assert await scan.feed_once(store, RateBook()) == 0
+    assert await store.depth() == scan.QUEUE_ROOM
+    assert await store.scan_backlog_size() == 9
 
 
 async def test_scan_stops_at_its_time_budget(

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ from tests.github.conftest import (
     adjust,
     load_payload,
 )
+from tests.github.test_org_scan import listed, organisation
 
 
 @asynccontextmanager
@@ -299,3 +301,61 @@ async def test_worker_killed_others_take_over_on_redis(
                 raise AssertionError("deliveries left on the queue")
             assert await _gauge(session, survivor, TAKEN_OVER) >= 1
     _assert_one_completed_run_each(fake_github, shas)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_organisation_scan_killed_part_way_finishes_after_restart(
+    kind: str,
+    request: pytest.FixtureRequest,
+    fake_github: FakeGitHub,
+    crates_index: IndexServer,
+    rsa_pem: tuple[str, bytes],
+    tmp_path: Path,
+    unused_tcp_port_factory: Callable[[], int],
+) -> None:
+    env = _env(
+        fake_github,
+        crates_index,
+        rsa_pem[0],
+        tmp_path,
+        _store_url(kind, tmp_path, request),
+    )
+    expected = organisation(fake_github, 120)
+    data = load_payload("installation.created")
+    data["installation"]["id"] = 1
+    data["repositories"] = listed(fake_github)
+    body = json.dumps(data).encode()
+    fake_github.extra["latency_s"] = 0.05  # slow enough to be killed mid-scan
+    async with aiohttp.ClientSession() as session:
+        async with musl_check(
+            ["serve"], env, unused_tcp_port_factory(), kill=True
+        ) as first:
+            async with session.post(
+                f"{first}/webhook",
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-GitHub-Event": "installation",
+                    "X-GitHub-Delivery": str(uuid.uuid4()),
+                    "X-Hub-Signature-256": sign(body, SECRET),
+                },
+            ) as resp:
+                assert resp.status == 202
+            # Killed once a few Rust projects have their run, not all of them.
+            await _until(lambda: len(fake_github.check_runs) >= 3, 60)
+        assert len(fake_github.check_runs) < len(expected)
+        fake_github.extra["latency_s"] = 0.0
+        async with musl_check(["serve"], env, unused_tcp_port_factory()):
+            await _until(lambda: len(fake_github.check_runs) >= len(expected), 120)
+            # And the rest of the repositories are looked at too.
+            await _until(lambda: _triaged(fake_github) == len(fake_github.repos), 120)
+    runs = Counter(run["repo"] for run in fake_github.check_runs)
+    assert max(runs.values()) == 1  # no repository checked twice
+    assert {r["repo"]: r["conclusion"] for r in fake_github.check_runs} == expected
+    assert all(r["status"] == "completed" for r in fake_github.check_runs)
+    assert fake_github.violations == []
+
+
+def _triaged(fake: FakeGitHub) -> int:
+    """Return how many repositories had their tree read."""
+    return len({r.path.split("/")[3] for r in fake.requests if "/git/trees/" in r.path})

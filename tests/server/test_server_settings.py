@@ -28,6 +28,7 @@ def test_defaults(env: dict[str, str], pem: str) -> None:
     assert s.store_url == "sqlite:///var/musl-check.sqlite3"
     assert (s.port, s.log_level, s.log_format) == (3000, "INFO", "text")
     assert s.max_body_bytes == MAX_BODY_BYTES == 25 * 1024 * 1024
+    assert s.rescan_hours == 24
 
 
 def test_all_variables(env: dict[str, str]) -> None:
@@ -39,8 +40,11 @@ def test_all_variables(env: dict[str, str]) -> None:
         "LOG_LEVEL": "debug",
         "LOG_FORMAT": "JSON",
         "GITHUB_WEBHOOK_SECRET": f" {SECRET} , ,{ROTATED},",
+        "MUSL_CHECK_RESCAN_HOURS": "0.5",
     }
     s = Settings.from_env(env)
+    assert s.rescan_hours == 0.5
+    assert Settings.from_env(env | {"MUSL_CHECK_RESCAN_HOURS": "0"}).rescan_hours == 0
     assert s.api_url == "http://127.0.0.1:8080/api/v3"
     assert s.crates_index_url == "http://127.0.0.1:9000/index/"
     assert s.store_url == "redis://127.0.0.1:6379/2"
@@ -89,6 +93,9 @@ def test_every_problem_in_one_message() -> None:
         ({"GITHUB_APP_ID": "12 34"}, "GITHUB_APP_ID must be"),
         ({"PORT": "70000"}, "PORT must be an integer"),
         ({"PORT": "0"}, "PORT must be an integer"),
+        ({"MUSL_CHECK_RESCAN_HOURS": "daily"}, "MUSL_CHECK_RESCAN_HOURS must be"),
+        ({"MUSL_CHECK_RESCAN_HOURS": "-1"}, "MUSL_CHECK_RESCAN_HOURS must be"),
+        ({"MUSL_CHECK_RESCAN_HOURS": "nan"}, "MUSL_CHECK_RESCAN_HOURS must be"),
         (
             {"GITHUB_API_URL": "ftp://user:hunter2@x"},
             "GITHUB_API_URL must be an http(s) URL",

@@ -233,6 +233,36 @@ async def test_results_latest_per_repo(any_store: Store) -> None:
     assert len(await any_store.results()) == 3
 
 
+async def test_scan_backlog(any_store: Store) -> None:
+    items = [(f"scan:1:{n}:t", f"body-{n}".encode()) for n in range(5)]
+    assert await any_store.add_scan_items(1, items) == 5
+    assert await any_store.add_scan_items(1, items[:2]) == 0  # already there
+    assert await any_store.add_scan_items(1, []) == 0
+    assert await any_store.add_scan_items(2, [("scan:2:9:t", b"other")]) == 1
+    assert await any_store.scan_backlog_size() == 6
+    got = await any_store.scan_backlog(3)
+    assert got == [(f"scan:1:{n}:t", 1, f"body-{n}".encode()) for n in range(3)]
+    await any_store.drop_scan_items(["scan:1:0:t", "scan:1:1:t"])
+    await any_store.drop_scan_items([])
+    assert [i for i, _, _ in await any_store.scan_backlog(10)] == [
+        "scan:1:2:t",
+        "scan:1:3:t",
+        "scan:1:4:t",
+        "scan:2:9:t",
+    ]
+    assert await any_store.drop_installation_scan(1) == 3
+    assert await any_store.scan_backlog(10) == [("scan:2:9:t", 2, b"other")]
+    assert await any_store.scan_backlog_size() == 1
+
+
+async def test_installation_active(any_store: Store) -> None:
+    assert await any_store.installation_active(5) is None
+    await any_store.set_installation(5, "acme", True)
+    assert await any_store.installation_active(5) is True
+    await any_store.set_installation(5, "acme", False)
+    assert await any_store.installation_active(5) is False
+
+
 async def test_concurrent_use(any_store: Store) -> None:
     async def one(i: int) -> bool:
         return await any_store.add_delivery(f"c{i % 50}", "push", BODY)

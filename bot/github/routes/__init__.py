@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.github import payload
+from bot.github import payload, scan
 from bot.github.recovery import recover_missed
 from bot.github.routes import (
     check_run,
@@ -72,3 +76,51 @@ async def recover(app: web.Application) -> int:
         deps.clients.app_client(), deps.store, now=datetime.now(UTC)
     )
     return done.redelivered
+
+
+async def scan_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the scan feeder and the periodic rescan while a worker runs."""
+    deps = deps_for(app)
+    tasks = [
+        asyncio.create_task(scan.feed_loop(app, deps.store, deps.clients.rates)),
+        asyncio.create_task(_rescan_loop(app)),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# How often a worker looks whether the periodic rescan is due.
+RESCAN_CHECK_S = 600.0
+
+
+async def _rescan_loop(app: web.Application) -> None:
+    """Enqueue every repository of every installation each MUSL_CHECK_RESCAN_HOURS."""
+    deps = deps_for(app)
+    interval_s = deps.settings.rescan_hours * 3600
+    if interval_s <= 0:
+        return
+    while True:
+        now = time.time()
+        try:
+            if await scan.rescan_due(deps.store, interval_s, now):
+                queued = await scan.rescan(
+                    deps.store,
+                    deps.clients.app_client(),
+                    deps.client,
+                    scan.rescan_trigger(now, interval_s),
+                    app=app,
+                )
+                logger.info(
+                    "periodic rescan queued",
+                    extra={"installations": len(queued), "items": sum(queued.values())},
+                )
+        except Exception as exc:
+            logger.warning(
+                "periodic rescan failed",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
+        await asyncio.sleep(min(RESCAN_CHECK_S, interval_s))

@@ -1,16 +1,21 @@
 """`installation` and `installation_repositories`: bookkeeping and scans.
 
-A new installation, and repositories added to one, get the head of each
-repository's default branch checked through the same `run_check` as every
-other trigger. Each repository is triaged first by one recursive tree read at
-its default branch (`_triage`): one without any sign of Rust, and an empty one,
-cost that one request; only a Rust project costs its head commit, its uncached
-blobs and one check-run request.
+A new, unsuspended or re-permitted installation, and repositories added to
+one, get one scan item per repository on the shared queue (bot/github/scan.py):
+no cap, durable across restarts, paced and behind delivery work. Each item
+(`on_scan_item`) checks the head of the repository's default branch through
+the same `run_check` as every other trigger, unless that commit already has
+a run. A deleted or suspended installation's tokens are forgotten and its
+scan stops: its backlog is dropped, and its items already queued end at once.
 
-The scan is bounded (docs/github.md 3.2 and 7): at most `SCAN_LIMIT`
-repositories per event, `SCAN_CONCURRENCY` at a time, within a share of the
-delivery's work time, and it stops as soon as the installation is deleted or
-suspended. A deleted or suspended installation's tokens are forgotten.
+Each repository is triaged first by one recursive tree read at its default
+branch (`_triage`): one without any sign of Rust, and an empty one, cost that
+one request; only a Rust project costs its head commit, its uncached blobs and
+one check-run request.
+
+`scan_repositories` checks a list of repositories directly, within bounds
+(docs/github.md 3.2 and 7): at most `SCAN_LIMIT`, `SCAN_CONCURRENCY` at a time,
+within a share of the work time, stopping when the installation goes.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.github import payload
+from bot.github import payload, scan
 from bot.github.client import GitHubClient
 from bot.github.runner import CheckTarget, deps_for, run_check
 from bot.github.snapshot import EmptyRepository, listing_shows_rust, read_tree
@@ -128,6 +133,15 @@ def stop_installation(app: web.Application, installation_id: int) -> None:
     stops = _stops(app)
     stops[installation_id] = stops.get(installation_id, 0) + 1
     deps_for(app).clients.forget(installation_id)
+
+
+async def drop_scan(app: web.Application, installation_id: int) -> None:
+    """Drop the installation's scan items that wait in the backlog."""
+    dropped = await deps_for(app).store.drop_installation_scan(installation_id)
+    logger.info(
+        "installation scan dropped",
+        extra={"installation_id": installation_id, "dropped": dropped},
+    )
 
 
 def parse_repositories(items: Any) -> list[ScanRepository]:
@@ -366,24 +380,38 @@ async def scan_repositories(
 async def on_installation(
     event: Event, gh: GitHubClient, *, app: web.Application
 ) -> None:
-    """Record an installation; scan a new one; stop and forget a gone one."""
+    """Record an installation; scan an active one; stop and forget a gone one."""
     action = str(event.data.get("action"))
     active = ACTIVE.get(action)
     if active is None:
         return
     installation_id, account = _installation(event.data)
+    store = deps_for(app).store
     if not active:
         # Tokens die with the installation; suspended ones fail until unsuspend.
         stop_installation(app, installation_id)
-    await deps_for(app).store.set_installation(installation_id, account, active)
+    await store.set_installation(installation_id, account, active)
     logger.info(
         "installation recorded",
         extra={"installation_id": installation_id, "active": active},
     )
-    if action == "created":
-        repositories = parse_repositories(event.data.get("repositories"))
-        await _remember(app, installation_id, repositories)
-        await scan_repositories(app, installation_id, repositories)
+    if not active:
+        await drop_scan(app, installation_id)
+        return
+    trigger = _trigger(event)
+    listed = event.data.get("repositories")
+    if action == "created" and isinstance(listed, list):
+        await _remember(app, installation_id, parse_repositories(listed))
+        await scan.enqueue(store, installation_id, listed, trigger, app=app)
+    else:
+        # unsuspend, new_permissions_accepted (and a created payload without
+        # its list) name no repositories: GitHub lists them, page by page.
+        async def remember(page: list[Any]) -> None:
+            await _remember(app, installation_id, parse_repositories(page))
+
+        await scan.enqueue_listed(
+            store, gh, installation_id, trigger, app=app, on_page=remember
+        )
 
 
 @router.register("installation_repositories")
@@ -394,13 +422,35 @@ async def on_installation_repositories(
     installation_id, account = _installation(event.data)
     store = deps_for(app).store
     await store.set_installation(installation_id, account, True)
-    if event.data.get("action") == "added":
-        repositories = parse_repositories(event.data.get("repositories_added"))
-        await _remember(app, installation_id, repositories)
-        await scan_repositories(app, installation_id, repositories)
+    added = event.data.get("repositories_added")
+    if event.data.get("action") == "added" and isinstance(added, list):
+        await _remember(app, installation_id, parse_repositories(added))
+        await scan.enqueue(store, installation_id, added, _trigger(event), app=app)
     elif event.data.get("action") == "removed":
         removed = parse_repositories(event.data.get("repositories_removed"))
         await store.remove_repositories(installation_id, [r.id for r in removed])
+
+
+@router.register(scan.SCAN_EVENT)
+async def on_scan_item(event: Event, gh: GitHubClient, *, app: web.Application) -> None:
+    """Check one repository of a scan (a scan item taken from the queue)."""
+    installation_id = payload.integer(event.data, "installation.id")
+    found = parse_repositories([event.data.get("repository")])
+    if not found:
+        raise payload.PayloadError("repository", "is not a repository")
+    repo = found[0]
+    where = {"installation_id": installation_id, "repo": repo.full_name}
+    if await deps_for(app).store.installation_active(installation_id) is False:
+        outcome = Outcome.NOT_REACHED  # uninstalled or suspended meanwhile
+    else:
+        outcome = await _check_repository(app, installation_id, repo)
+    scan.wake(app)  # room on the queue for the next item
+    logger.info("scan item done", extra={**where, "outcome": outcome.value})
+
+
+def _trigger(event: Event) -> str:
+    """Name what queued a scan: the delivery (a redelivery queues nothing new)."""
+    return f"delivery-{event.delivery_id}"
 
 
 async def _remember(
