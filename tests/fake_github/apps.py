@@ -61,6 +61,14 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
             body = example("installation")
             body["id"] = installation_id
             body["app_id"] = fake.app_id
+            # This operation's schema joins the user and enterprise shapes of
+            # `account` with allOf (the single-installation one uses anyOf):
+            # give the account the enterprise's required keys too.
+            account = body["account"]
+            account.setdefault("name", account.get("login"))
+            account.setdefault("slug", account.get("login"))
+            account.setdefault("created_at", body["created_at"])
+            account.setdefault("updated_at", body["updated_at"])
             items.append(body)
         page, links = _page(request, items)
         return web.json_response(page, headers=links)
