@@ -6,16 +6,13 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import gidgethub
-from aiohttp import web
-from cachetools import LRUCache
 
-from bot.core import analysis, render
+from bot.core import render
 from bot.core.config import (
     CONFIG_PATH,
     MAX_CONFIG_BYTES,
@@ -27,46 +24,35 @@ from bot.core.config import (
 from bot.core.findings import Report, Verdict
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
-from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex, index_for
+from bot.crates import INDEX_UNREACHABLE_NOTE
 from bot.github import checks, payload, reviews
-from bot.github.auth import AppAuth
 from bot.github.checks import Publication
 from bot.github.client import (
     BlobTooLarge,
-    ClientFactory,
     GitHubClient,
-    Sleep,
     is_transient,
 )
-from bot.github.org_config import OrgConfigs
+from bot.github.context import Context
+from bot.github.fixer import fix_actions
 from bot.github.snapshot import (
-    BlobCache,
     EmptyRepository,
     Snapshot,
     git_blob_sha,
     take_snapshot,
 )
 from bot.queue import RetryLater, current_attempt
-from bot.server.state import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-from bot.settings import Settings
-from bot.store import PullFeedback, Store
+from bot.store import PullFeedback
 
 logger = logging.getLogger(__name__)
 
-RESULT_CACHE_SIZE: Final = 4096
 NULL_SHA: Final = "0" * 40
 DISABLED: Final = "musl-check is disabled by `.github/musl-check.yml`."
-BASE_CONFIG_CACHE_SIZE: Final = 4096
 CONFIG_CHANGED: Final = (
     "This pull request changes `.github/musl-check.yml`. A pull request is "
     "checked with its base branch's configuration (as branch protection and "
     "Dependabot read theirs), so the change takes effect after merge; "
     "mistakes in the new file are marked on its lines."
 )
-
-Analyse = Callable[
-    [Mapping[str, bytes], Config | None, Sequence[IndexEntry] | None], Report
-]
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -189,73 +175,6 @@ def _first_pull_base(pulls: Any) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
-    """Injectable pieces (tests, benchmarks): the analysis and the sleeper."""
-
-    analyse: Analyse = analysis.analyse
-    sleep: Sleep = asyncio.sleep
-
-
-@dataclass(slots=True)
-class Deps:
-    """Per-process state of the GitHub layer: clients, caches, locks."""
-
-    settings: Settings
-    store: Store
-    clients: ClientFactory
-    options: Options = field(default_factory=Options)
-    index: CratesIndex | None = None  # None: no index (fix edits never exact)
-    org_configs: OrgConfigs = field(default_factory=OrgConfigs)
-    blobs: BlobCache = field(default_factory=BlobCache)
-    results: LRUCache[Any, Report] = field(
-        default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
-    )
-    # (repository id, base commit) -> blob sha of its config, "" for none.
-    base_configs: LRUCache[tuple[int, str], str] = field(
-        default_factory=lambda: LRUCache(maxsize=BASE_CONFIG_CACHE_SIZE)
-    )
-    locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary
-    )
-
-    app_identity: reviews.AppIdentity | None = None  # fetched once, see identity()
-
-    def client(self, installation_id: int) -> GitHubClient:
-        """Return a client for the installation."""
-        return self.clients.installation_client(installation_id)
-
-    async def identity(self) -> reviews.AppIdentity:
-        """Return this App's id and bot login (`GET /app`, once per process)."""
-        if self.app_identity is None:
-            data = await self.clients.app_client().getitem("/app")
-            slug = payload.name(data, "slug")
-            app_id = data.get("id") if isinstance(data, dict) else None
-            self.app_identity = reviews.AppIdentity(
-                app_id if type(app_id) is int else None, f"{slug}[bot]"
-            )
-        return self.app_identity
-
-
-OPTIONS_KEY: Final = web.AppKey("musl_check_github_options", Options)
-_DEPS: weakref.WeakKeyDictionary[web.Application, Deps] = weakref.WeakKeyDictionary()
-
-
-def deps_for(app: web.Application) -> Deps:
-    """Return the GitHub-layer state of the running server, made on first use."""
-    deps = _DEPS.get(app)
-    if deps is None:
-        settings = app[SETTINGS_KEY]
-        options = app.get(OPTIONS_KEY) or Options()
-        auth = AppAuth(settings.app_id, settings.private_key)
-        clients = ClientFactory(
-            app[SESSION_KEY], auth, base_url=settings.api_url, sleep=options.sleep
-        )
-        deps = Deps(settings, app[STORE_KEY], clients, options, index_for(app))
-        _DEPS[app] = deps
-    return deps
-
-
-@dataclass(frozen=True, slots=True)
 class BaseConfig:
     """A pull request's base-branch config file (`data` None: there is none)."""
 
@@ -275,9 +194,6 @@ class ConfigNotes:
 def _publication(
     report: Report, config: Config, said: ConfigNotes, index_reached: bool
 ) -> Publication:
-    # Imported here: fixer imports this module.
-    from bot.github.fixer import fix_actions
-
     out = render.check_run_output(
         report, failure_conclusion=config.failure_conclusion.value
     )
@@ -304,7 +220,7 @@ def _reason(exc: BaseException) -> str:
 
 async def run_check(
     target: CheckTarget,
-    app: web.Application,
+    ctx: Context,
     *,
     fresh_feedback: bool = False,
     quiet: bool = False,
@@ -316,26 +232,12 @@ async def run_check(
     With `quiet` (automatic triggers), a repository that has nothing to do with
     Rust gets no check run at all (see `_says_nothing`).
     """
-    deps = deps_for(app)
-    return await run_check_with(
-        target, deps, fresh_feedback=fresh_feedback, quiet=quiet
-    )
-
-
-async def run_check_with(
-    target: CheckTarget,
-    deps: Deps,
-    *,
-    fresh_feedback: bool = False,
-    quiet: bool = False,
-) -> Report | None:
-    """Check one commit with explicit dependencies (see `run_check`)."""
     key = (target.repo_id, target.head_sha)
-    lock = deps.locks.get(key)
+    lock = ctx.locks.get(key)
     if lock is None:
-        lock = deps.locks[key] = asyncio.Lock()
+        lock = ctx.locks[key] = asyncio.Lock()
     async with lock:
-        return await _run(target, deps, fresh_feedback, quiet)
+        return await _run(target, ctx, fresh_feedback, quiet)
 
 
 def _says_nothing(rust: bool, report: Report | None = None) -> bool:
@@ -350,12 +252,12 @@ def _says_nothing(rust: bool, report: Report | None = None) -> bool:
 
 
 async def _run(
-    target: CheckTarget, deps: Deps, fresh: bool, quiet: bool
+    target: CheckTarget, ctx: Context, fresh: bool, quiet: bool
 ) -> Report | None:
-    gh = deps.client(target.installation_id)
+    gh = ctx.client(target.installation_id)
     owner, repo, sha = target.owner, target.repo, target.head_sha
     log = {"repo": target.full_name, "sha": sha}
-    run_id = await deps.store.get_check_run(target.repo_id, sha)
+    run_id = await ctx.store.get_check_run(target.repo_id, sha)
 
     attempt = current_attempt()
     key = (target.repo_id, sha)
@@ -382,7 +284,7 @@ async def _run(
         nonlocal run_id
         if new_id != run_id:
             run_id = new_id
-            await deps.store.set_check_run(target.repo_id, sha, new_id)
+            await ctx.store.set_check_run(target.repo_id, sha, new_id)
 
     attempt.open_runs[key] = close
 
@@ -398,19 +300,19 @@ async def _run(
     try:
         if run_id is None:
             found = await checks.find_check_run(
-                gh, owner, repo, sha, deps.settings.app_id
+                gh, owner, repo, sha, ctx.settings.app_id
             )
             if found is not None:
                 await remember(found)
         snapshot = await take_snapshot(
-            gh, owner, repo, sha, deps.blobs, on_fetch=mark_started
+            gh, owner, repo, sha, ctx.blobs, on_fetch=mark_started
         )
-        entries = await _index_entries(snapshot, deps)
-        org_default = await deps.org_configs.get(gh, owner)
+        entries = await _index_entries(snapshot, ctx)
+        org_default = await ctx.org_configs.get(gh, owner)
         base = None
         if target.pull_number is not None:
-            base = await _base_config(gh, target, deps)
-        report, config, said = _analyse(snapshot, deps, entries, org_default, base)
+            base = await _base_config(gh, target, ctx)
+        report, config, said = _analyse(snapshot, ctx, entries, org_default, base)
         if quiet and run_id is None and _says_nothing(snapshot.rust, report):
             logger.debug("not a Rust repository: no check run", extra=log)
             return None
@@ -462,24 +364,26 @@ async def _run(
         except Exception:
             logger.exception("could not publish the failure", extra=log)
         return None
-    await deps.store.save_result(
+    await ctx.store.save_result(
         target.installation_id, target.full_name, sha, report.verdict.value, pub.title
     )
     if target.pull_number is not None and config.enabled:
         try:
             await _feedback(
-                gh, target, deps, report, config, snapshot, entries is None, fresh
+                gh, target, ctx, report, config, snapshot, entries is None, fresh
             )
         except Exception:
             logger.exception("could not post pull request feedback", extra=log)
     return report
 
 
-async def _index_entries(snapshot: Snapshot, deps: Deps) -> Sequence[IndexEntry] | None:
+async def _index_entries(
+    snapshot: Snapshot, ctx: Context
+) -> Sequence[IndexEntry] | None:
     """Return libc's index entries when the commit has a root Cargo.lock."""
-    if deps.index is None or ROOT_LOCKFILE not in snapshot.files:
+    if ctx.index is None or ROOT_LOCKFILE not in snapshot.files:
         return None
-    return await deps.index.libc()
+    return await ctx.index.libc()
 
 
 def feedback_digest(report: Report, config: Config, index_unreachable: bool) -> str:
@@ -496,7 +400,7 @@ def feedback_digest(report: Report, config: Config, index_unreachable: bool) -> 
 async def _feedback(
     gh: GitHubClient,
     target: CheckTarget,
-    deps: Deps,
+    ctx: Context,
     report: Report,
     config: Config,
     snapshot: Snapshot,
@@ -512,7 +416,7 @@ async def _feedback(
     number = target.pull_number
     if number is None:
         return
-    stored = await deps.store.get_pull_feedback(target.repo_id, number)
+    stored = await ctx.store.get_pull_feedback(target.repo_id, number)
     at_risk = reviews.is_at_risk(report)
     was_at_risk = stored is not None and stored.verdict == Verdict.AT_RISK
     if not at_risk and not was_at_risk and not fresh:
@@ -527,7 +431,7 @@ async def _feedback(
     if stored == new and not fresh:
         return
     pull = reviews.PullRequest(
-        target.owner, target.repo, number, target.head_sha, await deps.identity()
+        target.owner, target.repo, number, target.head_sha, await ctx.identity()
     )
     done = await reviews.publish_feedback(
         gh,
@@ -539,7 +443,7 @@ async def _feedback(
         index_unreachable=index_unreachable,
     )
     if done is not None:
-        await deps.store.set_pull_feedback(target.repo_id, number, new)
+        await ctx.store.set_pull_feedback(target.repo_id, number, new)
 
 
 async def _pull_base_sha(gh: GitHubClient, target: CheckTarget) -> str:
@@ -551,7 +455,9 @@ async def _pull_base_sha(gh: GitHubClient, target: CheckTarget) -> str:
     return payload.commit_sha(pull, "base.sha")
 
 
-async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> BaseConfig:
+async def _base_config(
+    gh: GitHubClient, target: CheckTarget, ctx: Context
+) -> BaseConfig:
     """Return the config file at the pull request's base commit.
 
     A pull request never configures its own check: its head could turn a
@@ -561,11 +467,11 @@ async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> Bas
     """
     base_sha = target.base_sha or await _pull_base_sha(gh, target)
     key = (target.repo_id, base_sha)
-    blob = deps.base_configs.get(key)
+    blob = ctx.base_configs.get(key)
     if blob == "":
         return BaseConfig(None, None)
     if blob is not None:
-        cached = deps.blobs.get(blob)
+        cached = ctx.blobs.get(blob)
         if cached is not None:
             return BaseConfig(cached, blob)
     try:
@@ -585,11 +491,11 @@ async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> Bas
     except gidgethub.BadRequest as exc:
         if exc.status_code != 404:
             raise
-        deps.base_configs[key] = ""
+        ctx.base_configs[key] = ""
         return BaseConfig(None, None)
     blob = git_blob_sha(data)
-    deps.blobs.put(blob, data)
-    deps.base_configs[key] = blob
+    ctx.blobs.put(blob, data)
+    ctx.base_configs[key] = blob
     return BaseConfig(data, blob)
 
 
@@ -641,7 +547,7 @@ def _config_of(
 
 def _analyse(
     snapshot: Snapshot,
-    deps: Deps,
+    ctx: Context,
     entries: Sequence[IndexEntry] | None,
     org_default: tuple[Config | None, tuple[str, ...]] = (None, ()),
     base: BaseConfig | None = None,
@@ -660,15 +566,15 @@ def _analyse(
     config = merge_config(org_config, repo_config)
     index_key = None if entries is None else hash(tuple(entries))
     key = (snapshot.key, snapshot.problems, index_key, config)
-    report: Report | None = deps.results.get(key)
+    report: Report | None = ctx.results.get(key)
     if report is None:
         try:
-            report = deps.options.analyse(snapshot.files, config, entries)
+            report = ctx.options.analyse(snapshot.files, config, entries)
         except Exception as exc:
             raise checks.AnalysisError(type(exc).__name__) from exc
         if snapshot.problems:
             report = dataclasses.replace(
                 report, problems=(*report.problems, *snapshot.problems)
             )
-        deps.results[key] = report
+        ctx.results[key] = report
     return report, config, said

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
+import functools
 import os
 import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Final, cast
+from typing import Final
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from bot.github import routes
+from bot.github.context import Context, Options, build_context
 from bot.queue import RetryPolicy
 from bot.server.ingress import webhook
 from bot.server.logs import configure_logging
@@ -43,6 +45,9 @@ HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
 # Exit statuses of `serve` and `worker` (also in their --help).
 EXIT_CANNOT_START: Final = 1
 EXIT_SETTINGS: Final = 2
+# The GitHub layer's context of a running app, for inspection (tests, tools);
+# handlers get it as an argument.
+CONTEXT_KEY: Final = web.AppKey("context", Context)
 
 
 def create_app(
@@ -50,6 +55,7 @@ def create_app(
     *,
     store: Store | None = None,
     handler: Handler | None = None,
+    options: Options | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
     consumers: int = MAX_CONCURRENT_WORK,
     poll_s: float = POLL_S,
@@ -69,13 +75,9 @@ def create_app(
     default does both. `retry` is the backoff of transient failures;
     `recover` asks GitHub for missed deliveries at start-up and every
     `recovery_interval_s` (0: never; the GitHub layer's own when `handler` is
-    not given, else none).
+    not given, else none). Without `handler`, the GitHub layer's context is
+    built at start-up (with `options`) and bound into its handler.
     """
-    if handler is None:
-        # Imported here so the server module loads without the GitHub layer.
-        routes = importlib.import_module("bot.github.routes")
-        handler = cast(Handler, routes.handle)
-        recover = recover or cast(Recover, routes.recover)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     app[RUNTIME_KEY] = Runtime(
@@ -97,6 +99,8 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)
     if role is not Role.WEB:
+        if handler is None:
+            app.cleanup_ctx.append(_github_ctx(options, recover))
         app.cleanup_ctx.append(work_ctx)
     if role is not Role.WORKER:
         app.router.add_post("/webhook", webhook)
@@ -123,6 +127,24 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
     async with ClientSession(timeout=HTTP_TIMEOUT) as session:
         app[SESSION_KEY] = session
         yield
+
+
+def _github_ctx(
+    options: Options | None, recover: Recover | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Build the GitHub layer's context once the store and session exist."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        context = build_context(
+            app[SETTINGS_KEY], app[STORE_KEY], app[SESSION_KEY], options
+        )
+        app[CONTEXT_KEY] = context
+        rt = app[RUNTIME_KEY]
+        rt.handler = functools.partial(routes.handle, ctx=context)
+        rt.recover = recover or functools.partial(routes.recover, ctx=context)
+        yield
+
+    return ctx
 
 
 def serve(

@@ -17,9 +17,11 @@ from bot.server.metrics import Metrics
 from bot.settings import Settings
 from bot.store import Store
 
-Handler = Callable[[Event, web.Application], Awaitable[None]]
+# Processes one delivery. Its dependencies are bound in when it is made (see
+# `bot.server.app`), so it takes the event alone.
+Handler = Callable[[Event], Awaitable[None]]
 # One pass of missed-delivery recovery; returns how many were redelivered.
-Recover = Callable[[web.Application], Awaitable[int]]
+Recover = Callable[[], Awaitable[int]]
 
 SETTINGS_KEY: Final = web.AppKey("settings", Settings)
 STORE_KEY: Final = web.AppKey("store", Store)
@@ -59,7 +61,6 @@ class Role(StrEnum):
 class Runtime:
     """Mutable per-app state: consumers, work in progress, health, metrics."""
 
-    handler: Handler
     metrics: Metrics
     owner: str
     drain_timeout_s: float
@@ -71,6 +72,8 @@ class Runtime:
     max_queued_bytes: int = MAX_QUEUED_BYTES
     max_backlog: int = MAX_BACKLOG
     role: Role = Role.ALL
+    # Set at start-up when the App's own (built from the store and session).
+    handler: Handler | None = None
     recover: Recover | None = None
     recovery_interval_s: float = 300.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # one per delivery

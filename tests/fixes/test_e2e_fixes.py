@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.core.analysis import analyse
 from bot.core.findings import Verdict
 from bot.core.render import BLOG_URL
-from bot.github.runner import OPTIONS_KEY, Options
+from bot.github.context import Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
@@ -98,8 +98,9 @@ async def bot(
         crates_index_url=index.url,
     )
     store = SqliteStore.open(str(tmp_path / "store.sqlite3"))
-    app = create_app(settings, store=store, recovery_interval_s=0)  # no listing
-    app[OPTIONS_KEY] = Options(sleep=Sleeps())
+    app = create_app(  # no listing
+        settings, store=store, options=Options(sleep=Sleeps()), recovery_interval_s=0
+    )
     yield await aiohttp_client(app)
     await store.close()
 

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
-from bot.github.runner import OPTIONS_KEY, Options
+from bot.github.context import Options
 from bot.queue import RetryPolicy
 from bot.server import RUNTIME_KEY, STORE_KEY, create_app, drain, sign
 from bot.settings import Settings
@@ -122,9 +122,13 @@ async def bot(
     # Transient failures are retried after 10 ms, 20 ms (not 15 s, 30 s); no
     # missed-delivery recovery (tests/github/test_recovery.py turns it on).
     app = create_app(
-        settings, store=store, retry=TEST_RETRY, poll_s=0.01, recovery_interval_s=0
+        settings,
+        store=store,
+        options=options,
+        retry=TEST_RETRY,
+        poll_s=0.01,
+        recovery_interval_s=0,
     )
-    app[OPTIONS_KEY] = options
     return await aiohttp_client(app)
 
 

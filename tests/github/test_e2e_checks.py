@@ -11,7 +11,7 @@ from bot.core.analysis import analyse
 from bot.core.findings import Report, Severity
 from bot.core.render import check_run_output
 from bot.crates import parse_index
-from bot.github.runner import Options
+from bot.github.context import Options
 from tests.fake_github import Entry, FakeGitHub, folder_files
 from tests.fixes.index_data import index_lines
 from tests.github.conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases

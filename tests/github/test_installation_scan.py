@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.core.analysis import analyse
 from bot.core.findings import Report
 from bot.core.render import check_run_output
+from bot.github.context import Context, Options
 from bot.github.routes import installation
 from bot.github.routes.installation import (
     SCAN_LIMIT,
@@ -28,7 +28,7 @@ from bot.github.routes.installation import (
     parse_repositories,
     scan_repositories,
 )
-from bot.github.runner import Options
+from bot.server.app import CONTEXT_KEY
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, Repo, folder_files
 from tests.fake_github.git_data import set_branch
@@ -90,10 +90,10 @@ def expected(case: Path) -> tuple[str, str]:
     return conclusion, VERDICTS[verdict]
 
 
-def app_of(bot: TestClient[Any, Any]) -> web.Application:
+def ctx_of(bot: TestClient[Any, Any]) -> Context:
     app = bot.server.app
     assert app is not None
-    return app
+    return app[CONTEXT_KEY]
 
 
 async def verdicts(store: SqliteStore) -> dict[str, str]:
@@ -316,7 +316,7 @@ async def test_scan_stops_when_the_installation_goes_meanwhile(
     def deleted_during_first(files: Any, config: Any, index: Any) -> Report:
         if not analysed:
             # What the `deleted` handler does, at a known point of the scan.
-            installation.stop_installation(app_of(bot), INSTALLATION_ID)
+            installation.stop_installation(ctx_of(bot), INSTALLATION_ID)
         analysed.append(1)
         return analyse(files, config, index)
 
@@ -340,7 +340,7 @@ async def test_scan_stops_at_its_time_budget(
     add_case(fake_github, "acme/serde", SERDE_CASE)
     repo = fake_github.repos["acme/serde"]
     repos = [ScanRepository(repo.id, repo.owner, repo.name)] * 3
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos, budget_s=0)
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, repos, budget_s=0)
     assert result.stopped == Stop.TIME_BUDGET
     assert result.outcomes == {Outcome.NOT_REACHED: 3}
     assert fake_github.requests == []
@@ -355,7 +355,7 @@ async def test_scan_limit_applies_to_direct_calls(
         ScanRepository(fake_github.repos[n].id, "acme", n.split("/")[1])
         for n in ("acme/serde", "acme/ripgrep")
     ]
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos, limit=1)
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, repos, limit=1)
     assert result.over_limit == 1
     assert result.outcomes == {Outcome.CHECKED: 1}
     assert [r["head_sha"] for r in fake_github.check_runs] == [sha]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import weakref
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,13 +20,13 @@ from enum import StrEnum
 from typing import Any, Final
 
 import gidgethub
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import payload
 from bot.github.client import GitHubClient
-from bot.github.runner import CheckTarget, deps_for, run_check
+from bot.github.context import Context
+from bot.github.runner import CheckTarget, run_check
 from bot.server.state import WORK_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
@@ -102,22 +101,11 @@ class ScanResult:
     stopped: Stop | None = None
 
 
-# Per server: installation id -> how many times it was deleted or suspended.
-# A scan remembers the count it started with and stops when it changes.
-_STOPS: weakref.WeakKeyDictionary[web.Application, dict[int, int]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _stops(app: web.Application) -> dict[int, int]:
-    return _STOPS.setdefault(app, {})
-
-
-def stop_installation(app: web.Application, installation_id: int) -> None:
+def stop_installation(ctx: Context, installation_id: int) -> None:
     """Stop the installation's running scans and forget its tokens."""
-    stops = _stops(app)
+    stops = ctx.stops
     stops[installation_id] = stops.get(installation_id, 0) + 1
-    deps_for(app).clients.forget(installation_id)
+    ctx.clients.forget(installation_id)
 
 
 def parse_repositories(items: Any) -> list[ScanRepository]:
@@ -183,14 +171,13 @@ async def default_head(
 
 
 async def _check_repository(
-    app: web.Application, installation_id: int, repo: ScanRepository
+    ctx: Context, installation_id: int, repo: ScanRepository
 ) -> Outcome:
-    deps = deps_for(app)
-    head = await default_head(deps.client(installation_id), repo)
+    head = await default_head(ctx.client(installation_id), repo)
     if isinstance(head, Outcome):
         return head
     branch, sha = head
-    if await deps.store.get_check_run(repo.id, sha) is not None:
+    if await ctx.store.get_check_run(repo.id, sha) is not None:
         return Outcome.ALREADY_CHECKED  # e.g. a redelivered event
     target = CheckTarget(
         installation_id=installation_id,
@@ -200,7 +187,7 @@ async def _check_repository(
         head_sha=sha,
         head_branch=branch,
     )
-    report = await run_check(target, app, quiet=True)
+    report = await run_check(target, ctx, quiet=True)
     return Outcome.NO_REPORT if report is None else Outcome.CHECKED
 
 
@@ -209,7 +196,7 @@ def _work_time() -> float:
 
 
 async def scan_repositories(
-    app: web.Application,
+    ctx: Context,
     installation_id: int,
     repositories: Sequence[ScanRepository],
     *,
@@ -227,7 +214,7 @@ async def scan_repositories(
             len(repositories),
             extra={**log, "limit": limit, "skipped": over_limit},
         )
-    stops = _stops(app)
+    stops = ctx.stops
     started_at = stops.get(installation_id, 0)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (_work_time() if budget_s is None else budget_s)
@@ -247,7 +234,7 @@ async def scan_repositories(
                 continue
             where = {**log, "repo": repo.full_name}
             try:
-                outcome = await _check_repository(app, installation_id, repo)
+                outcome = await _check_repository(ctx, installation_id, repo)
             except gidgethub.RateLimitExceeded:
                 stopped = Stop.RATE_LIMITED
                 outcome = Outcome.FAILED
@@ -280,9 +267,7 @@ async def scan_repositories(
 
 
 @router.register("installation")
-async def on_installation(
-    event: Event, gh: GitHubClient, *, app: web.Application
-) -> None:
+async def on_installation(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Record an installation; scan a new one; stop and forget a gone one."""
     action = str(event.data.get("action"))
     active = ACTIVE.get(action)
@@ -291,27 +276,27 @@ async def on_installation(
     installation_id, account = _installation(event.data)
     if not active:
         # Tokens die with the installation; suspended ones fail until unsuspend.
-        stop_installation(app, installation_id)
-    await deps_for(app).store.set_installation(installation_id, account, active)
+        stop_installation(ctx, installation_id)
+    await ctx.store.set_installation(installation_id, account, active)
     logger.info(
         "installation recorded",
         extra={"installation_id": installation_id, "active": active},
     )
     if action == "created":
         repositories = parse_repositories(event.data.get("repositories"))
-        await scan_repositories(app, installation_id, repositories)
+        await scan_repositories(ctx, installation_id, repositories)
 
 
 @router.register("installation_repositories")
 async def on_installation_repositories(
-    event: Event, gh: GitHubClient, *, app: web.Application
+    event: Event, gh: GitHubClient, *, ctx: Context
 ) -> None:
     """Record the installation as active; scan the repositories it gained."""
     installation_id, account = _installation(event.data)
-    await deps_for(app).store.set_installation(installation_id, account, True)
+    await ctx.store.set_installation(installation_id, account, True)
     if event.data.get("action") == "added":
         repositories = parse_repositories(event.data.get("repositories_added"))
-        await scan_repositories(app, installation_id, repositories)
+        await scan_repositories(ctx, installation_id, repositories)
 
 
 def _installation(data: Mapping[str, Any]) -> tuple[int, str]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 from bot.github.reviews import is_at_risk
 from bot.github.runner import NULL_SHA, CheckTarget, run_check
 
@@ -19,7 +19,7 @@ router = Router()
 
 
 @router.register("push")
-async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> None:
+async def on_push(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Check the default branch's new head; ignore other refs and deletions.
 
     When it is at risk and `.github/musl-check.yml` sets `fix_pull_requests`,
@@ -32,11 +32,11 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
     target = CheckTarget.from_push(data)
-    report = await run_check(target, app, quiet=True)
+    report = await run_check(target, ctx, quiet=True)
     if report is None or not is_at_risk(report):
         return
     result = await fixer.fix_default_branch(
-        gh, app, target.owner, target.repo, target.head_sha, default
+        gh, ctx, target.owner, target.repo, target.head_sha, default
     )
     if result is not None:
         logger.info(
