@@ -39,6 +39,7 @@ from bot.server.state import (
 )
 from bot.server.work import DRAIN_TIMEOUT_S, RECOVERY_INTERVAL_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
+from bot.setup import create_setup_app
 from bot.store import Store, open_store
 
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
@@ -169,8 +170,6 @@ def run(
 ) -> int:
     """Build the right application for `env` and serve it (see `serve`)."""
     if needs_setup(env) and role is not Role.WORKER:
-        from bot.setup import create_setup_app
-
         configure_logging("INFO", env.get("LOG_FORMAT", "text"))
         app = create_setup_app(env)
         return _run_app(app, host, port or _env_port(env), announce=False)
