@@ -22,7 +22,6 @@ from bot.store import (
     PullFeedback,
     Store,
     StoreError,
-    open_store,
     owner_is_dead,
 )
 from bot.store.journal import (
@@ -39,6 +38,7 @@ from bot.store.sqlite import (
     SqliteStore,
     insert_rows,
 )
+from bot.store.url import open_store
 from tests.server.serverkit import payload
 
 BODY = payload("push", "with-installation")
