@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 import venv
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,6 +23,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.fake_github import FakeGitHub, create_fake_app
 from tests.fixes.index_data import IndexServer, index_app
 from tests.threadserver import serve_in_thread
+
+
+class Clock:
+    """An injected wall clock: starts at the real time, moves only when told."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class Sleeps(list[float]):
