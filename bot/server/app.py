@@ -40,8 +40,7 @@ from bot.server.state import (
 from bot.server.work import DRAIN_TIMEOUT_S, RECOVERY_INTERVAL_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
 from bot.setup import create_setup_app
-from bot.store import Store
-from bot.store.url import open_store
+from bot.store import Store, open_store
 
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
 # Exit statuses of `serve` and `worker` (also in their --help).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Final, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 # Finished deliveries are kept this long (GitHub redelivers for up to 3 days,
 # 7 on GHES) so a redelivery is still recognised as a duplicate.
@@ -159,3 +160,24 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+def open_store(url: str) -> Store:
+    """Open the store named by `url` (`sqlite:///path` or `redis://host:port/db`)."""
+    # The backends are imported on demand: redis is an optional extra
+    # (`musl-check[redis]`) that a SQLite deployment does not install.
+    if url.startswith("sqlite:///"):
+        from bot.store.sqlite import SqliteStore
+
+        return SqliteStore.open(url.removeprefix("sqlite:///"))
+    if url.startswith(("redis://", "rediss://")):
+        from bot.store.redis import RedisStore
+
+        # `?prefix=name:` keeps several deployments (or tests) apart on one
+        # Redis; redis-py would take the query for connection options.
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        prefix = query.pop("prefix", ["musl-check:"])[-1]
+        rest = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+        return RedisStore.from_url(rest, prefix=prefix)
+    raise StoreError("store URL must start with sqlite:/// or redis://")

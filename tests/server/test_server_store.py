@@ -21,6 +21,7 @@ from bot.store import (
     PullFeedback,
     Store,
     StoreError,
+    open_store,
     owner_is_dead,
 )
 from bot.store.journal import (
@@ -37,7 +38,6 @@ from bot.store.sqlite import (
     SqliteStore,
     insert_rows,
 )
-from bot.store.url import open_store
 from tests.conftest import Clock
 from tests.server.serverkit import payload
 
