@@ -38,6 +38,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/lockfile.py
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/api_calls.py
+	$(BIN)/python bench/org_scan.py
 	$(BIN)/python bench/ingress.py
 	$(BIN)/python bench/json_check.py
 	$(BIN)/python bench/recovery.py

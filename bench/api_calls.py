@@ -2,11 +2,15 @@
 
 Runs the real server (create_app) against tests/fake_github in this process
 and prints the requests each delivery made. Budget (docs/architecture.md): a
-pull_request.synchronize whose config files did not change costs at most 2
-requests (tree + check run) with warm token, blob and result caches and an
-existing run, also on an at-risk pull request whose suggestion and summary
-comment were already posted; the last line says whether it holds. libc's index
-is served locally (tests/fixes/index_data.py), as the tests do.
+push to a pull request whose config files did not change costs at most 2
+requests (tree + check run) for all the deliveries announcing it
+(check_suite.requested listing the pull request, pull_request.synchronize),
+in either order, with warm token and blob caches, also on an at-risk pull
+request whose suggestion and summary comment were already posted. Then the
+organisation scan's triage cost per repository: no sign of Rust, empty,
+archived (as the repository listing says), a Rust project. The last line says
+whether the push budget holds. libc's index is served locally
+(tests/fixes/index_data.py), as the tests do.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.github.routes.installation import (  # noqa: E402
+    ScanRepository,
+    scan_repositories,
+)
 from bot.server import create_app, drain, sign  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
@@ -41,9 +49,14 @@ SECRET = "bench-secret"
 REPO = "acme/app"
 BUDGET = 2
 PULL = 7
+# The two orders GitHub may deliver a pull-request push in.
+ORDERS = (
+    ("check_suite.requested", "pull_request.synchronize"),
+    ("pull_request.synchronize", "check_suite.requested"),
+)
 
 
-def payload(name: str, fake: FakeGitHub, sha: str) -> dict[str, Any]:
+def payload(name: str, fake: FakeGitHub, sha: str, base: str) -> dict[str, Any]:
     """Return the real payload `<event>/<action>.json` pointed at the fake repo."""
     event, action = name.split(".")
     data: dict[str, Any] = json.loads((WEBHOOKS / event / f"{action}.json").read_text())
@@ -52,11 +65,22 @@ def payload(name: str, fake: FakeGitHub, sha: str) -> dict[str, Any]:
     data["repository"]["owner"]["login"] = repo.owner
     data["installation"]["id"] = repo.installation_id
     if event == "check_suite":
-        data["check_suite"].update(head_sha=sha, after=sha)
+        data["check_suite"].update(head_sha=sha, after=sha, head_branch="update")
+        ref = {"repo": {"id": repo.id, "url": "https://x", "name": repo.name}}
+        data["check_suite"]["pull_requests"] = [
+            {
+                "url": "https://x",
+                "id": 1,
+                "number": PULL,
+                "head": {"ref": "update", "sha": sha, **ref},
+                "base": {"ref": "main", "sha": base, **ref},
+            }
+        ]
     else:
         pull = data["pull_request"]
         pull["number"] = data["number"] = PULL
         pull["head"]["sha"] = sha
+        pull["base"]["sha"] = base
         pull["head"]["repo"] = copy.deepcopy(data["repository"])
         pull["base"]["repo"] = copy.deepcopy(data["repository"])
     return data
@@ -81,10 +105,8 @@ async def main() -> None:
     fake = FakeGitHub(APP_ID, public)
     files = folder_files(CASE)
     fake.add_repo(REPO)
-    first = fake.add_commit(REPO, files)
-    # The next push changes only source code: every read blob is unchanged.
+    fake.add_commit(REPO, files)
     second = fake.add_commit(REPO, {**files, "src/main.rs": b"fn main() {}\n"})
-    third = fake.add_commit(REPO, {**files, "src/main.rs": b"fn main() {1;}\n"})
     # The pull request adds Cargo.lock, so the libc lines are in its diff.
     base = fake.add_commit(REPO, {p: d for p, d in files.items() if p != "Cargo.lock"})
     pull = add_pull(fake, REPO, PULL, head_sha=second, base_sha=base)
@@ -108,7 +130,7 @@ async def main() -> None:
 
                 async def deliver(name: str, sha: str) -> int:
                     before = len(fake.requests)
-                    body = json.dumps(payload(name, fake, sha)).encode()
+                    body = json.dumps(payload(name, fake, sha, base)).encode()
                     resp = await client.post(
                         "/webhook",
                         data=body,
@@ -127,29 +149,69 @@ async def main() -> None:
                     return len(spent)
 
                 print(f"case: {CASE.name}, {len(files)} files read per commit")
-                cold = await deliver("check_suite.requested", first)
-                new_sha = await deliver("check_suite.requested", second)
-                opened = await deliver("pull_request.opened", second)
-                pull.head_sha = third
-                await deliver("check_suite.requested", third)
-                warm = await deliver("pull_request.synchronize", third)
+                cold = await deliver("pull_request.opened", second)
+                pushes: dict[str, int] = {}
+                for n, order in enumerate(ORDERS):
+                    # Each push changes source code only: every read blob is
+                    # unchanged, the pull request's feedback too.
+                    sha = fake.add_commit(
+                        REPO, {**files, "src/main.rs": f"fn main() {{{n}}}".encode()}
+                    )
+                    pull.head_sha = sha
+                    pushes[" then ".join(order)] = sum(
+                        [await deliver(name, sha) for name in order]
+                    )
+                triage = await scan_costs(fake, app)
             await store.close()
     assert fake.violations == [], fake.violations
     print(f"schema violations: {len(fake.violations)}")
-    print(f"check_suite.requested, cold process: {cold} requests")
-    print(f"check_suite.requested, new sha, blobs cached, no run yet: {new_sha}")
     reviews = len(recorded(fake, "reviews"))
     comments = len(recorded(fake, "issue_comments"))
     print(
-        f"pull_request.opened, at risk, checked sha: {opened} requests "
+        f"pull_request.opened, at risk, cold process: {cold} requests "
         f"({reviews} review, {comments} summary comment posted)"
     )
     print(f"crates index requests: {len(index.requests)}")
-    verdict = "ok" if warm <= BUDGET else "OVER BUDGET"
+    for kind, cost in triage.items():
+        print(f"organisation scan, {kind}: {cost} requests")
+    worst = max(pushes.values())
+    for order, cost in pushes.items():
+        print(f"pull-request push, {order}: {cost} requests in total")
+    verdict = "ok" if worst <= BUDGET else "OVER BUDGET"
     print(
-        f"pull_request.synchronize, config unchanged: {warm} requests "
+        f"pull-request push, config unchanged: {worst} requests "
         f"(budget {BUDGET}): {verdict}"
     )
+
+
+async def scan_costs(fake: FakeGitHub, app: Any) -> dict[str, int]:
+    """Return the requests the organisation scan spends per kind of repository."""
+    node = fake.add_repo("acme/web")
+    fake.add_commit("acme/web", {"package.json": b"{}", "README.md": b"# web"})
+    fake.add_repo("acme/empty").empty = True
+    rust = fake.add_repo("acme/tool")
+    fake.add_commit("acme/tool", folder_files(CASE))
+    kinds = {
+        "no sign of Rust": ScanRepository(node.id, "acme", "web", "main", False),
+        "empty": ScanRepository(
+            fake.repos["acme/empty"].id, "acme", "empty", "main", False
+        ),
+        "archived": ScanRepository(rust.id, "acme", "tool", "main", True),
+        "Rust project, blobs cached": ScanRepository(
+            rust.id, "acme", "tool", "main", False
+        ),
+    }
+    costs: dict[str, int] = {}
+    for kind, repo in kinds.items():
+        before = len(fake.requests)
+        await scan_repositories(app, repo_installation(fake), [repo])
+        costs[kind] = len(fake.requests) - before
+    return costs
+
+
+def repo_installation(fake: FakeGitHub) -> int:
+    """Return the installation every repository of the bench belongs to."""
+    return fake.repos[REPO].installation_id
 
 
 if __name__ == "__main__":

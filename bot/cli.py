@@ -236,6 +236,12 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _server_options(worker_p)
+    report_p = sub.add_parser(
+        "report",
+        help="print an installation's repository table from the store",
+    )
+    report_p.add_argument("--installation", type=int, required=True, metavar="ID")
+    report_p.add_argument("--format", choices=("text", "csv", "json"), default="text")
     return parser
 
 
@@ -260,6 +266,41 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def report(installation_id: int, fmt: str) -> int:
+    """Print the organisation table the store holds for the installation."""
+    # Loaded here, as `serve` loads the server: `scan` needs no store.
+    import asyncio
+
+    from bot import orgview
+    from bot.settings import DEFAULT_STORE_URL, DEFAULT_WEB_URL, read_env
+    from bot.store import StoreError, open_store
+
+    env = read_env(os.environ)
+    url = env.get("MUSL_CHECK_STORE") or DEFAULT_STORE_URL
+    sqlite_path = url.removeprefix("sqlite:///")
+    if sqlite_path != url and not Path(sqlite_path).is_file():
+        # Opening would create an empty store: say there is none instead.
+        raise InputError(f"no store at {sqlite_path} (MUSL_CHECK_STORE)")
+    try:
+        store = open_store(url)
+    except StoreError as err:
+        raise InputError(f"MUSL_CHECK_STORE: {err}") from err
+    web_url = (env.get("GITHUB_WEB_URL") or DEFAULT_WEB_URL).rstrip("/")
+
+    async def read() -> str:
+        try:
+            table = await orgview.load_table(store, installation_id)
+        finally:
+            await store.close()
+        render = {"csv": orgview.render_csv, "json": orgview.render_json}.get(
+            fmt, orgview.render_text
+        )
+        return render(table, web_url)
+
+    sys.stdout.write(asyncio.run(read()))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     args = _parser().parse_args(argv)
@@ -272,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             role = Role.WEB if args.ingress_only else Role.ALL
         return serve(args.host, args.port, role, consumers=max(1, args.consumers))
     try:
+        if args.command == "report":
+            return report(args.installation, args.format)
         return scan(
             args.path,
             args.format,

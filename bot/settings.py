@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 DEFAULT_API_URL: Final = "https://api.github.com"
+# The web side (OAuth authorize and access-token endpoints, check-run pages).
+DEFAULT_WEB_URL: Final = "https://github.com"
 DEFAULT_CRATES_INDEX_URL: Final = "https://index.crates.io/"
 DEFAULT_STORE_URL: Final = "sqlite:///var/musl-check.sqlite3"
 DEFAULT_PORT: Final = 3000
@@ -50,6 +52,12 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     max_body_bytes: int = MAX_BODY_BYTES
+    web_url: str = DEFAULT_WEB_URL
+    # The App's user authorization (dashboard sign-in); "" when not configured.
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    session_secret: str = field(default="", repr=False)
+    public_url: str = ""  # the address users and GitHub reach; "" = as asked
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -77,6 +85,7 @@ class Settings:
                 "MUSL_CHECK_STORE must start with sqlite:/// or redis:// "
                 f"(got {_scheme(store_url)!r})"
             )
+        web_url = _url(env, "GITHUB_WEB_URL", DEFAULT_WEB_URL, errors).rstrip("/")
         port = _port(env, errors)
         log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
@@ -96,6 +105,11 @@ class Settings:
             port=port,
             log_level=log_level,
             log_format=log_format,
+            web_url=web_url,
+            client_id=_get(env, "GITHUB_CLIENT_ID") or "",
+            client_secret=_get(env, "GITHUB_CLIENT_SECRET") or "",
+            session_secret=_get(env, "MUSL_CHECK_SESSION_SECRET") or "",
+            public_url=(_get(env, "PUBLIC_URL") or "").rstrip("/"),
         )
 
 

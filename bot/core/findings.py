@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -9,6 +10,7 @@ from typing import Final
 
 from bot.core.fixes import FixPlan
 from bot.core.lockfile import LockedPackage, Lockfile, SourceKind
+from bot.core.scope import LOCKFILE_NAME, ROOT_LOCKFILE, is_lockfile
 from bot.core.sources import Hint, HintKind, MuslUse, Problem
 from bot.core.targets import bundled_musl_breaks
 from bot.core.versions import (
@@ -35,6 +37,9 @@ class Verdict(StrEnum):
     OLD_LIBC = "old-libc"
     MUSL_LIBC_OK = "musl-libc-ok"
     CLEAN = "clean"
+    # A lockfile a build uses (or the root one), or a file that may hold a
+    # musl build, could not be read: never "ok" on a guess (docs/architecture.md).
+    COULD_NOT_ANALYSE = "could-not-analyse"
 
 
 class Rule(StrEnum):
@@ -101,6 +106,7 @@ class Evidence:
     problems: tuple[Problem, ...]
     fixes: tuple[FixPlan, ...]
     latent_notices: bool = True
+    unread_lockfiles: tuple[str, ...] = ()  # paths of lockfiles not (fully) read
 
 
 def _version(text: str) -> Version | None:
@@ -180,8 +186,8 @@ def _use_list(uses: Sequence[MuslUse], limit: int = 3) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _trigger_list(triggers: Sequence[LockedPackage], limit: int = 5) -> str:
-    shown = ", ".join(f"{_where(t)} (Cargo.lock:{t.line})" for t in triggers[:limit])
+def _trigger_list(triggers: Sequence[LockedPackage], path: str, limit: int = 5) -> str:
+    shown = ", ".join(f"{_where(t)} ({path}:{t.line})" for t in triggers[:limit])
     more = len(triggers) - limit
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -190,11 +196,16 @@ def _fix_text(fixes: Sequence[FixPlan], path: str) -> str:
     for plan in fixes:
         if plan.path == path:
             return f"Run `{plan.command}`."
-    return "Run `cargo update -p libc` (libc >= 0.2.146)."
+    where = path.rpartition("/")[0]
+    manifest = f" --manifest-path {where}/Cargo.toml" if where else ""
+    return f"Run `cargo update -p libc{manifest}` (libc >= 0.2.146)."
 
 
-def _blockers(ev: Evidence, lock: Lockfile) -> list[Finding]:
-    """Return warnings for what stops the lockfile fix from being automatic."""
+def _blockers(ev: Evidence, lock: Lockfile, root: bool) -> list[Finding]:
+    """Return warnings for what stops the lockfile fix from being automatic.
+
+    Pins, patches and vendoring are read from the root project's files only.
+    """
     out: list[Finding] = []
     libcs = lock.named("libc")
     for pkg in libcs:
@@ -228,7 +239,7 @@ def _blockers(ev: Evidence, lock: Lockfile) -> list[Finding]:
         HintKind.LIBC_PATCH: "patches libc ({value})",
         HintKind.VENDORED: "vendors crate sources; re-run `cargo vendor` after the fix",
     }
-    for hint in ev.hints:
+    for hint in ev.hints if root else ():
         if hint.kind in labels:
             out.append(
                 Finding(
@@ -243,11 +254,13 @@ def _blockers(ev: Evidence, lock: Lockfile) -> list[Finding]:
     return out
 
 
-def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
+def _libc_findings(
+    ev: Evidence, lock: Lockfile, uses: Sequence[MuslUse], root: bool
+) -> list[Finding]:
+    """Return the findings on the libc entries of `lock`, which `uses` build with."""
     findings: list[Finding] = []
-    uses = ev.uses
     triggers = _triggers(lock, uses)
-    trigger_text = _trigger_list(triggers)
+    trigger_text = _trigger_list(triggers, lock.path)
     fix = _fix_text(ev.fixes, lock.path)
     breaking = _breaking(uses, ev.hints)  # once, not per libc
     breaking_text = _use_list(breaking)
@@ -256,7 +269,7 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
         if version is None or version >= LIBC_FIXED:
             continue
         if not uses:
-            if ev.latent_notices:
+            if ev.latent_notices and root:
                 findings.append(
                     Finding(
                         Rule.LATENT,
@@ -343,7 +356,7 @@ def _libc_findings(ev: Evidence, lock: Lockfile) -> list[Finding]:
                 )
             )
     if uses and any(_is_old(p) for p in lock.named("libc")):
-        findings.extend(_blockers(ev, lock))
+        findings.extend(_blockers(ev, lock, root))
     return findings
 
 
@@ -376,35 +389,138 @@ def _old_std(ev: Evidence) -> list[Finding]:
     return out
 
 
+_UNSURE: Final = " (the verdict cannot be sure without it)"
+
+
 def _problem_findings(problems: Sequence[Problem]) -> list[Finding]:
     return [
-        Finding(Rule.UNREADABLE, Severity.WARNING, p.path, p.line, p.message)
+        Finding(
+            Rule.UNREADABLE,
+            Severity.WARNING,
+            p.path,
+            p.line,
+            p.message + (_UNSURE if p.unread else ""),
+        )
         for p in problems
     ]
 
 
-def decide(ev: Evidence) -> Report:
-    """Apply the rules (docs/domain.md section 9) and return the report."""
-    findings: list[Finding] = []
+def _unsure(ev: Evidence, used: set[str]) -> bool:
+    """Return whether something that may change the verdict was not read.
+
+    The root lockfile or one a musl build uses; any configuration file the
+    scanners could not read (it may hold a musl build); a file walk cut short
+    (a problem with no path).
+    """
+    if any(p == ROOT_LOCKFILE or p in used for p in ev.unread_lockfiles):
+        return True
+    return any(p.unread and not is_lockfile(p.path) for p in ev.problems)
+
+
+def add_problems(report: Report, problems: Sequence[Problem]) -> Report:
+    """Return `report` with problems met before the analysis added.
+
+    What a file walk left out or a file not fetched (too big) may hold a
+    musl build or the lockfile one uses: each is a warning, and the verdict
+    becomes could-not-analyse unless a build is already known to break.
+    """
+    if not problems:
+        return report
+    verdict = report.verdict
+    if verdict is not Verdict.AT_RISK and any(p.unread for p in problems):
+        verdict = Verdict.COULD_NOT_ANALYSE
+    return dataclasses.replace(
+        report,
+        verdict=verdict,
+        # What has no path (a walk cut short) is said in the summary, not
+        # on a line of a file.
+        findings=(
+            *report.findings,
+            *_problem_findings([p for p in problems if p.path]),
+        ),
+        problems=(*report.problems, *problems),
+    )
+
+
+def nearest_lockfile(project: str, lockfiles: frozenset[str]) -> str | None:
+    """Return the Cargo.lock nearest at or above directory `project`, if any.
+
+    Cargo looks for the workspace root from the manifest upwards and keeps
+    the lockfile there (https://doc.rust-lang.org/cargo/reference/workspaces.html).
+    """
+    parts = project.split("/") if project else []
+    while True:
+        candidate = "/".join([*parts, LOCKFILE_NAME])
+        if candidate in lockfiles:
+            return candidate
+        if not parts:
+            return None
+        parts.pop()
+
+
+def _resolve(ev: Evidence) -> tuple[MuslUse, ...]:
+    """Return the uses with the lockfile each one builds with filled in."""
+    locks = [lock.path for lock in ev.nested]
     if ev.root is not None:
-        findings.extend(_libc_findings(ev, ev.root))
+        locks.append(ev.root.path)
+    paths = frozenset((*locks, *ev.unread_lockfiles))
+    found: dict[str, str | None] = {}
+    out = []
+    for use in ev.uses:
+        if use.project not in found:
+            found[use.project] = nearest_lockfile(use.project, paths)
+        lockfile = found[use.project]
+        if lockfile != use.lockfile:  # a new value: cheaper than dataclasses.replace
+            use = MuslUse(
+                use.path, use.line, use.target, use.kind, use.implicit,
+                use.resolves_to, use.project, lockfile,
+            )  # fmt: skip
+        out.append(use)
+    return tuple(out)
+
+
+def decide(ev: Evidence) -> Report:
+    """Apply the rules (docs/domain.md section 9) and return the report.
+
+    Each musl use is judged against the lockfile it builds with
+    (`MuslUse.lockfile`); the root lockfile with no use gets the latent
+    notice, nested ones that no build uses stay quiet.
+    """
+    findings: list[Finding] = []
+    uses = _resolve(ev)
+    by_lock: dict[str, list[MuslUse]] = {}
+    for use in uses:
+        if use.lockfile is not None:
+            by_lock.setdefault(use.lockfile, []).append(use)
+    old = False  # a lockfile a musl build uses holds an old libc
+    if ev.root is not None:
+        root_uses = by_lock.get(ev.root.path, [])
+        findings.extend(_libc_findings(ev, ev.root, root_uses, True))
+        old = bool(root_uses) and any(_is_old(p) for p in ev.root.named("libc"))
+    for lock in ev.nested:
+        lock_uses = by_lock.get(lock.path)
+        if lock_uses:
+            findings.extend(_libc_findings(ev, lock, lock_uses, False))
+            old = old or any(_is_old(p) for p in lock.named("libc"))
     findings.extend(_old_std(ev))
     findings.extend(_problem_findings(ev.problems))
-    old = ev.root is not None and any(_is_old(p) for p in ev.root.named("libc"))
+    root_old = ev.root is not None and any(_is_old(p) for p in ev.root.named("libc"))
     musl = bool(ev.uses)
-    if old and musl:
+    if old:
         verdict = Verdict.AT_RISK
-    elif old:
-        verdict = Verdict.OLD_LIBC
+    elif _unsure(ev, set(by_lock)):
+        verdict = Verdict.COULD_NOT_ANALYSE
     elif musl:
         verdict = Verdict.MUSL_LIBC_OK
+    elif root_old:
+        verdict = Verdict.OLD_LIBC
     else:
         verdict = Verdict.CLEAN
     lockfiles = ((ev.root,) if ev.root is not None else ()) + ev.nested
     return Report(
         verdict=verdict,
         lockfiles=lockfiles,
-        musl_uses=ev.uses,
+        musl_uses=uses,
         findings=tuple(findings),
         hints=ev.hints,
         problems=ev.problems,

@@ -1,4 +1,4 @@
-"""Check runs: one per (repository, head sha), created or updated in place."""
+"""Check runs: one per (repository, head sha), created completed or updated."""
 
 from __future__ import annotations
 
@@ -88,32 +88,6 @@ async def find_check_run(
     runs = data.get("check_runs", []) if isinstance(data, dict) else []
     ids = [int(r["id"]) for r in runs if r.get("name") == CHECK_NAME]
     return max(ids) if ids else None
-
-
-async def start(
-    gh: GitHubClient,
-    owner: str,
-    repo: str,
-    sha: str,
-    run_id: int | None,
-    *,
-    external_id: str,
-) -> int:
-    """Mark the run in progress (creating it if needed) and return its id."""
-    body: dict[str, Any] = {"status": "in_progress", "external_id": external_id}
-    if run_id is not None:
-        await gh.patch(
-            "/repos/{owner}/{repo}/check-runs/{id}",
-            {"owner": owner, "repo": repo, "id": str(run_id)},
-            data=body,
-        )
-        return run_id
-    created = await gh.post(
-        "/repos/{owner}/{repo}/check-runs",
-        {"owner": owner, "repo": repo},
-        data={"name": CHECK_NAME, "head_sha": sha, **body},
-    )
-    return int(created["id"])
 
 
 async def retrying(

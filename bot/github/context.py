@@ -27,12 +27,14 @@ from bot.github import payload, reviews
 from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory, GitHubClient, Sleep
 from bot.github.org_config import OrgConfigs
-from bot.github.snapshot import BlobCache
+from bot.github.snapshot import BlobCache, Snapshot
 from bot.settings import Settings
 from bot.store import Store
 
 RESULT_CACHE_SIZE: Final = 4096
 BASE_CONFIG_CACHE_SIZE: Final = 4096
+# What was found per commit, bounded by the bytes of the files it keeps.
+ANALYSED_CACHE_BYTES: Final = 64 * 1024 * 1024
 
 Analyse = Callable[
     [Mapping[str, bytes], Config | None, Sequence[IndexEntry] | None], Report
@@ -45,6 +47,23 @@ class Options:
 
     analyse: Analyse = analysis.analyse
     sleep: Sleep = asyncio.sleep
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """What checking one commit found, kept so later triggers cost no request.
+
+    `report` is None when the commit was quiet (no sign of Rust: no run).
+    """
+
+    report: Report | None
+    config: Config
+    snapshot: Snapshot
+    index_unreachable: bool
+
+    def size(self) -> int:
+        """Return the bytes this entry holds (files dominate), at least 1."""
+        return 1 + sum(len(data) for data in self.snapshot.files.values())
 
 
 @dataclass(slots=True)
@@ -60,6 +79,13 @@ class Context:
     blobs: BlobCache = field(default_factory=BlobCache)
     results: LRUCache[Any, Report] = field(
         default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
+    )
+    # (repository id, sha) -> what its check found: GitHub announces one commit
+    # through check_suite, pull_request and push; only the first costs requests.
+    analysed: LRUCache[tuple[int, str], Analysed] = field(
+        default_factory=lambda: LRUCache(
+            maxsize=ANALYSED_CACHE_BYTES, getsizeof=Analysed.size
+        )
     )
     # (repository id, base commit) -> blob sha of its config, "" for none.
     base_configs: LRUCache[tuple[int, str], str] = field(

@@ -2,9 +2,10 @@
 
 GitHub's own convention for organisation-wide defaults is a repository named
 `.github`; the installation may not include it, so a 404 (or 403) simply means
-"no organisation default". Read at the default branch and cached for a few
-minutes per owner, so a busy organisation pays one request per TTL, not one per
-check run.
+"no organisation default". Read at the default branch and cached per owner for
+an hour, so a busy organisation pays one request per hour, not one per check
+run (a pull-request push must cost two requests in all, docs/architecture.md);
+a push to the `.github` repository's default branch forgets it at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bot.github.client import BlobTooLarge, GitHubClient
 
 logger = logging.getLogger(__name__)
 
-ORG_CONFIG_TTL_S: Final = 300.0
+ORG_CONFIG_TTL_S: Final = 3600.0
 ORG_REPO: Final = ".github"
 _MISSING: Final = frozenset({403, 404})
 
@@ -32,6 +33,10 @@ class OrgConfigs:
         self._cache: TTLCache[str, tuple[Config | None, tuple[str, ...]]] = TTLCache(
             maxsize=maxsize, ttl=ttl_s
         )
+
+    def forget(self, owner: str) -> None:
+        """Drop the owner's cached default (its `.github` repository changed)."""
+        self._cache.pop(owner.lower(), None)
 
     async def get(
         self, gh: GitHubClient, owner: str

@@ -21,7 +21,7 @@ from bot.core.config import (
     check_config,
     merge_config,
 )
-from bot.core.findings import Report, Verdict
+from bot.core.findings import Report, Verdict, add_problems
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
 from bot.crates import INDEX_UNREACHABLE_NOTE
@@ -32,7 +32,7 @@ from bot.github.client import (
     GitHubClient,
     is_transient,
 )
-from bot.github.context import Context
+from bot.github.context import Analysed, Context
 from bot.github.fixer import fix_actions
 from bot.github.snapshot import (
     EmptyRepository,
@@ -41,7 +41,7 @@ from bot.github.snapshot import (
     take_snapshot,
 )
 from bot.queue import RetryLater, current_attempt
-from bot.store import PullFeedback
+from bot.store import PullFeedback, RepositoryResult
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,16 @@ class CheckTarget:
     # The pull request's base commit, when the trigger names it; a pull
     # request's config is read there (see `_base_config`).
     base_sha: str | None = None
+    default_branch: str | None = None  # the repository's, when the trigger says
+
+    @property
+    def on_default_branch(self) -> bool:
+        """Return whether the commit is the default branch's head (the org view)."""
+        return (
+            self.pull_number is None
+            and self.default_branch is not None
+            and self.head_branch == self.default_branch
+        )
 
     @property
     def full_name(self) -> str:
@@ -92,6 +102,7 @@ class CheckTarget:
             repo_id=payload.integer(data, "repository.id"),
             owner=payload.name(data, "repository.owner.login"),
             repo=payload.name(data, "repository.name"),
+            default_branch=payload.optional_text(data, "repository.default_branch"),
             **kw,
         )
 
@@ -224,20 +235,22 @@ async def run_check(
     *,
     fresh_feedback: bool = False,
     quiet: bool = False,
+    root: Mapping[str, Any] | None = None,
 ) -> Report | None:
     """Check one commit and publish its check run; return the Report if any.
 
     For a pull request the suggestions and summary comment follow (see
     `_feedback`); `fresh_feedback` re-publishes them even when nothing changed.
     With `quiet` (automatic triggers), a repository that has nothing to do with
-    Rust gets no check run at all (see `_says_nothing`).
+    Rust gets no check run at all (see `_says_nothing`). `root` is the
+    commit's recursive tree listing when the caller already read it.
     """
     key = (target.repo_id, target.head_sha)
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = asyncio.Lock()
     async with lock:
-        return await _run(target, ctx, fresh_feedback, quiet)
+        return await _run(target, ctx, fresh_feedback, quiet, root)
 
 
 def _says_nothing(rust: bool, report: Report | None = None) -> bool:
@@ -252,86 +265,129 @@ def _says_nothing(rust: bool, report: Report | None = None) -> bool:
 
 
 async def _run(
-    target: CheckTarget, ctx: Context, fresh: bool, quiet: bool
+    target: CheckTarget,
+    ctx: Context,
+    fresh: bool,
+    quiet: bool,
+    root: Mapping[str, Any] | None,
 ) -> Report | None:
+    """Analyse and publish the commit once; later automatic triggers reuse it.
+
+    An automatic (`quiet`) trigger for a commit this process already checked
+    costs no request: only pull-request feedback that changed is posted. An
+    explicit one (re-run, `/musl-check`) creates a new run: GitHub leaves it
+    to the App whether a re-requested run is updated or replaced
+    (docs/github.md 4.2), and a new one needs no lookup. No run is looked up
+    on GitHub: the store knows the runs this App made.
+    """
+    key = (target.repo_id, target.head_sha)
+    found = ctx.analysed.get(key) if quiet else None
+    if found is None:
+        found = await _check(target, ctx, quiet, root)
+        if found is None:
+            return None
+        ctx.analysed[key] = found
+    report = found.report
+    if report is None:
+        return None
+    if target.pull_number is not None and found.config.enabled:
+        try:
+            await _feedback(
+                ctx.client(target.installation_id),
+                target,
+                ctx,
+                report,
+                found.config,
+                found.snapshot,
+                found.index_unreachable,
+                fresh,
+            )
+        except Exception:
+            logger.exception(
+                "could not post pull request feedback",
+                extra={"repo": target.full_name, "sha": target.head_sha},
+            )
+    return report
+
+
+async def _check(
+    target: CheckTarget, ctx: Context, quiet: bool, root: Mapping[str, Any] | None
+) -> Analysed | None:
+    """Snapshot, analyse and publish the commit's run in one request.
+
+    Return None when nothing should be remembered: an empty repository, or a
+    failure (published as "could not analyse"; a later trigger tries again
+    and updates that run).
+    """
     gh = ctx.client(target.installation_id)
     owner, repo, sha = target.owner, target.repo, target.head_sha
     log = {"repo": target.full_name, "sha": sha}
-    run_id = await ctx.store.get_check_run(target.repo_id, sha)
+    # Automatic triggers update the run this App made (e.g. before a restart);
+    # explicit ones get a new run.
+    run_id = await ctx.store.get_check_run(target.repo_id, sha) if quiet else None
 
     attempt = current_attempt()
     key = (target.repo_id, sha)
+    if quiet and run_id is None and attempt.number > 1:
+        # A delivery tried before (a dead worker's, taken over) may have made
+        # its run without living to record it: only then is GitHub asked.
+        run_id = await checks.find_check_run(gh, owner, repo, sha, ctx.settings.app_id)
+        if run_id is not None:
+            await ctx.store.set_check_run(target.repo_id, sha, run_id)
 
     async def close(reason: str, retry: bool) -> None:
-        # Whatever ends the work (a timeout, a transient failure) completes
-        # the run this attempt opened, or says it will be retried.
-        if run_id is None:
-            return
+        # Whatever ends the work (a timeout, a transient failure): a run the
+        # App already made for the commit says it will be retried; none is
+        # created for that (a run is created once its result is known). The
+        # last attempt publishes the reason, as any final failure does.
         if retry:
-            await checks.retrying(gh, owner, repo, run_id, reason)
+            if run_id is not None:
+                await checks.retrying(gh, owner, repo, run_id, reason)
         else:
-            await checks.complete(
-                gh,
-                owner,
-                repo,
-                sha,
-                run_id,
-                checks.could_not_analyse(reason),
-                external_id=target.external_id,
-            )
-
-    async def remember(new_id: int) -> None:
-        nonlocal run_id
-        if new_id != run_id:
-            run_id = new_id
-            await ctx.store.set_check_run(target.repo_id, sha, new_id)
+            await publish(checks.could_not_analyse(reason))
 
     attempt.open_runs[key] = close
 
-    async def mark_started(rust: bool) -> None:
-        if quiet and run_id is None and _says_nothing(rust):
-            return  # perhaps no Rust here: no run until there is something to say
-        await remember(
-            await checks.start(
-                gh, owner, repo, sha, run_id, external_id=target.external_id
-            )
+    async def publish(pub: Publication) -> int:
+        new_id = await checks.complete(
+            gh, owner, repo, sha, run_id, pub, external_id=target.external_id
         )
+        if new_id != run_id:
+            await ctx.store.set_check_run(target.repo_id, sha, new_id)
+        return new_id
 
     try:
-        if run_id is None:
-            found = await checks.find_check_run(
-                gh, owner, repo, sha, ctx.settings.app_id
-            )
-            if found is not None:
-                await remember(found)
-        snapshot = await take_snapshot(
-            gh, owner, repo, sha, ctx.blobs, on_fetch=mark_started
-        )
+        snapshot = await take_snapshot(gh, owner, repo, sha, ctx.blobs, root=root)
         entries = await _index_entries(snapshot, ctx)
         org_default = await ctx.org_configs.get(gh, owner)
+        if quiet and run_id is None and not snapshot.rust:
+            # Without a sign of Rust the head holds no config of its own (the
+            # config file is one), and a config only removes musl uses: if
+            # the commit says nothing without the base's config, it says
+            # nothing with it, which is then not read.
+            report, config, _ = _analyse(snapshot, ctx, entries, org_default, None)
+            if _says_nothing(snapshot.rust, report):
+                logger.debug("not a Rust repository: no check run", extra=log)
+                attempt.open_runs.pop(key, None)
+                return Analysed(None, config, snapshot, entries is None)
         base = None
         if target.pull_number is not None:
             base = await _base_config(gh, target, ctx)
         report, config, said = _analyse(snapshot, ctx, entries, org_default, base)
-        if quiet and run_id is None and _says_nothing(snapshot.rust, report):
-            logger.debug("not a Rust repository: no check run", extra=log)
-            return None
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:
             pub = _publication(report, config, said, entries is not None)
-        await remember(
-            await checks.complete(
-                gh, owner, repo, sha, run_id, pub, external_id=target.external_id
-            )
-        )
+        new_id = await publish(pub)
         attempt.open_runs.pop(key, None)
     except EmptyRepository:
         logger.info("empty repository, nothing to check", extra=log)
+        attempt.open_runs.pop(key, None)
         return None
     except Exception as exc:
         if is_transient(exc) and not attempt.final:
-            # Back on the queue with a backoff; the run stays in progress.
+            # Back on the queue with a backoff; a run made earlier stays in
+            # progress (`close` says "retrying").
             raise RetryLater(_reason(exc)) from exc
         if isinstance(exc, gidgethub.HTTPException):
             # One warning per failure, without a traceback: the client already
@@ -350,31 +406,51 @@ async def _run(
             logger.exception("check failed", extra=log)
         attempt.open_runs.pop(key, None)
         try:
-            await remember(
-                await checks.complete(
-                    gh,
-                    owner,
-                    repo,
-                    sha,
-                    run_id,
-                    checks.could_not_analyse(_reason(exc)),
-                    external_id=target.external_id,
-                )
-            )
+            await publish(checks.could_not_analyse(_reason(exc)))
         except Exception:
             logger.exception("could not publish the failure", extra=log)
         return None
     await ctx.store.save_result(
         target.installation_id, target.full_name, sha, report.verdict.value, pub.title
     )
-    if target.pull_number is not None and config.enabled:
-        try:
-            await _feedback(
-                gh, target, ctx, report, config, snapshot, entries is None, fresh
-            )
-        except Exception:
-            logger.exception("could not post pull request feedback", extra=log)
-    return report
+    await _save_repository(target, ctx, report, new_id)
+    return Analysed(report, config, snapshot, entries is None)
+
+
+def repository_result(
+    target: CheckTarget, report: Report, run_url: str
+) -> RepositoryResult:
+    """Return the organisation-view row of a checked default-branch head."""
+    libc: dict[str, None] = {}
+    for lockfile in report.lockfiles:
+        for package in lockfile.packages:
+            if package.name == "libc":
+                libc[package.version] = None
+    targets: dict[str, None] = {}
+    for use in report.musl_uses:
+        for triple in use.resolves_to or (use.target,):
+            targets[triple] = None
+    return RepositoryResult(
+        installation_id=target.installation_id,
+        repo_id=target.repo_id,
+        repo=target.full_name,
+        head_sha=target.head_sha,
+        verdict=report.verdict.value,
+        libc=tuple(libc),
+        targets=tuple(sorted(targets)),
+        check_run_url=run_url,
+    )
+
+
+async def _save_repository(
+    target: CheckTarget, ctx: Context, report: Report, run_id: int
+) -> None:
+    """Record the organisation-view row when the commit is a default-branch head."""
+    if not target.on_default_branch:
+        return
+    # The check run's page on the web host (docs/github.md 4.2).
+    url = f"{ctx.settings.web_url}/{target.full_name}/runs/{run_id}"
+    await ctx.store.save_repository_result(repository_result(target, report, url))
 
 
 async def _index_entries(
@@ -572,9 +648,6 @@ def _analyse(
             report = ctx.options.analyse(snapshot.files, config, entries)
         except Exception as exc:
             raise checks.AnalysisError(type(exc).__name__) from exc
-        if snapshot.problems:
-            report = dataclasses.replace(
-                report, problems=(*report.problems, *snapshot.problems)
-            )
+        report = add_problems(report, snapshot.problems)
         ctx.results[key] = report
     return report, config, said

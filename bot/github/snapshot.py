@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import gidgethub
 from cachetools import LRUCache
 
-from bot.core.scope import CONFIG_PATH, ROOT_LOCKFILE, SKIP_DIRS, shows_rust, wanted
+from bot.core.analysis import lockfiles_needed
+from bot.core.scope import (
+    CONFIG_PATH,
+    ROOT_LOCKFILE,
+    SKIP_DIRS,
+    is_lockfile,
+    shows_rust,
+    wanted,
+)
 from bot.core.sources import Problem
 from bot.github.client import BlobTooLarge, GitHubClient
 
@@ -108,9 +116,14 @@ class _Entry:
     size: int | None
 
 
-async def _get_tree(
-    gh: GitHubClient, owner: str, repo: str, sha: str, *, recursive: bool
+async def read_tree(
+    gh: GitHubClient, owner: str, repo: str, sha: str, *, recursive: bool = True
 ) -> Mapping[str, Any]:
+    """Return the (recursive) tree listing at a commit, tree or branch name.
+
+    The trees endpoint resolves any of them (docs/github.md 6.2); an empty
+    repository raises EmptyRepository.
+    """
     url = "/repos/{owner}/{repo}/git/trees/{sha}" + (
         "?recursive=1" if recursive else ""
     )
@@ -158,13 +171,28 @@ def _read_listing(
     return rust
 
 
+def listing_shows_rust(root: Mapping[str, Any]) -> bool:
+    """Return whether a recursive listing shows Rust (an unfinished one does)."""
+    if root.get("truncated"):
+        return True  # not all seen: do not stay quiet on a guess
+    return _read_listing("", root["tree"], [], None)
+
+
 async def list_wanted(
-    gh: GitHubClient, owner: str, repo: str, sha: str
+    gh: GitHubClient,
+    owner: str,
+    repo: str,
+    sha: str,
+    root: Mapping[str, Any] | None = None,
 ) -> tuple[list[_Entry], list[Problem], bool]:
     """Return the wanted files at the commit, notes on what was left out, and
-    whether the tree shows Rust (`shows_rust`)."""
+    whether the tree shows Rust (`shows_rust`).
+
+    `root` is the commit's recursive listing when the caller has read it.
+    """
     entries: list[_Entry] = []
-    root = await _get_tree(gh, owner, repo, sha, recursive=True)
+    if root is None:
+        root = await read_tree(gh, owner, repo, sha, recursive=True)
     if not root.get("truncated"):
         return entries, [], _read_listing("", root["tree"], entries, None)
     # Over 100,000 entries or 7 MB: walk sub-trees one level at a time,
@@ -185,7 +213,7 @@ async def list_wanted(
             rust = True  # not all seen: do not stay quiet on a guess
             break
         prefix, tree_sha = queue.popleft()
-        listing = await _get_tree(gh, owner, repo, tree_sha, recursive=False)
+        listing = await read_tree(gh, owner, repo, tree_sha, recursive=False)
         requests += 1
         rust = _read_listing(prefix, listing["tree"], entries, queue) or rust
     return entries, problems, rust
@@ -199,14 +227,15 @@ async def take_snapshot(
     blobs: BlobCache,
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
-    on_fetch: Callable[[bool], Awaitable[None]] | None = None,
+    root: Mapping[str, Any] | None = None,
 ) -> Snapshot:
     """Return the wanted files at commit `sha`, reading blobs from the cache first.
 
-    `on_fetch` is awaited before the first blob request, with whether the tree
-    shows Rust (`Snapshot.rust`).
+    `root` is the commit's recursive listing if the caller has it (the
+    organisation scan reads it first, to triage). Nested lockfiles are read in
+    a second pass, only those a musl build uses (`core.analysis.lockfiles_needed`).
     """
-    entries, problems, rust = await list_wanted(gh, owner, repo, sha)
+    entries, problems, rust = await list_wanted(gh, owner, repo, sha, root)
     entries.sort(key=lambda e: read_order(e.path))
     if len(entries) > MAX_FILES:
         problems.append(
@@ -217,26 +246,6 @@ async def take_snapshot(
         entries = entries[:MAX_FILES]
     files: dict[str, bytes] = {}
     shas: dict[str, str] = {}
-    missing: list[_Entry] = []
-    for entry in entries:
-        if entry.size is not None and entry.size > max_file_bytes:
-            problems.append(
-                Problem(
-                    entry.path,
-                    1,
-                    f"{entry.path} is {entry.size} bytes, over the "
-                    f"{max_file_bytes}-byte limit; skipped",
-                )
-            )
-            continue
-        shas[entry.path] = entry.sha
-        cached = blobs.get(entry.sha)
-        if cached is None:
-            missing.append(entry)
-        else:
-            files[entry.path] = cached
-    if missing and on_fetch is not None:
-        await on_fetch(rust)
     gate = asyncio.Semaphore(BLOB_FETCH_CONCURRENCY)
 
     async def fetch(entry: _Entry) -> None:
@@ -254,8 +263,38 @@ async def take_snapshot(
         blobs.put(entry.sha, data)
         files[entry.path] = data
 
+    async def read(batch: list[_Entry]) -> int:
+        """Read `batch` (the cache first); return the blob requests made."""
+        missing: list[_Entry] = []
+        for entry in batch:
+            if entry.size is not None and entry.size > max_file_bytes:
+                problems.append(
+                    Problem(
+                        entry.path,
+                        1,
+                        f"{entry.path} is {entry.size} bytes, over the "
+                        f"{max_file_bytes}-byte limit; skipped",
+                    )
+                )
+                continue
+            shas[entry.path] = entry.sha
+            cached = blobs.get(entry.sha)
+            if cached is None:
+                missing.append(entry)
+            else:
+                files[entry.path] = cached
+        await asyncio.gather(*(fetch(e) for e in missing))
+        return len(missing)
+
     over: list[_Entry] = []
-    await asyncio.gather(*(fetch(e) for e in missing))
+    # Nested lockfiles come second: only those a musl build uses are read.
+    nested = {e.path: e for e in entries if is_lockfile(e.path)}
+    root_lockfile = nested.pop(ROOT_LOCKFILE, None)
+    fetched = await read([e for e in entries if e.path not in nested])
+    if nested:
+        listed = [*nested, *([ROOT_LOCKFILE] if root_lockfile is not None else [])]
+        needed = lockfiles_needed(files, listed)
+        fetched += await read([nested[p] for p in sorted(needed)])
     for entry in sorted(over, key=lambda e: e.path):
         shas.pop(entry.path, None)
         problems.append(
@@ -265,7 +304,7 @@ async def take_snapshot(
                 f"{entry.path} is over the {max_file_bytes}-byte limit; skipped",
             )
         )
-    return Snapshot(sha, files, shas, tuple(problems), len(missing), rust)
+    return Snapshot(sha, files, shas, tuple(problems), fetched, rust)
 
 
 def config_text(snapshot: Snapshot) -> str | None:

@@ -16,6 +16,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from bot.github import routes
 from bot.github.context import Context, Options, build_context
 from bot.queue import RetryPolicy
+from bot.server.dashboard import add_dashboard_routes
 from bot.server.ingress import webhook
 from bot.server.logs import configure_logging
 from bot.server.metrics import Metrics
@@ -105,6 +106,7 @@ def create_app(
         app.cleanup_ctx.append(work_ctx)
     if role is not Role.WORKER:
         app.router.add_post("/webhook", webhook)
+        add_dashboard_routes(app, settings)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -66,6 +67,26 @@ class StoredResult:
     verdict: str
     title: str
     updated_at: float  # Unix time
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryResult:
+    """One repository's row of the organisation view: its default branch's check.
+
+    `libc` lists the libc versions locked, `targets` the musl targets built;
+    `fix_pull` is the fix pull request musl-check opened, if any.
+    """
+
+    installation_id: int
+    repo_id: int
+    repo: str  # owner/name
+    head_sha: str
+    verdict: str
+    libc: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    check_run_url: str = ""
+    fix_pull: int | None = None
+    checked_at: float = 0.0  # Unix time
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +178,36 @@ class Store(Protocol):
         self, repo_id: int, number: int, feedback: PullFeedback
     ) -> None:
         """Record what was just posted on pull request `number`."""
+
+    async def save_repository_result(self, result: RepositoryResult) -> None:
+        """Record a repository's latest default-branch result (keeps its fix PR)."""
+
+    async def set_fix_pull(
+        self, installation_id: int, repo_id: int, number: int | None
+    ) -> None:
+        """Record the fix pull request opened for a repository (None: none)."""
+
+    async def repository_results(self, installation_id: int) -> list[RepositoryResult]:
+        """Return every repository result of the installation, by name."""
+
+    async def add_repositories(
+        self, installation_id: int, repos: Sequence[tuple[int, str]]
+    ) -> None:
+        """Record repositories (id, owner/name) the installation can see."""
+
+    async def remove_repositories(
+        self, installation_id: int, repo_ids: Sequence[int]
+    ) -> None:
+        """Forget repositories the installation lost, with their results."""
+
+    async def known_repositories(self, installation_id: int) -> dict[int, str]:
+        """Return the repositories (id -> owner/name) the installation sees.
+
+        Those recorded by `add_repositories` and those with a result.
+        """
+
+    async def installation_of(self, account: str) -> int | None:
+        """Return the active installation of an account (case-insensitive)."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -10,8 +10,10 @@ moves it back onto the stream, atomically.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -22,6 +24,7 @@ from bot.store import (
     PULL_FEEDBACK_TTL_S,
     RETENTION_S,
     PullFeedback,
+    RepositoryResult,
     StoredDelivery,
     StoredResult,
     owner_is_dead,
@@ -376,6 +379,8 @@ class RedisStore:
                 self._k("installation", installation_id),
                 mapping={"account": account, "active": int(active)},
             )
+            if account:
+                pipe.hset(self._k("accounts"), account.lower(), installation_id)
             if active:
                 pipe.srem(key, installation_id)
             else:
@@ -410,6 +415,98 @@ class RedisStore:
             )
             pipe.expire(key, PULL_FEEDBACK_TTL_S)
             await pipe.execute()
+
+    async def save_repository_result(self, result: RepositoryResult) -> None:
+        """Record a repository's latest default-branch result (keeps its fix PR)."""
+        key = self._k("repository_results", result.installation_id)
+        old = await self._r.hget(key, str(result.repo_id))
+        fix_pull = result.fix_pull
+        if fix_pull is None and old is not None:
+            fix_pull = json.loads(old).get("fix_pull")
+        row = {
+            "repo": result.repo,
+            "head_sha": result.head_sha,
+            "verdict": result.verdict,
+            "libc": list(result.libc),
+            "targets": list(result.targets),
+            "check_run_url": result.check_run_url,
+            "fix_pull": fix_pull,
+            "checked_at": result.checked_at or time.time(),
+        }
+        await self._r.hset(key, str(result.repo_id), json.dumps(row))
+
+    async def set_fix_pull(
+        self, installation_id: int, repo_id: int, number: int | None
+    ) -> None:
+        """Record the fix pull request opened for a repository (None: none)."""
+        key = self._k("repository_results", installation_id)
+        old = await self._r.hget(key, str(repo_id))
+        if old is not None:
+            row = json.loads(old)
+            row["fix_pull"] = number
+            await self._r.hset(key, str(repo_id), json.dumps(row))
+
+    async def repository_results(self, installation_id: int) -> list[RepositoryResult]:
+        """Return every repository result of the installation, by name."""
+        rows = await self._r.hgetall(self._k("repository_results", installation_id))
+        out = []
+        for raw_id, raw in rows.items():
+            row = json.loads(raw)
+            out.append(
+                RepositoryResult(
+                    installation_id,
+                    int(raw_id),
+                    row["repo"],
+                    row["head_sha"],
+                    row["verdict"],
+                    tuple(row["libc"]),
+                    tuple(row["targets"]),
+                    row["check_run_url"],
+                    row["fix_pull"],
+                    float(row["checked_at"]),
+                )
+            )
+        return sorted(out, key=lambda r: r.repo)
+
+    async def add_repositories(
+        self, installation_id: int, repos: Sequence[tuple[int, str]]
+    ) -> None:
+        """Record repositories (id, owner/name) the installation can see."""
+        if repos:
+            await self._r.hset(
+                self._k("repositories", installation_id),
+                mapping={str(i): name for i, name in repos},
+            )
+
+    async def remove_repositories(
+        self, installation_id: int, repo_ids: Sequence[int]
+    ) -> None:
+        """Forget repositories the installation lost, with their results."""
+        if repo_ids:
+            fields = [str(i) for i in repo_ids]
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hdel(self._k("repositories", installation_id), *fields)
+                pipe.hdel(self._k("repository_results", installation_id), *fields)
+                await pipe.execute()
+
+    async def known_repositories(self, installation_id: int) -> dict[int, str]:
+        """Return the repositories (id -> owner/name) the installation sees."""
+        listed = await self._r.hgetall(self._k("repositories", installation_id))
+        known = {int(k): _text(v) for k, v in listed.items()}
+        for row in await self.repository_results(installation_id):
+            known[row.repo_id] = row.repo
+        return known
+
+    async def installation_of(self, account: str) -> int | None:
+        """Return the active installation of an account (case-insensitive)."""
+        value = await self._r.hget(self._k("accounts"), account.lower())
+        if value is None:
+            return None
+        installation_id = int(value)
+        inactive = self._k("installations_inactive")
+        if await self._r.sismember(inactive, str(installation_id)):
+            return None
+        return installation_id
 
     async def close(self) -> None:
         """Close the connection pool."""

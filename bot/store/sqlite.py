@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -19,7 +20,7 @@ import sqlite3
 import time
 from asyncio import Future
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from bot.store import (
     PULL_FEEDBACK_TTL_S,
     RETENTION_S,
     PullFeedback,
+    RepositoryResult,
     StoredDelivery,
     StoredResult,
     owner_is_dead,
@@ -127,6 +129,25 @@ CREATE TABLE IF NOT EXISTS pull_feedback (
     lock_blob TEXT NOT NULL,
     updated_at REAL NOT NULL,
     PRIMARY KEY (repo_id, number)
+);
+CREATE TABLE IF NOT EXISTS repository_results (
+    installation_id INTEGER NOT NULL,
+    repo_id INTEGER NOT NULL,
+    repo TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    libc TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    check_run_url TEXT NOT NULL,
+    fix_pull INTEGER,
+    checked_at REAL NOT NULL,
+    PRIMARY KEY (installation_id, repo_id)
+);
+CREATE TABLE IF NOT EXISTS repositories (
+    installation_id INTEGER NOT NULL,
+    repo_id INTEGER NOT NULL,
+    repo TEXT NOT NULL,
+    PRIMARY KEY (installation_id, repo_id)
 );
 CREATE TABLE IF NOT EXISTS marks (
     name TEXT PRIMARY KEY,
@@ -768,6 +789,136 @@ class SqliteStore:
             )
 
         await self._run(q)
+
+    async def save_repository_result(self, result: RepositoryResult) -> None:
+        """Record a repository's latest default-branch result (keeps its fix PR)."""
+        r = result
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO repository_results (installation_id, repo_id, repo,"
+                " head_sha, verdict, libc, targets, check_run_url, fix_pull,"
+                " checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (installation_id, repo_id) DO UPDATE SET"
+                " repo = excluded.repo, head_sha = excluded.head_sha,"
+                " verdict = excluded.verdict, libc = excluded.libc,"
+                " targets = excluded.targets, check_run_url = excluded.check_run_url,"
+                " fix_pull = COALESCE(excluded.fix_pull, fix_pull),"
+                " checked_at = excluded.checked_at",
+                (
+                    r.installation_id,
+                    r.repo_id,
+                    r.repo,
+                    r.head_sha,
+                    r.verdict,
+                    json.dumps(list(r.libc)),
+                    json.dumps(list(r.targets)),
+                    r.check_run_url,
+                    r.fix_pull,
+                    r.checked_at or time.time(),
+                ),
+            )
+
+        await self._run(q)
+
+    async def set_fix_pull(
+        self, installation_id: int, repo_id: int, number: int | None
+    ) -> None:
+        """Record the fix pull request opened for a repository (None: none)."""
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "UPDATE repository_results SET fix_pull = ?"
+                " WHERE installation_id = ? AND repo_id = ?",
+                (number, installation_id, repo_id),
+            )
+
+        await self._run(q)
+
+    async def repository_results(self, installation_id: int) -> list[RepositoryResult]:
+        """Return every repository result of the installation, by name."""
+
+        def q(c: sqlite3.Connection) -> list[RepositoryResult]:
+            rows = c.execute(
+                "SELECT installation_id, repo_id, repo, head_sha, verdict, libc,"
+                " targets, check_run_url, fix_pull, checked_at"
+                " FROM repository_results WHERE installation_id = ? ORDER BY repo",
+                (installation_id,),
+            ).fetchall()
+            return [
+                RepositoryResult(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    tuple(json.loads(r[5])),
+                    tuple(json.loads(r[6])),
+                    r[7],
+                    r[8],
+                    r[9],
+                )
+                for r in rows
+            ]
+
+        return await self._run(q)
+
+    async def add_repositories(
+        self, installation_id: int, repos: Sequence[tuple[int, str]]
+    ) -> None:
+        """Record repositories (id, owner/name) the installation can see."""
+
+        def q(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "INSERT INTO repositories (installation_id, repo_id, repo)"
+                " VALUES (?, ?, ?) ON CONFLICT (installation_id, repo_id)"
+                " DO UPDATE SET repo = excluded.repo",
+                [(installation_id, i, name) for i, name in repos],
+            )
+
+        await self._run(q)
+
+    async def remove_repositories(
+        self, installation_id: int, repo_ids: Sequence[int]
+    ) -> None:
+        """Forget repositories the installation lost, with their results."""
+
+        def q(c: sqlite3.Connection) -> None:
+            rows = [(installation_id, i) for i in repo_ids]
+            for table in ("repositories", "repository_results"):
+                c.executemany(
+                    f"DELETE FROM {table} WHERE installation_id = ? AND repo_id = ?",  # noqa: S608 - fixed table names
+                    rows,
+                )
+
+        await self._run(q)
+
+    async def known_repositories(self, installation_id: int) -> dict[int, str]:
+        """Return the repositories (id -> owner/name) the installation sees."""
+
+        def q(c: sqlite3.Connection) -> dict[int, str]:
+            rows = c.execute(
+                "SELECT repo_id, repo FROM repositories WHERE installation_id = ?"
+                " UNION SELECT repo_id, repo FROM repository_results"
+                " WHERE installation_id = ?",
+                (installation_id, installation_id),
+            ).fetchall()
+            return {int(r[0]): str(r[1]) for r in rows}
+
+        return await self._run(q)
+
+    async def installation_of(self, account: str) -> int | None:
+        """Return the active installation of an account (case-insensitive)."""
+
+        def q(c: sqlite3.Connection) -> int | None:
+            row = c.execute(
+                "SELECT id FROM installations WHERE account = ? COLLATE NOCASE"
+                " AND active = 1 ORDER BY updated_at DESC LIMIT 1",
+                (account,),
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        return await self._run(q)
 
     async def close(self) -> None:
         """Write what is queued, then close the connection."""

@@ -88,3 +88,31 @@ def test_hostile_report_renders_inert(commands: bool) -> None:
         links=[BLOG_URL],
         html=["<sub>", "</sub>"],
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "tag"),
+    [
+        ("#", "h1"),
+        ("## x", "h2"),
+        ("- x", "ul"),
+        ("+ x", "ul"),
+        ("1. x", "ol"),
+        ("12) x", "ol"),
+    ],
+)
+def test_text_opening_a_line_stays_plain(text: str, tag: str) -> None:
+    # Found by hypothesis: a finding message "#" became a heading of its own.
+    assert f"<{tag}" in MARKDOWN.render(text)
+    rendered = MARKDOWN.render(escape_markdown(text))
+    assert rendered == f"<p>{text}</p>\n"
+    assert MARKDOWN.render(escape_message(text)) == rendered
+
+
+@pytest.mark.parametrize("text", ["12-3", "0.2.146", "a-b", ". x"])
+def test_plain_line_starts_render_as_written(text: str) -> None:
+    assert MARKDOWN.render(escape_markdown(text)) == f"<p>{text}</p>\n"
+
+
+def test_message_text_after_a_code_span_is_not_escaped_as_a_line_start() -> None:
+    assert escape_message("Run `cargo update`.") == "Run `cargo update`."

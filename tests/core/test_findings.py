@@ -185,8 +185,17 @@ def test_problems_become_unreadable_findings() -> None:
         )
     )
     assert rules(rep) == [(Rule.UNREADABLE, Severity.WARNING, ".cirrus.yml", 7)]
-    assert rep.verdict is Verdict.CLEAN
+    assert rep.findings[0].message == "bad YAML (the verdict cannot be sure without it)"
+    # The file may hold a musl build: unsure is never "clean".
+    assert rep.verdict is Verdict.COULD_NOT_ANALYSE
     assert rep.root_lockfile is None
+
+
+def test_a_problem_with_a_file_still_read_whole_changes_no_verdict() -> None:
+    problem = Problem("ci.yml", 3, "ci.yml is not valid UTF-8 (line 3)", unread=False)
+    rep = decide(Evidence(None, (), (), (), (problem,), ()))
+    assert rep.verdict is Verdict.CLEAN
+    assert rep.findings[0].message == "ci.yml is not valid UTF-8 (line 3)"
 
 
 def test_fix_text_comes_from_the_plan_of_that_lockfile() -> None:

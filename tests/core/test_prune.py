@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.sources import Problem, SourceResult, workflows, yamlcfg
+from bot.core.sources import Problem, SourceResult, workflows, yamlcfg, yamlload
 from bot.core.sources.prune import Split, split_workflow
 from tests.paths import CORPUS
 
@@ -298,7 +298,7 @@ def test_a_quoted_scalar_across_jobs_is_read_whole() -> None:
 
 
 def test_too_many_events_in_parts_left_out_are_reported() -> None:
-    big = "    k: [" + "1," * (yamlcfg.MAX_EVENTS + 10) + "1]\n"
+    big = "    k: [" + "1," * (yamlload.MAX_EVENTS + 10) + "1]\n"
     text = "jobs:\n  a:\n" + big + "  b:\n    run: x86_64-unknown-linux-musl\n"
     must_split(text)
     (problem,) = both(text).problems

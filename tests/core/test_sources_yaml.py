@@ -22,12 +22,13 @@ from bot.core.sources import (
     SourceResult,
     UseKind,
     azure,
+    builders,
     circleci,
     cirrus,
     gitlab,
     shell,
     workflows,
-    yamlcfg,
+    yamlload,
 )
 from tests.paths import CORPUS
 
@@ -551,7 +552,7 @@ jobs:
     )
 
 
-def test_builder_images_are_implicit_uses_and_alpine_is_a_hint() -> None:
+def test_builder_images_and_native_alpine_builds_are_implicit_uses() -> None:
     text = """\
 jobs:
   a:
@@ -585,6 +586,8 @@ jobs:
     assert [(u.line, u.target, u.resolves_to) for u in result.uses] == [
         (3, "rust:1.70-alpine3.18", ("x86_64-unknown-linux-musl",)),
         (8, "blackdex/rust-musl:aarch64-musl", ("aarch64-unknown-linux-musl",)),
+        # Alpine's own cargo builds for the musl host (job c).
+        (12, "alpine:3.19", ("x86_64-unknown-linux-musl",)),
         (17, "clux/muslrust:stable", ("x86_64-unknown-linux-musl",)),
         (
             20,
@@ -819,7 +822,7 @@ def test_deep_nesting_gives_a_problem(text: str, line: int) -> None:
         ("a: musl\n\x00\x01\x02binary", 2, "binary"),
         ("a: musl\nb: \x07bell\n", 2, "invalid YAML"),
         ("a: musl \udcff\n", 1, "invalid YAML"),
-        ("a: musl\n" + "b: " + "x" * yamlcfg.MAX_TEXT_CHARS, 1, "too large"),
+        ("a: musl\n" + "b: " + "x" * yamlload.MAX_TEXT_CHARS, 1, "too large"),
     ],
     ids=["unclosed", "nul", "control", "surrogate", "huge"],
 )
@@ -830,7 +833,7 @@ def test_malformed_input_gives_a_problem(text: str, line: int, words: str) -> No
 
 
 def test_too_many_nodes_gives_a_problem() -> None:
-    text = "musl: [" + "1," * (yamlcfg.MAX_EVENTS + 10) + "1]\n"
+    text = "musl: [" + "1," * (yamlload.MAX_EVENTS + 10) + "1]\n"
     (problem,) = wf(text).problems
     assert problem.message == "too many YAML nodes"
 
@@ -859,8 +862,10 @@ def test_empty_and_scalar_documents() -> None:
 
 
 def test_load_yaml_returns_scalars_with_paths() -> None:
-    doc = yamlcfg.load_yaml("f.yml", "a:\n  - b: c\n    x86_64-unknown-linux-musl: d\n")
-    assert isinstance(doc, yamlcfg.Document)
+    doc = yamlload.load_yaml(
+        "f.yml", "a:\n  - b: c\n    x86_64-unknown-linux-musl: d\n"
+    )
+    assert isinstance(doc, yamlload.Document)
     # Keys are kept only when they can name a target: nothing reads other keys.
     assert [(s.path, s.value, s.is_key) for s in doc.scalars] == [
         (("a", 0, "b"), "c", False),
@@ -870,8 +875,8 @@ def test_load_yaml_returns_scalars_with_paths() -> None:
 
 
 def test_alias_keys_do_not_leak_the_previous_path() -> None:
-    doc = yamlcfg.load_yaml("f.yml", "a: &k x\nm:\n  b: 1\n  *k : musl\n")
-    assert isinstance(doc, yamlcfg.Document)
+    doc = yamlload.load_yaml("f.yml", "a: &k x\nm:\n  b: 1\n  *k : musl\n")
+    assert isinstance(doc, yamlload.Document)
     assert [(s.path, s.value) for s in doc.scalars][-1] == (("m", "*"), "musl")
 
 
@@ -929,14 +934,14 @@ def test_toolchain_pins_and_dynamic_flags() -> None:
 
 
 def test_musl_triple_for_arches() -> None:
-    assert yamlcfg.musl_triple_for("arm64") == "aarch64-unknown-linux-musl"
-    assert yamlcfg.musl_triple_for("'x86_64-unknown-linux-musl'") == (
+    assert builders.musl_triple_for("arm64") == "aarch64-unknown-linux-musl"
+    assert builders.musl_triple_for("'x86_64-unknown-linux-musl'") == (
         "x86_64-unknown-linux-musl"
     )
-    assert yamlcfg.musl_triple_for("x86_64-unknown-linux-gnu") == (
+    assert builders.musl_triple_for("x86_64-unknown-linux-gnu") == (
         "x86_64-unknown-linux-musl"
     )
-    assert yamlcfg.musl_triple_for("sparc64") is None
+    assert builders.musl_triple_for("sparc64") is None
 
 
 SCANNERS: list[Callable[[str, str], SourceResult]] = [
@@ -964,17 +969,17 @@ def test_segments_needle_keeps_only_lines_holding_it() -> None:
         "b: x86_64-unknown-linux-musl\n"
         "  and more\n"
     )
-    doc = yamlcfg.load_yaml("f.yml", text)
-    assert isinstance(doc, yamlcfg.Document)
+    doc = yamlload.load_yaml("f.yml", text)
+    assert isinstance(doc, yamlload.Document)
     block, plain = doc.scalars
     lines = doc.lines
-    assert [s.line for s in yamlcfg.segments(block, lines)] == [2, 3]
-    kept = yamlcfg.segments(block, lines, "-linux-musl")
-    assert kept == [yamlcfg.Segment(2, "  echo x86_64-unknown-linux-musl ")]
-    assert yamlcfg.segments(block, lines, "aarch64") == [
-        yamlcfg.Segment(2, "  echo x86_64-unknown-linux-musl ")
+    assert [s.line for s in yamlload.segments(block, lines)] == [2, 3]
+    kept = yamlload.segments(block, lines, "-linux-musl")
+    assert kept == [yamlload.Segment(2, "  echo x86_64-unknown-linux-musl ")]
+    assert yamlload.segments(block, lines, "aarch64") == [
+        yamlload.Segment(2, "  echo x86_64-unknown-linux-musl ")
     ]  # the needle is looked for before the comment is cut
-    assert [s.line for s in yamlcfg.segments(plain, lines)] == [4, 5]
-    assert yamlcfg.segments(plain, lines, "-linux-musl") == [
-        yamlcfg.Segment(4, "x86_64-unknown-linux-musl")
+    assert [s.line for s in yamlload.segments(plain, lines)] == [4, 5]
+    assert yamlload.segments(plain, lines, "-linux-musl") == [
+        yamlload.Segment(4, "x86_64-unknown-linux-musl")
     ]

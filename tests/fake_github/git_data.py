@@ -58,6 +58,22 @@ def set_parents(fake: FakeGitHub, full_name: str, sha: str, parents: list[str]) 
     )
 
 
+def resolve(fake: FakeGitHub, repo: Repo, ref: str) -> str | None:
+    """Return the commit a sha, branch name or `HEAD` names, as GitHub resolves it.
+
+    `HEAD` is the default branch; a default branch with no ref set is the
+    repository's last added commit (tests that only add commits).
+    """
+    if ref in repo.commits:
+        return ref
+    if ref == "HEAD":
+        ref = repo.default_branch
+    sha = refs_of(fake, repo.full_name).get(f"heads/{ref}")
+    if sha is None and ref == repo.default_branch and repo.commits:
+        sha = list(repo.commits)[-1]
+    return sha
+
+
 def read_file(fake: FakeGitHub, full_name: str, sha: str, path: str) -> bytes | None:
     """Return the bytes of `path` at commit `sha`, if present."""
     repo = fake.repos[full_name]
@@ -276,6 +292,32 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         if repo is None or sha not in repo.commits:
             return error(404, "Not Found")
         return web.json_response(_commit_body(fake, request, repo, sha))
+
+    @routes.get("/repos/{owner}/{repo}/commits/{ref:.+}")
+    async def get_commit_of_ref(request: web.Request) -> web.Response:
+        # Registered last: `commits/{sha}/pulls` and `/check-runs` match first.
+        repo = _repo(fake, request)
+        if repo is None:
+            return error(404, "Not Found")
+        if repo.empty:
+            return error(409, "Git Repository is empty.")
+        sha = resolve(fake, repo, request.match_info["ref"])
+        if sha is None:
+            return error(422, f"No commit found for SHA: {request.match_info['ref']}")
+        git = _commit_body(fake, request, repo, sha)
+        body = example("commit")
+        body.update(
+            sha=sha,
+            node_id="C_" + sha[:12],
+            url=_api(request, f"/repos/{repo.full_name}/commits/{sha}"),
+            html_url=git["html_url"],
+            comments_url=git["url"].replace("/git/commits/", "/commits/") + "/comments",
+            parents=git["parents"],
+            files=[],
+        )
+        body["commit"]["tree"] = git["tree"]
+        body["commit"]["message"] = git["message"]
+        return web.json_response(body)
 
     @routes.get("/repos/{owner}/{repo}/git/ref/{ref:.+}")
     async def get_ref(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .git_data import resolve
 from .server import error
 from .state import FakeGitHub, Repo, example
 
@@ -57,7 +58,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
         if repo.empty:
             return error(409, "Git Repository is empty.")
         sha = request.match_info["sha"]
-        tree_sha = repo.commits.get(sha, sha)
+        # Like GitHub, a branch name or HEAD names its commit's tree.
+        commit = resolve(fake, repo, sha)
+        tree_sha = sha if commit is None else repo.commits[commit]
         if tree_sha not in repo.trees:
             return error(404, "Not Found")
         base = f"/repos/{repo.full_name}/git"

@@ -13,13 +13,22 @@ import jwt
 from aiohttp import web
 
 from . import schema
+from .oauth import is_plain
 from .state import FakeGitHub, Recorded
 
 FAKE_KEY: Final = web.AppKey("fake_github", FakeGitHub)
 API_VERSION: Final = "2022-11-28"
 # Route modules, each exposing add_routes(routes, fake); optional ones are
 # loaded when their file exists (written by other engineers).
-ROUTE_MODULES: Final = ("apps", "repos", "checks", "pulls", "git_data", "hooks")
+ROUTE_MODULES: Final = (
+    "apps",
+    "repos",
+    "checks",
+    "pulls",
+    "git_data",
+    "hooks",
+    "oauth",
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -65,6 +74,14 @@ def _middleware(fake: FakeGitHub) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         raw = await request.read()
         body: Any = None
+        if is_plain(request.path):  # sign-in and user routes: see oauth.py
+            fake.requests.append(
+                Recorded(request.method, request.path, dict(request.query), raw, {})
+            )
+            fault = fake.take_fault(request.method, request.path)
+            if fault is not None:
+                return error(fault.status, "injected failure")
+            return await handler(request)
         if raw:
             try:
                 body = json.loads(raw)

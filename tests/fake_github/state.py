@@ -115,6 +115,7 @@ class Fault:
     status: int
     times: int
     headers: dict[str, str]
+    exact: bool = False  # `path_contains` is the whole path
 
 
 class FakeGitHub:
@@ -193,9 +194,12 @@ class FakeGitHub:
         *,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        exact: bool = False,
     ) -> None:
         """Answer the next `times` matching requests with `status`."""
-        self.faults.append(Fault(method, path_contains, status, times, headers or {}))
+        self.faults.append(
+            Fault(method, path_contains, status, times, headers or {}, exact)
+        )
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         """Return (and use up) a fault matching the request, if any."""
@@ -203,7 +207,11 @@ class FakeGitHub:
             if (
                 fault.times > 0
                 and fault.method == method
-                and fault.path_contains in path
+                and (
+                    fault.path_contains == path
+                    if fault.exact
+                    else fault.path_contains in path
+                )
             ):
                 fault.times -= 1
                 return fault

@@ -418,8 +418,10 @@ async def test_run_command_rechecks_and_reacts(hub: FakeGitHub, post: Post) -> N
     head = open_pull(hub, ripgrep(), ripgrep({"Cargo.lock": None}))
     await post("pull_request", pull_event(hub, "opened", head))
     await post("issue_comment", comment_event(hub, "/musl-check", login="anyone"))
-    [run] = hub.runs_for(REPO, head)
-    assert len(run["updates"]) >= 2  # completed again by the re-check
+    # The re-check is explicit: a new run, completed in one request.
+    first, second = hub.runs_for(REPO, head)
+    assert first["conclusion"] == second["conclusion"]
+    assert [u.get("status") for u in second["updates"]] == ["completed"]
     assert reactions(hub) == ["eyes", "rocket"]
     assert len(recorded(hub, "reviews")) == 1  # already posted: not repeated
     assert len(bot_comments(hub)) == 1

@@ -26,6 +26,7 @@ from tests.github.conftest import (
 
 CASES = corpus_cases()
 RIPGREP = next(c for c in CASES if c.name.startswith("BurntSushi__ripgrep"))
+SERDE = next(c for c in CASES if c.name.startswith("serde-rs__serde"))  # clean
 TOKEI = next(c for c in CASES if c.name.startswith("XAMPPRocky__tokei"))  # failure
 
 
@@ -97,32 +98,40 @@ async def test_same_delivery_twice_makes_one_run(
 async def test_suite_and_synchronize_share_one_run(
     fake_github: FakeGitHub, deliver: Deliver
 ) -> None:
-    sha = fake_github.add_folder(REPO, RIPGREP)
+    # A clean commit: no pull-request feedback to post either.
+    sha = fake_github.add_folder(REPO, SERDE)
     await deliver("check_suite.requested", sha=sha)
+    # Created completed in one request, without looking for an earlier run.
+    assert [(r.method, r.path) for r in fake_github.calls(None, "/check-runs")] == [
+        ("POST", f"/repos/{REPO}/check-runs")
+    ]
+    before = len(fake_github.requests)
     await deliver("pull_request.synchronize", sha=sha, pull_number=12)
-    await deliver("check_suite.rerequested", sha=sha)
+    await deliver("push.with-installation", sha=sha)
+    assert fake_github.requests[before:] == []  # the same commit: nothing to do
     runs = fake_github.runs_for(REPO, sha)
     assert len(runs) == 1
-    assert runs[0]["conclusion"] == conclusion_of(folder_files(RIPGREP))
-    # The second and third triggers found the run in the store: no lookup.
-    assert len(fake_github.calls("GET", f"/commits/{sha}/check-runs")) == 1
+    assert runs[0]["conclusion"] == conclusion_of(folder_files(SERDE))
+    assert [u.get("status") for u in runs[0]["updates"]] == ["completed"]
+    # "Re-run all" is explicit: a new run.
+    await deliver("check_suite.rerequested", sha=sha)
+    runs = fake_github.runs_for(REPO, sha)
+    assert [r["status"] for r in runs] == ["completed", "completed"]
+    assert fake_github.calls("GET", "/check-runs") == []
     assert_clean(fake_github)
 
 
-async def test_existing_run_on_github_is_reused(
-    fake_github: FakeGitHub, deliver: Deliver
+async def test_run_in_the_store_is_updated_after_a_restart(
+    fake_github: FakeGitHub, deliver: Deliver, store: Any
 ) -> None:
     sha = fake_github.add_folder(REPO, RIPGREP)
-    # Made before a restart that lost the store: found through the API.
+    # Made by an earlier process: the store knows it, the memory does not.
     earlier = fake_github.add_check_run(REPO, sha, "musl-check")
-    fake_github.add_check_run(REPO, sha, "other-ci")
+    await store.set_check_run(fake_github.repos[REPO].id, sha, earlier["id"])
     await deliver("check_suite.requested", sha=sha)
     assert fake_github.calls("POST", "/check-runs") == []
+    assert fake_github.calls("GET", "/check-runs") == []
     assert earlier["conclusion"] == conclusion_of(folder_files(RIPGREP))
-    assert len(fake_github.runs_for(REPO, sha)) == 2
-    lookup = fake_github.calls("GET", f"/commits/{sha}/check-runs")[0]
-    assert lookup.query["check_name"] == "musl-check"
-    assert lookup.query["app_id"] == str(APP_ID)
     assert_clean(fake_github)
 
 
@@ -240,11 +249,14 @@ async def test_tree_5xx_persisting_gives_neutral_run_with_reason(
 
 
 async def test_transient_failure_says_retrying_then_the_true_verdict(
-    fake_github: FakeGitHub, deliver: Deliver
+    fake_github: FakeGitHub, deliver: Deliver, store: Any
 ) -> None:
     sha = fake_github.add_folder(REPO, RIPGREP)
-    # Completing the run fails on every try of the first attempt.
-    fake_github.fail("PATCH", "/check-runs/", 502, times=3)
+    # A run the App made before (the store knows it) is updated in place.
+    earlier = fake_github.add_check_run(REPO, sha, "musl-check")
+    await store.set_check_run(fake_github.repos[REPO].id, sha, earlier["id"])
+    # Reading the commit fails on every try of the first attempt.
+    fake_github.fail("GET", "/git/trees/", 502, times=3)
     await deliver("check_suite.requested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
     want = check_run_output(analyse(folder_files(RIPGREP)))
@@ -258,8 +270,33 @@ async def test_transient_failure_says_retrying_then_the_true_verdict(
     assert len(retrying) == 1
     assert retrying[0]["status"] == "in_progress"
     assert "HTTP 502" in retrying[0]["output"]["summary"]
-    assert len(fake_github.calls("POST", "/check-runs")) == 1
+    assert fake_github.calls("POST", "/check-runs") == []
     assert_clean(fake_github)
+
+
+async def test_transient_failure_before_any_run_makes_one_run_later(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    # Creating the (completed) run fails on every try of the first attempt:
+    # nothing is in progress meanwhile, and the retry creates it.
+    fake_github.fail("POST", "/check-runs", 502, times=3)
+    await deliver("check_suite.requested", sha=sha)
+    (run,) = fake_github.runs_for(REPO, sha)
+    assert run["conclusion"] == conclusion_of(folder_files(RIPGREP))
+    assert fake_github.calls("PATCH", "/check-runs/") == []
+    assert_clean(fake_github)
+
+
+async def test_failure_that_cannot_be_published_is_logged(
+    fake_github: FakeGitHub, deliver: Deliver, caplog: pytest.LogCaptureFixture
+) -> None:
+    sha = fake_github.add_folder(REPO, RIPGREP)
+    fake_github.fail("GET", "/git/trees/", 404)
+    fake_github.fail("POST", "/check-runs", 422)
+    await deliver("check_suite.requested", sha=sha)
+    assert fake_github.check_runs == []
+    assert "could not publish the failure" in caplog.text
 
 
 async def test_symlinks_and_submodules_are_skipped(
@@ -310,8 +347,14 @@ async def test_check_run_rerequested_reruns_that_commit(
     sha = fake_github.add_folder(REPO, RIPGREP)
     await deliver("check_suite.requested", sha=sha)
     await deliver("check_run.rerequested", sha=sha)
-    (run,) = fake_github.runs_for(REPO, sha)
-    assert len([u for u in run["updates"] if u.get("status") == "completed"]) == 2
+    # GitHub expects a re-requested run to be answered with a new run.
+    first, second = fake_github.runs_for(REPO, sha)
+    assert (
+        first["conclusion"]
+        == second["conclusion"]
+        == conclusion_of(folder_files(RIPGREP))
+    )
+    assert len(fake_github.calls("POST", "/check-runs")) == 2
 
 
 async def test_foreign_check_run_is_dropped(
@@ -364,12 +407,13 @@ async def test_installation_events_are_recorded(
     await deliver("installation.deleted")
     await deliver("installation.suspend")
     await deliver("ping.with-app_id")
-    # Installation scans look up the payloads' repositories (absent here): no runs.
+    # Installation scans read the payloads' repositories' trees (absent
+    # here): one request each, no runs.
     assert fake_github.check_runs == []
     assert {r.path for r in fake_github.requests} <= {
         "/app/installations/1/access_tokens",
-        "/repos/Codertocat/Hello-World",
-        "/repos/Codertocat/Space",
+        "/repos/Codertocat/Hello-World/git/trees/HEAD",
+        "/repos/Codertocat/Space/git/trees/HEAD",
     }
     assert fake_github.violations == []
 
@@ -435,8 +479,9 @@ async def test_asked_for_explicitly_a_run_is_made_anyway(
     await deliver("check_run.rerequested", sha=sha)
     (run,) = fake_github.runs_for(REPO, sha)
     assert (run["status"], run["conclusion"]) == ("completed", "success")
-    # Once a run exists for the commit, automatic triggers keep it up to date.
+    # The commit is checked: an automatic trigger for it costs nothing.
+    before = len(fake_github.requests)
     await deliver("check_suite.requested", sha=sha)
     assert len(fake_github.runs_for(REPO, sha)) == 1
-    assert len(fake_github.calls("PATCH", "/check-runs/")) == 2
+    assert fake_github.requests[before:] == []
     assert_clean(fake_github)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import gidgethub
@@ -29,6 +30,8 @@ from bot.github.snapshot import (
 )
 from tests.fake_github import Entry, FakeGitHub, folder_files
 from tests.github.conftest import REPO, RIPGREP_CASE, Sleeps
+
+ACCURACY = Path(__file__).resolve().parents[1] / "fixtures" / "accuracy"
 
 
 def test_app_jwt_claims(rsa_pem: tuple[str, bytes]) -> None:
@@ -241,24 +244,16 @@ async def test_snapshot_reads_wanted_files_and_caches_blobs(
     sha = fake_github.add_commit(REPO, files)
     gh = factory.installation_client(1)
     blobs = BlobCache()
-    started: list[bool] = []
-
-    async def on_fetch(rust: bool) -> None:
-        started.append(rust)
-
-    snap = await take_snapshot(gh, "acme", "app", sha, blobs, on_fetch=on_fetch)
+    snap = await take_snapshot(gh, "acme", "app", sha, blobs)
     assert "src/main.rs" not in snap.files
     assert snap.files == {p: d for p, d in files.items() if p != "src/main.rs"}
     assert snap.fetched == len(snap.files)
-    assert started == [True]  # the tree shows Rust
-    assert snap.rust
+    assert snap.rust  # the tree shows Rust
     before = len(fake_github.requests)
-    again = await take_snapshot(gh, "acme", "app", sha, blobs, on_fetch=on_fetch)
+    again = await take_snapshot(gh, "acme", "app", sha, blobs)
     assert again.fetched == 0
     assert again.key == snap.key
     assert len(fake_github.requests) == before + 1  # the tree only
-    assert started == [True]  # the tree shows Rust
-    assert snap.rust
 
 
 async def test_snapshot_skips_big_files_and_links(
@@ -357,3 +352,17 @@ def test_blob_cache_bounds() -> None:
     assert cache.get("big") is None
     assert cache.get("b") == b"123456"
     assert cache.get("a") is None  # evicted to stay under 10 bytes
+
+
+async def test_nested_lockfiles_are_read_when_a_musl_build_uses_them(
+    fake_github: FakeGitHub, factory: ClientFactory
+) -> None:
+    files = folder_files(ACCURACY / "nested-working-directory")
+    sha = fake_github.add_commit(REPO, files)
+    gh = factory.installation_client(1)
+    snap = await take_snapshot(gh, "acme", "app", sha, BlobCache())
+    # The fuzz workspace's lockfile, which no musl build enters, costs nothing.
+    assert set(snap.files) == {".github/workflows/release.yml", "rust/Cargo.lock"}
+    assert snap.fetched == len(fake_github.calls("GET", "/git/blobs/")) == 2
+    assert snap.rust
+    assert fake_github.violations == []

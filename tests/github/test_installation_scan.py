@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,9 @@ async def test_created_checks_each_default_branch_head(
     }
     assert fake_github.runs_for("acme/serde", other) == []
     assert await verdicts(store) == {n: expected(c)[1] for n, (c, _) in cases.items()}
-    assert fake_github.calls("GET", "/git/ref/heads/release/2.x")
+    # The default branch's name came from the repository (the payload has
+    # none), read only for the repositories whose tree showed Rust.
+    assert fake_github.calls("GET", "/commits/release/2.x")
     assert len(fake_github.calls("POST", TOKENS)) == 1
     assert fake_github.violations == []
 
@@ -155,11 +158,17 @@ async def test_added_repositories_are_checked(
     assert (run["head_sha"], run["status"]) == (head, "completed")
     assert run["conclusion"] == expected(RIPGREP_CASE)[0]
     assert fake_github.runs_for("acme/serde", already) == []  # not added
-    # A redelivery finds the run in the store: no second run, no snapshot.
-    trees = len(fake_github.calls("GET", "/git/trees/"))
+    # A redelivery finds the run in the store once the head is known: no
+    # second run, no blob read (tree, repository, head commit only).
+    before = len(fake_github.requests)
     await deliver("installation_repositories.added", payload=data)
     assert len(fake_github.runs_for("acme/ripgrep")) == 1
-    assert len(fake_github.calls("GET", "/git/trees/")) == trees
+    again = [(r.method, r.path) for r in fake_github.requests[before:]]
+    assert again == [
+        ("GET", "/repos/acme/ripgrep/git/trees/HEAD"),
+        ("GET", "/repos/acme/ripgrep"),
+        ("GET", "/repos/acme/ripgrep/commits/main"),
+    ]
     assert fake_github.violations == []
 
 
@@ -201,9 +210,16 @@ async def test_empty_archived_and_missing_repositories_get_no_run(
     assert [(r["repo"], r["head_sha"]) for r in fake_github.check_runs] == [
         ("acme/serde", head)
     ]
-    assert fake_github.calls("GET", "/repos/acme/empty/git/ref/heads/main")
-    assert fake_github.calls("GET", "/repos/acme/old/git/") == []  # archived
-    assert fake_github.calls("GET", "/repos/acme/empty/git/trees") == []
+    # One request each for the empty, missing and branchless repositories;
+    # the archived one shows Rust, so its flag is read before anything else.
+    for name in ("acme/empty", "acme/gone", "acme/no-branch"):
+        assert [r.path for r in fake_github.calls(None, f"/repos/{name}")] == [
+            f"/repos/{name}/git/trees/HEAD"
+        ]
+    assert [r.path for r in fake_github.calls(None, "/repos/acme/old")] == [
+        "/repos/acme/old/git/trees/HEAD",
+        "/repos/acme/old",
+    ]
     done = next(r for r in caplog.records if r.msg == "installation scan done")
     counts = {o.value: getattr(done, o.value, 0) for o in Outcome}
     assert counts == {
@@ -211,8 +227,7 @@ async def test_empty_archived_and_missing_repositories_get_no_run(
         "checked": 1,
         "empty": 1,
         "archived": 1,
-        "unreadable": 1,
-        "no_branch": 1,
+        "unreadable": 2,  # without the listing, a 404 tree is not told apart
     }
     assert fake_github.violations == []
 
@@ -399,3 +414,126 @@ async def test_malformed_repository_lists_give_no_work(
     ).status == 202
     assert fake_github.check_runs == []
     assert fake_github.calls("GET", "/repos/") == []
+
+
+# A repository with no sign of Rust (a Node project).
+NODE: dict[str, bytes] = {
+    "package.json": b'{"name": "web"}\n',
+    ".github/workflows/ci.yml": b"on: push\njobs: {}\n",
+}
+
+
+def listed(repo: Repo, *, archived: bool = False) -> ScanRepository:
+    """Return the repository as GET /installation/repositories describes it."""
+    item = load_payload("installation.created")["repositories"][0]
+    item.update(
+        id=repo.id,
+        full_name=repo.full_name,
+        default_branch=repo.default_branch,
+        archived=archived,
+        disabled=False,
+    )
+    (found,) = parse_repositories([item])
+    return found
+
+
+async def test_triage_costs_per_repository(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any]
+) -> None:
+    node = fake_github.add_repo("acme/web")
+    set_branch(
+        fake_github, "acme/web", "main", fake_github.add_commit("acme/web", NODE)
+    )
+    empty = fake_github.add_repo("acme/empty")
+    empty.empty = True
+    add_case(fake_github, "acme/old", RIPGREP_CASE)
+    head = add_case(fake_github, "acme/serde", SERDE_CASE, branch="master")
+    repos = [
+        listed(node),
+        listed(empty),
+        listed(fake_github.repos["acme/old"], archived=True),
+        listed(fake_github.repos["acme/serde"]),
+    ]
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, repos)
+    assert result.outcomes == {
+        Outcome.NOT_RUST: 1,
+        Outcome.EMPTY: 1,
+        Outcome.ARCHIVED: 1,
+        Outcome.CHECKED: 1,
+    }
+
+    def spent(name: str) -> list[tuple[str, str]]:
+        return [
+            (r.method, r.path.removeprefix(f"/repos/{name}"))
+            for r in fake_github.calls(None, f"/repos/{name}")
+        ]
+
+    assert spent("acme/web") == [("GET", "/git/trees/main")]
+    assert spent("acme/empty") == [("GET", "/git/trees/main")]
+    assert spent("acme/old") == []
+    serde = spent("acme/serde")
+    blobs = [c for c in serde if c[1].startswith("/git/blobs/")]
+    assert blobs  # a cold cache: every read file once
+    assert [c for c in serde if c not in blobs] == [
+        ("GET", "/git/trees/master"),
+        ("GET", "/commits/master"),
+        ("POST", "/check-runs"),
+    ]
+    assert [r["head_sha"] for r in fake_github.check_runs] == [head]
+    assert fake_github.violations == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "listed"),
+    [
+        (("GET", "/git/trees/", 403), Outcome.UNREADABLE, False),
+        (("GET", "/git/trees/", 404), Outcome.NO_BRANCH, True),
+        (("GET", "/repos/acme/serde", 451), Outcome.UNREADABLE, False),
+        (("GET", "/commits/", 409), Outcome.EMPTY, True),
+        (("GET", "/commits/", 422), Outcome.NO_BRANCH, True),
+        (("GET", "/commits/", 400), Outcome.FAILED, True),
+        (("GET", "/git/trees/", 429), Outcome.FAILED, True),
+    ],
+)
+async def test_answers_that_end_a_repository(
+    fault: tuple[str, str, int],
+    outcome: Outcome,
+    listed: bool,
+    fake_github: FakeGitHub,
+    bot: TestClient[Any, Any],
+) -> None:
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    repo = fake_github.repos["acme/serde"]
+    method, path, status = fault
+    fake_github.fail(method, path, status, times=5, exact=path == "/repos/acme/serde")
+    scan = listed_repo(repo) if listed else ScanRepository(repo.id, "acme", "serde")
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, [scan])
+    assert result.outcomes == {outcome: 1}
+    assert fake_github.check_runs == []
+
+
+def listed_repo(repo: Repo) -> ScanRepository:
+    """Return the repository as a listing names it (default branch, not archived)."""
+    return ScanRepository(repo.id, repo.owner, repo.name, repo.default_branch, False)
+
+
+async def test_rate_limit_stops_the_scan(
+    fake_github: FakeGitHub, bot: TestClient[Any, Any]
+) -> None:
+    add_case(fake_github, "acme/serde", SERDE_CASE)
+    repo = fake_github.repos["acme/serde"]
+    fake_github.fail(
+        "GET",
+        "/git/trees/",
+        403,
+        headers={
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(time.time()) + 3600),  # too long to wait
+        },
+        times=5,
+    )
+    scan = [listed_repo(repo), listed_repo(repo)]
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, scan)
+    assert result.stopped == Stop.RATE_LIMITED
+    assert fake_github.check_runs == []

@@ -87,6 +87,34 @@ async def test_org_default_applies_and_repo_file_overrides_it(
     assert not fake_github.violations
 
 
+async def test_push_to_the_org_repo_forgets_the_default(
+    fake_github: FakeGitHub, deliver: Deliver
+) -> None:
+    fake_github.add_commit("acme/.github", {".github/musl-check.yml": ORG_FILE})
+    first = fake_github.add_folder(REPO, TOKEI)
+    await deliver("check_suite.requested", sha=first)
+    second = fake_github.add_commit(
+        REPO, {**folder_files(TOKEI), "src/lib.rs": b"// changed\n"}
+    )
+    await deliver("check_suite.requested", sha=second)
+    assert len(fake_github.calls("GET", "/repos/acme/.github/contents/")) == 1
+    # The organisation edits its default: the push says so, the next check reads it.
+    head = fake_github.add_commit(
+        "acme/.github", {".github/musl-check.yml": b"failure_conclusion: failure\n"}
+    )
+    await deliver("push.with-installation", repo="acme/.github", sha=head)
+    third = fake_github.add_commit(
+        REPO, {**folder_files(TOKEI), "src/lib.rs": b"// again\n"}
+    )
+    await deliver("check_suite.requested", sha=third)
+    assert len(fake_github.calls("GET", "/repos/acme/.github/contents/")) == 2
+    assert [r["conclusion"] for r in fake_github.runs_for(REPO)] == [
+        "neutral",
+        "neutral",
+        "failure",
+    ]
+
+
 async def test_oversized_org_default_is_not_read_whole(
     fake_github: FakeGitHub, factory: ClientFactory
 ) -> None:

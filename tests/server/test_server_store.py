@@ -19,6 +19,7 @@ from bot.store import (
     PULL_FEEDBACK_TTL_S,
     RETENTION_S,
     PullFeedback,
+    RepositoryResult,
     Store,
     StoreError,
     open_store,
@@ -563,3 +564,60 @@ async def test_restart_frees_a_dead_local_process_lease(
     assert (got.delivery_id, got.attempts) == ("a", 2)
     assert await again.take("restarted", 600) is None  # "b" is a live one's
     await again.close()
+
+
+async def test_repository_results_per_installation(any_store: Store) -> None:
+    await any_store.set_installation(1, "Acme", True)
+    await any_store.add_repositories(1, [(10, "acme/app"), (11, "acme/lib")])
+    await any_store.add_repositories(1, [(12, "acme/web")])
+    await any_store.add_repositories(2, [(20, "other/x")])
+    row = RepositoryResult(
+        1,
+        10,
+        "acme/app",
+        "a" * 40,
+        "at-risk",
+        ("0.2.140",),
+        ("x86_64-unknown-linux-musl",),
+        "https://github.com/acme/app/runs/5",
+        None,
+        1_700_000_000.0,
+    )
+    await any_store.save_repository_result(row)
+    await any_store.save_repository_result(
+        RepositoryResult(1, 13, "acme/new", "b" * 40, "clean")
+    )
+    got = await any_store.repository_results(1)
+    assert [r.repo for r in got] == ["acme/app", "acme/new"]
+    assert got[0] == row
+    assert got[1].checked_at > 0  # stamped when not given
+    # Known: the three listed plus the one checked without being listed.
+    assert await any_store.known_repositories(1) == {
+        10: "acme/app",
+        11: "acme/lib",
+        12: "acme/web",
+        13: "acme/new",
+    }
+    assert await any_store.known_repositories(2) == {20: "other/x"}
+    # The fix pull request survives a later check that does not name one.
+    await any_store.set_fix_pull(1, 10, 42)
+    await any_store.save_repository_result(
+        RepositoryResult(1, 10, "acme/app", "c" * 40, "musl-libc-ok")
+    )
+    (app, _) = await any_store.repository_results(1)
+    assert (app.head_sha, app.verdict, app.fix_pull) == ("c" * 40, "musl-libc-ok", 42)
+    await any_store.set_fix_pull(1, 99, 7)  # no result yet: nothing to mark
+    await any_store.remove_repositories(1, [10, 11])
+    assert [r.repo for r in await any_store.repository_results(1)] == ["acme/new"]
+    assert await any_store.known_repositories(1) == {12: "acme/web", 13: "acme/new"}
+    await any_store.remove_repositories(1, [])
+    await any_store.add_repositories(1, [])
+    assert await any_store.repository_results(3) == []
+
+
+async def test_installation_of_an_account(any_store: Store) -> None:
+    assert await any_store.installation_of("acme") is None
+    await any_store.set_installation(7, "Acme", True)
+    assert await any_store.installation_of("ACME") == 7
+    await any_store.set_installation(7, "Acme", False)
+    assert await any_store.installation_of("acme") is None

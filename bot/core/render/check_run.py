@@ -20,9 +20,10 @@ from bot.core.render.shared import (
     escape_markdown,
     extra_problems,
     has_failure,
+    judged_lock,
     old_libcs,
-    root_lock,
     sanitize,
+    unread,
 )
 
 
@@ -73,12 +74,15 @@ def _title(report: Report) -> str:
     if report.verdict is Verdict.OLD_LIBC:
         return clip(f"Old libc {versions}, no musl use found", TITLE_LIMIT)
     if report.verdict is Verdict.MUSL_LIBC_OK:
-        root = root_lock(report)
+        root = judged_lock(report)
         if root is None:
             return "musl used, libc ok: no Cargo.lock, libc resolves fresh"
         libcs = ", ".join(sanitize(p.version) for p in root.named("libc"))
         text = f"musl used, libc {libcs} ok" if libcs else "musl used, libc ok"
         return clip(text, TITLE_LIMIT)
+    if report.verdict is Verdict.COULD_NOT_ANALYSE:
+        names = ", ".join(sanitize(p) for p in dict.fromkeys(unread(report)))
+        return clip(f"Could not analyse: {names} not read", TITLE_LIMIT)
     return "Clean: no musl build, no old libc"
 
 
@@ -121,7 +125,7 @@ def _use_annotations(report: Report) -> list[Annotation]:
             for triple in use.resolves_to or (use.target,):
                 found[triple] = None
     old = old_libcs(report)
-    root = root_lock(report)
+    root = judged_lock(report)
     tail = ""
     if report.verdict is Verdict.AT_RISK and old and root is not None:
         tail = (

@@ -21,6 +21,12 @@ def _lockfile_json(lock: Lockfile) -> dict[str, object]:
             {"version": p.version, "line": p.line, "source": p.source_kind.value}
             for p in lock.named("libc")
         ],
+        # Added keys: why the lockfile could not be read whole (None: it was).
+        "error": (
+            None
+            if lock.error is None
+            else {"line": lock.error.line, "message": lock.error.message}
+        ),
     }
 
 
@@ -32,6 +38,9 @@ def _use_json(use: MuslUse) -> dict[str, object]:
         "implicit": use.implicit,
         "resolves_to": list(use.resolves_to) if use.resolves_to else [use.target],
         "kind": use.kind.value,
+        # Added key: the Cargo.lock this build uses (None: none is committed,
+        # libc resolves fresh).
+        "lockfile": use.lockfile,
     }
 
 

@@ -39,6 +39,7 @@ _VERDICT_WORDS: Final = {
     Verdict.OLD_LIBC: "old libc, no musl use found",
     Verdict.MUSL_LIBC_OK: "musl used, libc ok",
     Verdict.CLEAN: "clean",
+    Verdict.COULD_NOT_ANALYSE: "could not analyse",
 }
 
 
@@ -158,14 +159,35 @@ def root_lock(report: Report) -> Lockfile | None:
     return None
 
 
+def judged_lock(report: Report) -> Lockfile | None:
+    """Return the lockfile the verdict is about.
+
+    The first lockfile a musl use builds with that locks an old libc, else
+    the first one a use builds with, else the root one.
+    """
+    built = {use.lockfile for use in report.musl_uses}
+    locks = [lock for lock in report.lockfiles if lock.path in built]
+    for lock in locks:
+        if any(_is_old(p) for p in lock.named("libc")):
+            return lock
+    return locks[0] if locks else root_lock(report)
+
+
+def unread(report: Report) -> list[str]:
+    """Return what could not be read and may change the verdict, for a sentence."""
+    return [
+        p.path or "part of the repository tree" for p in report.problems if p.unread
+    ]
+
+
 def _is_old(pkg: LockedPackage) -> bool:
     version = parse_version(pkg.version)
     return version is not None and version < LIBC_FIXED
 
 
 def old_libcs(report: Report) -> list[LockedPackage]:
-    """Return the root lockfile's libc entries older than the fix."""
-    root = root_lock(report)
+    """Return the judged lockfile's libc entries older than the fix."""
+    root = judged_lock(report)
     return [p for p in root.named("libc") if _is_old(p)] if root else []
 
 
@@ -180,7 +202,7 @@ def _plural(count: int, word: str) -> str:
 
 def verdict_sentence(report: Report, code: Callable[[str], str]) -> str:
     """Return one sentence saying what will happen to the musl build, and why."""
-    root = root_lock(report)
+    root = judged_lock(report)
     lock = code(root.path) if root else "the root Cargo.lock"
     old = old_libcs(report)
     old_text = " and ".join(code(p.version) for p in old) or "an old release"
@@ -219,6 +241,13 @@ def verdict_sentence(report: Report, code: Callable[[str], str]) -> str:
             f"This repository builds for musl ({uses}) and {why}, so the move to "
             "musl 1.2.5 (bundled since Rust 1.93, 2026-01-22) does not break it."
         )
+    if report.verdict is Verdict.COULD_NOT_ANALYSE:
+        names = " and ".join(code(p) for p in dict.fromkeys(unread(report)))
+        return (
+            f"musl-check could not read {names or 'every file it needs'}, so it "
+            "cannot say whether a musl build breaks on musl 1.2.5 (bundled since "
+            "Rust 1.93, 2026-01-22); the warnings say why."
+        )
     why = (
         "no Cargo.lock is committed"
         if root is None
@@ -235,7 +264,10 @@ def extra_problems(report: Report) -> list[Problem]:
 
 # Markdown escaping, one function for every piece of repository or comment text.
 
-_MD_SPECIAL: Final = re.compile(r"[\\`*_\[\]|~]")
+_MD_SPECIAL: Final = re.compile(r"[\\`*_\[\]|~#]")
+# Echoed text may land at the start of a line, where `-`, `+`, `=` and `1.`
+# would open a list or a heading underline: a backslash keeps them plain.
+_LINE_START: Final = re.compile(r"^(\d{0,9})([.)](?=[ \t]|$)|[-+=])")
 # GitHub links `@name`, `#1`, `scheme://...` and `www.`: a zero-width space after
 # `@`, `#`, the first `/`, or inside `www.` (before its dot) breaks each one.
 _AUTOLINK: Final = re.compile(r"[@#](?=[0-9A-Za-z])|/(?=/)|(?<=www)(?=\.)", re.I)
@@ -243,7 +275,9 @@ _CODE_SPAN: Final = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _ZWSP: Final = "&#8203;"
 
 
-def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> str:
+def escape_markdown(
+    text: str, *, code: bool = False, table: bool = False, line_start: bool = True
+) -> str:
     """Return repository or comment `text` safe to echo inside Markdown.
 
     With `code`, the text becomes an inline code span whose fence is longer than
@@ -256,6 +290,8 @@ def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> st
     if not code:
         text = html.escape(sanitize(text), quote=False)
         text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+        if line_start:  # the text may open a line (a list item, a heading)
+            text = _LINE_START.sub(_escape_line_start, text)
         # A zero-width space stops @mentions, #references and autolinks.
         return _AUTOLINK.sub(lambda m: m.group(0) + _ZWSP, text)
     text = clip(sanitize(text))
@@ -271,13 +307,20 @@ def escape_markdown(text: str, *, code: bool = False, table: bool = False) -> st
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _escape_line_start(match: re.Match[str]) -> str:
+    digits, mark = match.groups()
+    if digits and mark not in ".)":  # `12-3`: no list marker
+        return match.group(0)
+    return f"{digits}\\{mark}"
+
+
 def escape_message(text: str) -> str:
     """Escape our own message text, keeping its `code spans` as code."""
     out: list[str] = []
     pos = 0
     for match in _CODE_SPAN.finditer(text):
-        out.append(escape_markdown(text[pos : match.start()]))
+        out.append(escape_markdown(text[pos : match.start()], line_start=pos == 0))
         out.append(escape_markdown(match.group(2), code=True))
         pos = match.end()
-    out.append(escape_markdown(text[pos:]))
+    out.append(escape_markdown(text[pos:], line_start=pos == 0))
     return "".join(out)

@@ -27,6 +27,7 @@ _VERDICT_COLOUR: Final = {
     Verdict.OLD_LIBC: "yellow",
     Verdict.MUSL_LIBC_OK: "green",
     Verdict.CLEAN: "green",
+    Verdict.COULD_NOT_ANALYSE: "yellow",
 }
 _SEVERITY_COLOUR: Final = {
     Severity.FAILURE: "red",

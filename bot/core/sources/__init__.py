@@ -40,6 +40,12 @@ class MuslUse:
     kind: UseKind
     implicit: bool = False
     resolves_to: tuple[str, ...] = ()
+    # The directory the build runs cargo in ("" = the repository root), as the
+    # file says (working directory, `--manifest-path`, `cd dir &&`, Docker
+    # WORKDIR/COPY); the analysis resolves it to the nearest Cargo.lock at or
+    # above it (`lockfile`, None when there is none: libc resolves fresh).
+    project: str = ""
+    lockfile: str | None = None
 
 
 class HintKind(StrEnum):
@@ -67,11 +73,17 @@ class Hint:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A configuration file that could not be read (malformed, binary, too big)."""
+    """A file that could not be read (malformed, binary, too big).
+
+    `unread` is False when the file was still read whole (invalid UTF-8 read
+    with replacement characters): the analysis is then not unsure because of it.
+    `path` is "" for what a file walk left out.
+    """
 
     path: str
     line: int
     message: str
+    unread: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Final
 
 from bot.core.sources import MuslUse, Problem, SourceResult, UseKind
+from bot.core.sources.builders import (
+    ARCH_PATTERN,
+    BUILDER_HINTS,
+    Mention,
+    builder_mentions,
+)
+from bot.core.sources.shell import command_dir, not_a_build
 from bot.core.targets import TRIPLE_RE
 
 MAX_TEXT_BYTES: Final = 1_000_000
 
-ARCH_PATTERN: Final = (
-    r"aarch64(?:_be)?|armv5te|armv7|arm|thumbv7neon|hexagon|i[56]86|loongarch64|"
-    r"mips(?:64)?(?:el)?|powerpc(?:64(?:le)?)?|riscv(?:32|64)gc|s390x|wasm32|x86_64"
-)
 # TRIPLE_RE without the `-` in its look-behind: finds `rust-cross-<triple>` image
 # names and `<tool>-<version>-<triple>.tar.gz` artifact names; callers classify.
 LOOSE_TRIPLE_RE: Final = re.compile(
@@ -74,15 +76,6 @@ THIRD_PARTY_TOOLS: Final = frozenset(
     }
 )  # fmt: skip
 _LONGEST_TOOL: Final = max(map(len, THIRD_PARTY_TOOLS))
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """A musl target named on one line: a triple or a templated selector."""
-
-    target: str
-    resolves_to: tuple[str, ...]
-    implicit: bool = False
 
 
 def cut_comment(code: str) -> str:
@@ -292,6 +285,8 @@ def find_mentions(
     `arches` is the `ArchIndex` of `text` (pass one per text when scanning its
     lines, so that each variable is looked up once).
     """
+    if not images and not_a_build(code):
+        return []  # an installer's argument, an asset filter, expected output
     arches = arches or ArchIndex(text)
     mentions: dict[str, Mention] = {}
     downloads = _Downloads(code)
@@ -313,60 +308,6 @@ def find_mentions(
         resolves = tuple(f"{arch}-unknown-linux-{env}" for arch in values)
         mentions.setdefault(target, Mention(target, resolves, implicit=True))
     return list(mentions.values())
-
-
-# Images that build for musl with no musl triple in the project's own files.
-_TAGGED_BUILDERS: Final = frozenset(
-    {"blackdex/rust-musl", "messense/rust-musl-cross", "rust-cross/rust-musl-cross"}
-)
-_HOST_BUILDERS: Final = frozenset(
-    {"clux/muslrust", "ekidd/rust-musl-builder", "emk/rust-musl-builder"}
-)
-_BUILDER_TAG_RE: Final = re.compile(
-    rf"(?P<arch>{ARCH_PATTERN})-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![A-Za-z0-9_])"
-)
-_BUILDER_REF_RE: Final = re.compile(
-    r"(?<![\w./-])(?:[\w.-]+(?::\d+)?/)?(?:clux/muslrust|e(?:kidd|mk)/rust-musl-builder|"
-    r"blackdex/rust-musl|(?:messense|rust-cross)/rust-musl-cross)(?::[\w.-]+)?(?![\w/-])"
-)
-BUILDER_HINTS: Final = ("muslrust", "rust-musl")
-
-
-def normalise_image(ref: str) -> str:
-    """Return `ref` without registry host, `library/` prefix and digest."""
-    ref = ref.split("@", 1)[0]
-    parts = ref.split("/")
-    if len(parts) > 1 and (
-        "." in parts[0] or ":" in parts[0] or parts[0] == "localhost"
-    ):
-        parts = parts[1:]
-    if len(parts) > 1 and parts[0] == "library":
-        parts = parts[1:]
-    return "/".join(parts)
-
-
-def image_mention(image: str, arch: str) -> tuple[Mention | None, str]:
-    """Return the implicit use a musl builder image makes, and its tag."""
-    repo, _, tag = image.partition(":")
-    if repo in _TAGGED_BUILDERS:
-        match = _BUILDER_TAG_RE.match(tag)
-        if match is None:
-            return None, tag
-        triple = f"{match['arch']}-unknown-linux-{match['env']}"
-        return Mention(f"{repo}:{match.group()}", (triple,), implicit=True), tag
-    if repo in _HOST_BUILDERS:
-        triple = f"{arch}-unknown-linux-musl"
-        return Mention(image, (triple,), implicit=True), tag
-    return None, tag
-
-
-def builder_mentions(code: str) -> list[Mention]:
-    """Return the musl builder images a shell line runs (`docker run clux/muslrust`)."""
-    found = (
-        image_mention(normalise_image(m.group()), "x86_64")[0]
-        for m in _BUILDER_REF_RE.finditer(code)
-    )
-    return [mention for mention in found if mention is not None]
 
 
 def text_problem(path: str, text: str) -> Problem | None:
@@ -396,8 +337,15 @@ def scan(path: str, text: str) -> SourceResult:
         )
         if any(b in code for b in BUILDER_HINTS):
             mentions += builder_mentions(code)
+        if not mentions:
+            continue
+        # `cd sub && cargo build ...` / `--manifest-path sub/Cargo.toml`.
+        project = command_dir(code, "") or ""
         uses.extend(
-            MuslUse(path, number, m.target, UseKind.MAKE, m.implicit, m.resolves_to)
+            MuslUse(
+                path, number, m.target, UseKind.MAKE, m.implicit, m.resolves_to,
+                project,
+            )
             for m in mentions
-        )
+        )  # fmt: skip
     return SourceResult(tuple(uses))

@@ -10,7 +10,9 @@ names of the project itself (`starship-x86_64-unknown-linux-musl.tar.gz`) and
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -150,7 +152,7 @@ def find_triples(text: str) -> list[TripleMention]:
     if "linux-musl" not in text:
         return []
     urls = [m.span() for m in _URL_RE.finditer(text)] if "://" in text else []
-    fetch_line = _FETCH_RE.search(text) is not None and not _UPLOAD_RE.search(text)
+    fetch_line = fetches(text) or not_a_build(text)
     found = []
     url = 0  # index of the first URL that does not end before the triple
     token_start, scanned = 0, 0  # no token boundary in [token_start, scanned)
@@ -214,3 +216,171 @@ def find_dynamic_musl(text: str) -> str | None:
     """Return the flag that links against the system musl (`-crt-static`), if any."""
     match = _DYNAMIC_RE.search(text)
     return match.group(0) if match else None
+
+
+# ---------------------------------------------------------------------------
+# Where a command line builds: `cd dir && cargo ...`, `--manifest-path dir/...`
+
+_WORD: Final = r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|()]+)"
+# `cd dir` as a command of its own: at the start, or after `;`, `&&`, `||`,
+# `|`, `(`, `then`, `do`.
+_CD_RE: Final = re.compile(
+    r"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*cd[ \t]+(?:--?[A-Za-z]+[ \t]+)*"
+    rf"(?P<dir>{_WORD})"
+)
+_MANIFEST_RE: Final = re.compile(rf"--manifest-path(?:=|[ \t]+)(?P<path>{_WORD})")
+# A command that compiles the project (not `cargo install tool`, `cargo fmt`).
+BUILD_RUN_RE: Final = re.compile(
+    r"\b(?:cargo(?:[ \t]+\+[\w.-]+)?|cross|maturin)[ \t]+(?:--?[\w-]+[ \t]+)*"
+    r"(?:build|test|run|check|zigbuild|rustc|nextest|auditable|bench|clippy|"
+    r"install[ \t]+--path|develop|publish|dist|deb|generate-rpm)\b"
+)
+# What stands for the repository root in CI paths.
+_WORKSPACE_PREFIXES: Final = (
+    "${{ github.workspace }}/",
+    "${{github.workspace}}/",
+    "$GITHUB_WORKSPACE/",
+    "${GITHUB_WORKSPACE}/",
+    "$CI_PROJECT_DIR/",
+    "${CI_PROJECT_DIR}/",
+)
+
+
+def _unquote(word: str) -> str:
+    return word[1:-1] if len(word) >= 2 and word[0] == word[-1] in "'\"" else word
+
+
+def join_dir(base: str, rel: str) -> str | None:
+    """Return the repository directory `rel` names from directory `base`.
+
+    "" is the repository root. None when it cannot be told (a variable, an
+    absolute path, a home directory) or lies outside the repository.
+    """
+    rel = _unquote(rel.strip())
+    for prefix in _WORKSPACE_PREFIXES:
+        if rel.startswith(prefix):
+            base, rel = "", rel[len(prefix) :]
+            break
+    if rel in ("${{ github.workspace }}", "$GITHUB_WORKSPACE", "$CI_PROJECT_DIR"):
+        return ""
+    if not rel or rel.startswith(("/", "~", "-")) or any(c in rel for c in "$`{}*"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, rel))
+    if joined == ".":
+        return ""
+    if joined == ".." or joined.startswith("../"):
+        return None
+    return joined
+
+
+def manifest_dir(path: str) -> str:
+    """Return the directory of a `--manifest-path` value (`.` for the current)."""
+    path = _unquote(path)
+    if path.endswith(".toml"):
+        path = posixpath.dirname(path)
+    return path or "."
+
+
+def command_dir(code: str, base: str) -> str | None:
+    """Return the directory a command line ends up building in, from `base`.
+
+    Follows `cd dir` commands on the line, then a `--manifest-path`; None when
+    the line names neither, or names a directory that cannot be told.
+    """
+    if "cd" not in code and "manifest-path" not in code:
+        return None
+    where: str | None = base
+    moved = False
+    build = BUILD_RUN_RE.search(code)
+    stop = build.start() if build is not None else len(code)
+    for match in _CD_RE.finditer(code, 0, stop):
+        moved = True
+        where = join_dir(where, match["dir"]) if where is not None else None
+    manifest = _MANIFEST_RE.search(code)
+    if manifest is not None:
+        moved = True
+        where = (
+            join_dir(where, manifest_dir(manifest["path"]))
+            if where is not None
+            else None
+        )
+    return where if moved else None
+
+
+# `apk add ... rust|cargo` within one `;&|`-separated command (`apk_adds_rust`).
+_APK_RE: Final = re.compile(r"\bapk\b")
+_ADD_RE: Final = re.compile(r"\badd\b")
+_RUST_PACKAGE_RE: Final = re.compile(r"(?<![\w-])(?:rust|cargo)(?![\w-])")
+_COMMAND_END_RE: Final = re.compile(r"[;&|]")
+
+
+def apk_adds_rust(code: str) -> bool:
+    """Return whether `code` runs `apk ... add ... rust|cargo` in one command.
+
+    The same as searching `\\bapk\\b[^;&|]*\\badd\\b[^;&|]*<rust|cargo>`, in
+    linear time: in each command the first `apk`, then the first `add` after it
+    leave the most room for what must follow.
+    """
+    pos = 0
+    while (apk := _APK_RE.search(code, pos)) is not None:
+        stop = _COMMAND_END_RE.search(code, apk.end())
+        end = stop.start() if stop else len(code)
+        add = _ADD_RE.search(code, apk.end(), end)
+        if add is not None and _RUST_PACKAGE_RE.search(code, add.end(), end):
+            return True
+        pos = end + 1
+    return False
+
+
+# A musl triple on such a line names no build of this project: an argument to
+# an installer script piped from a download (`| sh -s -- --git other/tool
+# --target ...`), `cargo install --git other/tool`, a filter over release asset
+# names before a download (`.assets[] | select(.name | contains(...))`), or
+# a test's expected output. (rustup's own installer is not one of them: a
+# musl host or target given to it is this project's toolchain.)
+_NOT_A_BUILD_RE: Final = re.compile(
+    r"\|[ \t]*(?:sudo[ \t]+)?(?:ba|z|da)?sh[ \t]+-s\b|\binstall\.sh\b|--git[ =]+\S+/"
+    r"|browser_download_url|\.assets\b|select\([ \t]*\.name"
+    r"|\b(?:[Ee]xpect|EXPECT|assert)\w*"
+)
+_NEW_COMMAND_RE: Final = re.compile(r"(?:&&|\|\||;|\|)[ \t]*\\?[ \t]*$")
+_STARTS_COMMAND_RE: Final = re.compile(r"[ \t]*(?:&&|\|\||;|\|)")
+
+
+def fetches(text: str) -> bool:
+    """Return whether a command line downloads something (and uploads nothing)."""
+    return _FETCH_RE.search(text) is not None and not _UPLOAD_RE.search(text)
+
+
+def continues_download(lines: Sequence[str], index: int) -> bool:
+    """Return whether line `index` continues a download or another tool's install.
+
+    Earlier lines joined to it by `\\` (the same command) are read back.
+    """
+    if "rustup" in lines[index]:
+        return False  # rustup's installer: this project's toolchain
+    found = False
+    while index > 0 and carries_on(lines[index - 1], lines[index]):
+        index -= 1
+        line = lines[index]
+        if "rustup" in line:
+            return False
+        found = found or fetches(line) or not_a_build(line)
+    return found
+
+
+def not_a_build(text: str) -> bool:
+    """Return whether the musl triples on a command line name no build of it."""
+    return _NOT_A_BUILD_RE.search(text) is not None and "rustup" not in text
+
+
+def carries_on(previous: str, line: str) -> bool:
+    """Return whether `line` continues the command `previous` holds.
+
+    The previous line ends with `\\` and neither line starts a new command
+    there (`&&`, `||`, `;`, `|`).
+    """
+    head = previous.rstrip()
+    if not head.endswith("\\"):
+        return False
+    return not _NEW_COMMAND_RE.search(head[:-1]) and not _STARTS_COMMAND_RE.match(line)

@@ -1,10 +1,7 @@
-"""Safe YAML loading with line numbers, and the musl scan shared by YAML CI files.
+"""The musl scan shared by YAML CI files (loading: `yamlload.py`).
 
-Files are composed (never constructed) with libyaml's C loader, so anchors and
-aliases stay shared nodes: an alias bomb costs no more than its text, and the
-walker visits every node once. libyaml itself refuses nesting deeper than 1000
-levels; the walker stops far earlier. Each CI system (GitHub Actions, GitLab,
-CircleCI, Cirrus, Azure) is a `Dialect` of one scan:
+Each CI system (GitHub Actions, GitLab, CircleCI, Cirrus, Azure) is a
+`Dialect` of one scan:
 
 * every scalar of active configuration (not a comment, not a matrix `exclude:`,
   not a step or job disabled with `if: false`) that names a musl triple is a
@@ -14,7 +11,10 @@ CircleCI, Cirrus, Azure) is a `Dialect` of one scan:
   out is dead code;
 * implicit uses: templated triples (`${{ matrix.arch }}-unknown-linux-musl`,
   `$ARCH-unknown-linux-${{ matrix.libc }}`), maturin `manylinux: musllinux_*`,
-  and musl builder images used to build.
+  and musl builder images used to build (`builders.py`), Alpine's own Rust
+  in an Alpine job;
+* each use builds in a directory (`working-directory`, `defaults.run`, `cd`,
+  `--manifest-path`) that the analysis resolves to a Cargo.lock.
 
 GitHub workflows are first split (see `prune.py`): the jobs and steps that
 mention no marker are only checked by libyaml, not walked, and are read when
@@ -23,39 +23,51 @@ a question needs them, so the answers are those of the whole file.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple
-
-import yaml
-from yaml._yaml import CParser  # libyaml binding (the C loaders build on it)
-from yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-)
+from typing import Final
 
 from bot.core.sources import Hint, HintKind, MuslUse, Problem, SourceResult, UseKind
-from bot.core.sources.prune import Split, split_workflow
+from bot.core.sources.builders import (
+    ALPINE_RE,
+    ARCH_ALIASES,
+    FALLBACK_ARCHES,
+    HOST_MUSL_IMAGE_RE,
+    MUSL_FOR_ARCH,
+    MUSL_IMAGE_RE,
+    RUST_ALPINE_RE,
+    musl_triple_for,
+    runs_build,
+)
+from bot.core.sources.prune import Split
+from bot.core.sources.shell import (
+    BUILD_RUN_RE as _BUILD_RUN_RE,
+)
 from bot.core.sources.shell import (
     TemplatedTriple,
+    apk_adds_rust,
+    command_dir,
+    continues_download,
     find_dynamic_musl,
     find_templated,
     find_toolchain_pins,
     find_triples,
+    join_dir,
+    manifest_dir,
     strip_comment,
 )
-from bot.core.targets import TRIPLE_RE
+from bot.core.sources.yamlload import (
+    Document,
+    Path,
+    Scalar,
+    load_workflow,
+    load_yaml,
+    segments,
+)
 
-MAX_TEXT_CHARS: Final = 2_000_000
-MAX_EVENTS: Final = 400_000
-MAX_DEPTH: Final = 64
 # Cheap pre-filter: files without these markers cannot hold a musl use.
 MARKERS: Final = ("musl", "alpine")
 # Text without these cannot name a musl target or image (see `_Scan`): a
@@ -63,300 +75,6 @@ MARKERS: Final = ("musl", "alpine")
 # (`-linux-${{ matrix.libc }}`, `-linux-"$LIBC"`, `-linux-<< x >>`; see
 # `shell.find_templated`).
 CANDIDATE_MARKERS: Final = ("musl", "alpine", "-linux-$", '-linux-"', "-linux-<")
-
-Path = tuple[str | int, ...]
-# YAML 1.1 line breaks besides \n (libyaml counts each as a new line).
-_RARE_BREAKS: Final = ("\r", "\x85", "\u2028", "\u2029")
-_BREAK_RE: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-
-
-class _LimitError(Exception):
-    """The document is too large or too deep to analyse."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-class Scalar(NamedTuple):
-    """A scalar (mapping key or value) of active configuration.
-
-    `path` holds the keys and sequence indices from the document root (for a
-    key: ending with the key itself); lines and columns are 0-based marks.
-    """
-
-    path: Path
-    value: str
-    is_key: bool
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    style: str
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """The active scalars of one YAML file, in order, plus its source lines."""
-
-    scalars: tuple[Scalar, ...]
-    lines: tuple[str, ...]
-
-
-def split_lines(text: str) -> tuple[str, ...]:
-    """Split `text` into lines the way libyaml counts them."""
-    if any(ch in text for ch in _RARE_BREAKS):
-        return tuple(_BREAK_RE.split(text))
-    return tuple(text.split("\n"))
-
-
-def _disables(key: object, value: str) -> bool:
-    """Return whether `key: value` switches its step or job off (`if: false`)."""
-    if key == "if":
-        return value.replace(" ", "").lower() in ("false", "${{false}}", "0")
-    return key == "when" and value == "never"
-
-
-def _skipped(path: Path, skip_keys: frozenset[str]) -> bool:
-    last = path[-1]
-    if last == "exclude" and len(path) >= 2 and path[-2] == "matrix":
-        return True
-    return last in skip_keys
-
-
-def _walk(text: str, skip_keys: frozenset[str]) -> list[Scalar]:
-    """Return the scalars of `text` from libyaml's event stream (aliases unexpanded)."""
-    out: list[Scalar] = []
-    loader = yaml.CSafeLoader(text)
-    try:
-        disabled = _events(loader, out, skip_keys)
-    finally:
-        loader.dispose()
-    if not disabled:
-        return out
-    return [s for s in out if not any(s.path[: len(d)] == d for d in disabled)]
-
-
-def _events(
-    loader: yaml.CSafeLoader, out: list[Scalar], skip_keys: frozenset[str]
-) -> list[Path]:
-    """Append the scalars of the event stream to `out`; return disabled paths.
-
-    Every value scalar is kept (jobs are indexed by their values); a key only
-    when it can name a target, since nothing else ever looks at keys.
-    """
-    # Frame: [path, is_mapping, expecting_key, key, next_index, skipped,
-    #         key_skipped, key_path]; the key's path is built once for key+value.
-    stack: list[list[Any]] = []
-    disabled: list[Path] = []
-    watch = skip_keys | {"exclude"}
-    switches = ("if", "when")
-    budget = MAX_EVENTS
-    get_event = loader.get_event
-    append = out.append
-    new = tuple.__new__
-    frame: list[Any] = []
-    while True:
-        event: Any = get_event()
-        kind = type(event)
-        budget -= 1
-        if budget < 0 and kind is not StreamEndEvent:
-            raise _LimitError(event.start_mark.line + 1, "too many YAML nodes")
-        if kind is ScalarEvent:
-            value = event.value
-            if not stack:
-                path: Path = ()
-                is_key = skipped = False
-            elif not frame[1]:
-                path = (*frame[0], frame[4])
-                frame[4] += 1
-                is_key, skipped = False, frame[5]
-            elif frame[2]:
-                frame[2] = False
-                frame[3] = value
-                path = frame[7] = (*frame[0], value)
-                skipped = frame[6] = frame[5] or (
-                    value in watch and _skipped(path, skip_keys)
-                )
-                if skipped or not (  # can name a target (see `_Scan`)
-                    "musl" in value or "alpine" in value or "-linux-" in value
-                ):
-                    continue
-                is_key = True
-            else:
-                frame[2] = True
-                path = frame[7]
-                is_key, skipped = False, frame[6]
-                if frame[3] in switches and _disables(frame[3], value):
-                    disabled.append(frame[0])
-            if not skipped:
-                start, end = event.start_mark, event.end_mark
-                append(
-                    new(
-                        Scalar,
-                        (
-                            path,
-                            value,
-                            is_key,
-                            start.line,
-                            start.column,
-                            end.line,
-                            end.column,
-                            event.style or "",
-                        ),
-                    )
-                )
-        elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            stack.pop()
-            if stack:
-                frame = stack[-1]
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if not stack:
-                path, skipped = (), False
-            elif len(stack) >= MAX_DEPTH:
-                raise _LimitError(event.start_mark.line + 1, "YAML nested too deeply")
-            elif not frame[1]:
-                path = (*frame[0], frame[4])
-                frame[4] += 1
-                skipped = frame[5]
-            elif frame[2]:  # a complex (collection) key
-                frame[3], frame[2] = "?", False
-                path = frame[7] = (*frame[0], "?")
-                skipped = frame[6] = frame[5]
-            else:
-                frame[2] = True
-                path = frame[7]
-                skipped = frame[6]
-            frame = [
-                path,
-                kind is MappingStartEvent,
-                True,
-                None,
-                0,
-                skipped,
-                skipped,
-                (),
-            ]
-            stack.append(frame)
-        elif kind is StreamEndEvent:
-            return disabled
-        elif kind is AliasEvent and stack:
-            # An alias is not expanded: its lines are scanned where the anchor
-            # stands, so an alias bomb costs no more than its text.
-            if not frame[1]:
-                frame[4] += 1
-            elif frame[2]:
-                frame[3], frame[2] = "*", False
-                frame[7] = (*frame[0], "*")
-                frame[6] = frame[5]
-            else:
-                frame[2] = True
-
-
-def _too_big_or_binary(path: str, text: str) -> Problem | None:
-    if len(text) > MAX_TEXT_CHARS:
-        return Problem(path, 1, f"file too large to analyse ({len(text)} characters)")
-    nul = text.find("\x00")
-    if nul >= 0:
-        return Problem(path, text.count("\n", 0, nul) + 1, "binary content (NUL byte)")
-    return None
-
-
-def _parse(path: str, text: str, skip_keys: frozenset[str]) -> list[Scalar] | Problem:
-    try:
-        return _walk(text, skip_keys)
-    except _LimitError as exc:
-        return Problem(path, exc.line, exc.message)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        return Problem(path, line, f"invalid YAML: {exc.problem or exc.context}")
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, max(exc.position, 0)) + 1
-        return Problem(path, line, f"invalid YAML: {exc.reason}")
-    except (yaml.YAMLError, UnicodeError) as exc:
-        return Problem(path, 1, f"invalid YAML: {type(exc).__name__}")
-
-
-def load_yaml(
-    path: str, text: str, skip_keys: frozenset[str] = frozenset()
-) -> Document | Problem:
-    """Parse `text` with the C loader, or return a Problem naming the bad line."""
-    problem = _too_big_or_binary(path, text)
-    if problem is not None:
-        return problem
-    scalars = _parse(path, text, skip_keys)
-    if isinstance(scalars, Problem):
-        return scalars
-    return Document(tuple(scalars), split_lines(text))
-
-
-def load_workflow(
-    path: str, text: str, skip_keys: frozenset[str], markers: Sequence[str]
-) -> tuple[Document | Problem, Split | None]:
-    """Like `load_yaml`, but walk only the jobs and steps that mention a marker.
-
-    The parts left out (see `prune.split_workflow`) are still parsed by
-    libyaml, so a syntax error anywhere is reported as before (the whole file
-    is then read for the exact message). Returns the Split when parts were
-    left out; the scan reads the whole file when a question needs them.
-    """
-    problem = _too_big_or_binary(path, text)
-    if problem is not None:
-        return problem, None
-    split = split_workflow(text, markers)
-    if split is not None:
-        try:
-            events = CParser(split.left_out).raw_parse()
-        except (yaml.YAMLError, UnicodeError):
-            events = MAX_EVENTS  # read it whole for the exact error and line
-        if events < MAX_EVENTS:
-            scalars = _parse(path, split.kept, skip_keys)
-            if not isinstance(scalars, Problem):
-                return Document(tuple(scalars), split_lines(text)), split
-    return load_yaml(path, text, skip_keys), None
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One source line of a scalar: 1-based `line`, comment-free `text`."""
-
-    line: int
-    text: str
-
-
-def segments(scalar: Scalar, lines: Sequence[str], needle: str = "") -> list[Segment]:
-    """Return the source lines a scalar spans, without shell comments.
-
-    With `needle`, the lines of a multi-line scalar that lack it are left out
-    (stripping a comment only cuts text, so it cannot add the needle).
-    """
-    if scalar.line == scalar.end_line:
-        value = scalar.value
-        return [
-            Segment(
-                scalar.line + 1, strip_comment(value) if "\n" not in value else value
-            )
-        ]
-    if scalar.style in ("|", ">"):
-        last = scalar.end_line if scalar.end_column == 0 else scalar.end_line + 1
-        spans = [
-            (i, raw)
-            for i in range(scalar.line + 1, min(last, len(lines)))
-            if needle in (raw := lines[i])
-        ]
-    else:
-        spans = []
-        for i in range(scalar.line, min(scalar.end_line + 1, len(lines))):
-            raw = lines[i]
-            if i == scalar.end_line:
-                raw = raw[: scalar.end_column]
-            if i == scalar.line:
-                raw = raw[scalar.column :]
-            if needle in raw:
-                spans.append((i, raw))
-    return [Segment(i + 1, strip_comment(raw)) for i, raw in spans]
 
 
 # ---------------------------------------------------------------------------
@@ -403,60 +121,29 @@ def _expressions(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_BUILD_CMD_RE: Final = re.compile(
-    r"\b(?:cargo|rustc|cross|maturin|rustup|make|just)\b(?!-)"
-)
-_ARCH_ALIASES: Final = {
-    "amd64": "x86_64",
-    "x64": "x86_64",
-    "x86_64": "x86_64",
-    "x86": "i686",
-    "i386": "i686",
-    "i686": "i686",
-    "i586": "i586",
-    "arm64": "aarch64",
-    "aarch64": "aarch64",
-    "armv7": "armv7",
-    "armv7l": "armv7",
-    "armv6": "arm",
-    "armv6l": "arm",
-    "arm": "arm",
-    "ppc64le": "powerpc64le",
-    "powerpc64le": "powerpc64le",
-    "ppc64": "powerpc64",
-    "powerpc64": "powerpc64",
-    "s390x": "s390x",
-    "riscv64": "riscv64gc",
-    "riscv64gc": "riscv64gc",
-    "loongarch64": "loongarch64",
-}
-# The musl triple maturin / musllinux builds for a given architecture.
-_MUSL_FOR_ARCH: Final = {
-    "x86_64": "x86_64-unknown-linux-musl",
-    "i686": "i686-unknown-linux-musl",
-    "i586": "i586-unknown-linux-musl",
-    "aarch64": "aarch64-unknown-linux-musl",
-    "armv7": "armv7-unknown-linux-musleabihf",
-    "arm": "arm-unknown-linux-musleabihf",
-    "powerpc64le": "powerpc64le-unknown-linux-musl",
-    "powerpc64": "powerpc64-unknown-linux-musl",
-    "s390x": "s390x-unknown-linux-musl",
-    "riscv64gc": "riscv64gc-unknown-linux-musl",
-    "loongarch64": "loongarch64-unknown-linux-musl",
-}
-# When a templated arch cannot be resolved: the two musl host platforms.
-_FALLBACK_ARCHES: Final = ("x86_64", "aarch64")
-_MUSL_IMAGE_RE: Final = re.compile(
-    r"(?:^|/)(?P<name>blackdex/rust-musl|(?:messense|rust-cross)/rust-musl-cross)"
-    r":(?P<arch>[a-z0-9_]+)-(?P<env>musl(?:eabihf|eabi|abi64|spe)?)(?![a-z])"
-)
-_HOST_MUSL_IMAGE_RE: Final = re.compile(
-    r"(?:^|/)(?:clux/muslrust|ekidd/rust-musl-builder|emk/rust-musl-builder)(?::|$)"
-)
-_RUST_ALPINE_RE: Final = re.compile(r"(?:^|/)rust:[^\s/]*alpine")
 _DOCKER_RUN_RE: Final = re.compile(r"\b(?:docker|podman)\s+(?:container\s+)?run\b")
-_ALPINE_RE: Final = re.compile(r"(?:^|/)alpine(?::|$)")
 _MUSLLINUX_RE: Final = re.compile(r"musllinux[_0-9a-z]*")
+_ARM_RE: Final = re.compile(r"arm64|aarch64")
+# Keys that set the directory a step or action builds in.
+_MANIFEST_KEYS: Final = frozenset({"manifest-path", "manifest_path", "manifestPath"})
+_DIR_KEYS: Final = _MANIFEST_KEYS | {
+    "working-directory",
+    "working_directory",
+    "workingDirectory",
+    "workdir",
+}
+# Text without these sets no build directory (`_Scan.build_dirs`).
+_DIR_MARKERS: Final = ("cd ", "manifest", "orking", "workdir")
+# A value without these neither builds nor names a directory.
+_DIR_WORDS_RE: Final = re.compile("cargo|cross|maturin|cd|manifest")
+
+
+def _step_of(path: Path) -> Path:
+    """Return the step (`steps` item) or else the list or mapping holding `path`."""
+    for i in range(len(path) - 2, -1, -1):
+        if path[i] == "steps":
+            return path[: i + 2]
+    return path[:-1]
 
 
 # A line this long is probed around each templated triple, not whole, so that
@@ -512,16 +199,6 @@ def holds_key(text: str, key: str) -> bool:
     return False
 
 
-def musl_triple_for(value: str) -> str | None:
-    """Return the musl triple an arch (`x86_64`, `arm64`) or triple names, or None."""
-    value = value.strip().strip("'\"")
-    if TRIPLE_RE.fullmatch(value):
-        return value
-    arch = value.split("-", 1)[0].lower()
-    canonical = _ARCH_ALIASES.get(arch)
-    return _MUSL_FOR_ARCH.get(canonical) if canonical else None
-
-
 def _dedupe(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
@@ -550,6 +227,12 @@ class _Scan:
     # key -> the lists of `values` under that key, one per scope, in order.
     named: dict[str, list[list[Scalar]]] = field(default_factory=dict)
     at_path: dict[Path, list[Scalar]] | None = None
+    # The path of the scalar each use stands in (`at` while it is added).
+    use_paths: dict[tuple[int, str], Path] = field(default_factory=dict)
+    at: Path = ()
+    # scope -> (directory of each building step or list, the job's directory,
+    # the default from `defaults:`)
+    dirs: dict[Path, tuple[dict[Path, str], str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -616,6 +299,7 @@ class _Scan:
     def add(self, line: int, target: str, resolves: tuple[str, ...] = ()) -> None:
         key = (line, target)
         if key not in self.uses:
+            self.use_paths[key] = self.at
             self.uses[key] = MuslUse(
                 self.path,
                 line,
@@ -667,9 +351,7 @@ class _Scan:
             return bool(self.building())
         if scope not in self.building():
             left_out = self.steps_left_out(scope)
-            self._whole_if(
-                ("build", scope), lambda: bool(_BUILD_CMD_RE.search(left_out))
-            )
+            self._whole_if(("build", scope), lambda: runs_build(left_out))
         return scope in self.building()
 
     def building(self) -> set[Path]:
@@ -677,7 +359,7 @@ class _Scan:
         if self.building_scopes is None:
             self.building_scopes = set()
             for scalar in self.scalars:
-                if not scalar.is_key and _BUILD_CMD_RE.search(scalar.value):
+                if not scalar.is_key and runs_build(scalar.value):
                     self.building_scopes.add(self.scope(scalar.path))
         return self.building_scopes
 
@@ -744,6 +426,10 @@ class _Scan:
             if condition and scalar.path[-1] == "if":
                 guards[scalar.path[:-1]] = value
             for seg in segments(scalar, self.lines, "-linux-musl"):
+                if scalar.line != scalar.end_line and continues_download(
+                    self.lines, seg.line - 1
+                ):
+                    continue
                 exprs = (
                     _expressions(seg.text)
                     if self.dialect.expressions and "${{" in seg.text
@@ -791,6 +477,7 @@ class _Scan:
             if guard in dead:
                 continue  # a step that only runs for a target nobody builds
             if not cond or self.condition_live(triple, scope):
+                self.at = path
                 self.add(line, triple)
 
     def guard_dead(self, guard: Path, text: str) -> bool:
@@ -832,16 +519,20 @@ class _Scan:
                 for tpl in find_templated(seg.text):
                     if (seg.line, tpl.text) in self.uses:
                         continue  # the same text on this line: the same use
-                    if _in_download(seg.text, tpl):
+                    if _in_download(seg.text, tpl) or (
+                        scalar.line != scalar.end_line
+                        and continues_download(self.lines, seg.line - 1)
+                    ):
                         continue  # part of a download URL / tool asset name
+                    self.at = scalar.path
                     self.add_templated(seg.line, tpl, scope)
 
     def add_templated(self, line: int, tpl: TemplatedTriple, scope: Path) -> None:
         if tpl.arch_ref:
             arches = [a for a in self.resolve(tpl.arch_ref, scope) if a]
-            arches = [_ARCH_ALIASES.get(a.lower(), a) for a in arches]
+            arches = [ARCH_ALIASES.get(a.lower(), a) for a in arches]
             if not arches:
-                arches = list(_FALLBACK_ARCHES)
+                arches = list(FALLBACK_ARCHES)
         else:
             arches = [tpl.arch]
         env_nodes: list[Scalar] = []
@@ -868,6 +559,7 @@ class _Scan:
         for node in env_nodes:
             env = node.value.strip()
             own = tuple(t for t in resolved if t.endswith(f"-linux-{env}"))
+            self.at = node.path
             self.add(node.line + 1, env, own or resolved)
 
     def musllinux(self) -> None:
@@ -891,14 +583,16 @@ class _Scan:
                     raw_values = [value]
                 targets += [t for v in raw_values if (t := musl_triple_for(v))]
             if not raw:
-                targets = [_MUSL_FOR_ARCH["x86_64"]]  # maturin builds for the host
+                targets = [MUSL_FOR_ARCH["x86_64"]]  # maturin builds for the host
             if targets:
+                self.at = scalar.path
                 self.add(scalar.line + 1, match.group(0), _dedupe(targets))
 
     def images(self) -> None:
         for scalar in self.candidates:
             if scalar.is_key:
                 continue
+            self.at = scalar.path
             if "docker" in scalar.value and "run" in scalar.value:
                 self.docker_run_images(scalar)
             names = [p for p in scalar.path if isinstance(p, str)]
@@ -922,27 +616,27 @@ class _Scan:
             if _DOCKER_RUN_RE.search(seg.text) is None:
                 continue
             for word in seg.text.split():
-                musl = _MUSL_IMAGE_RE.search(word)
+                musl = MUSL_IMAGE_RE.search(word)
                 if musl is not None:
                     self.add_musl_image(seg.line, musl)
-                elif _HOST_MUSL_IMAGE_RE.search(word):
+                elif HOST_MUSL_IMAGE_RE.search(word):
                     self.add_host_image(seg.line, word.strip("'\""))
 
     def add_musl_image(self, line: int, musl: re.Match[str]) -> None:
-        arch = _ARCH_ALIASES.get(musl.group("arch"), musl.group("arch"))
+        arch = ARCH_ALIASES.get(musl.group("arch"), musl.group("arch"))
         triple = f"{arch}-unknown-linux-{musl.group('env')}"
         name = f"{musl.group('name')}:{musl.group('arch')}-{musl.group('env')}"
         self.add(line, name, (triple,))
 
     def add_host_image(self, line: int, image: str) -> None:
         arch = "aarch64" if re.search(r"arm64|aarch64", image) else "x86_64"
-        self.add(line, image, (_MUSL_FOR_ARCH[arch],))
+        self.add(line, image, (MUSL_FOR_ARCH[arch],))
 
     def image(self, scalar: Scalar, image: str) -> None:
-        musl = _MUSL_IMAGE_RE.search(image)
-        host = musl is None and _HOST_MUSL_IMAGE_RE.search(image) is not None
-        rust_alpine = not (musl or host) and _RUST_ALPINE_RE.search(image) is not None
-        alpine = rust_alpine or _ALPINE_RE.search(image) is not None
+        musl = MUSL_IMAGE_RE.search(image)
+        host = musl is None and HOST_MUSL_IMAGE_RE.search(image) is not None
+        rust_alpine = not (musl or host) and RUST_ALPINE_RE.search(image) is not None
+        alpine = rust_alpine or ALPINE_RE.search(image) is not None
         if not (musl or host or alpine) or not self.builds(self.scope(scalar.path)):
             return  # not a musl image, or it runs or tests something already built
         line = scalar.line + 1
@@ -952,8 +646,134 @@ class _Scan:
             self.add_host_image(line, image)
         else:
             if rust_alpine:
-                self.add(line, image, (_MUSL_FOR_ARCH["x86_64"],))
+                self.add(line, image, (MUSL_FOR_ARCH["x86_64"],))
+            elif self.native_alpine(self.scope(scalar.path)):
+                # Alpine's own Rust (or rustup on Alpine) builds for the musl
+                # host: a native musl build with no triple in the file.
+                arch = "aarch64" if _ARM_RE.search(image) else "x86_64"
+                self.add(line, image, (MUSL_FOR_ARCH[arch],))
             self.hints.append(Hint(self.path, line, HintKind.SYSTEM_MUSL, image))
+
+    def native_alpine(self, scope: Path) -> bool:
+        """Return whether job `scope` installs Rust on Alpine and builds with it."""
+        if scope:
+            left_out = self.steps_left_out(scope)
+            self._whole_if(
+                ("alpine", scope),
+                lambda: "apk" in left_out or _BUILD_RUN_RE.search(left_out) is not None,
+            )
+        else:
+            self.whole()
+        texts = [
+            s.value
+            for s in self.scalars
+            if not s.is_key and (not scope or self.scope(s.path) == scope)
+        ]
+        installs = any(
+            ("apk" in t and apk_adds_rust(t)) or "rustup" in t for t in texts
+        )
+        return installs and any(_BUILD_RUN_RE.search(t) for t in texts)
+
+    # -- where each use builds -------------------------------------------------
+
+    def projects(self) -> dict[tuple[int, str], str]:
+        """Return the directory each use builds in, where it is not the root."""
+        out: dict[tuple[int, str], str] = {}
+        for key, path in self.use_paths.items():
+            project = self.project_for(path)
+            if project:
+                out[key] = project
+        return out
+
+    def project_for(self, path: Path) -> str:
+        """Return the directory the build that `path` belongs to runs in."""
+        scope = self.scope(path)
+        steps, job, _ = self.build_dirs(scope)
+        for owner, where in steps.items():
+            if path[: len(owner)] == owner:
+                return where
+        if not steps and scope:
+            return self.build_dirs(())[1] or job
+        return job
+
+    def build_dirs(self, scope: Path) -> tuple[dict[Path, str], str, str]:
+        """Return (directory of each building step, the job's) for `scope`.
+
+        A step's base is its `working-directory` (an action's input too),
+        else the job's or the file's `defaults.run.working-directory`; then
+        `cd dir` and `--manifest-path` in its commands. The job's directory
+        is that of its first build for a target (`--target`, musl), else
+        its first build, else its default.
+        """
+        if scope in self.dirs:
+            return self.dirs[scope]
+        if scope:
+            left_out = self.steps_left_out(scope)
+            # A step left out matters if it names a directory to build in
+            # (`cd` only counts next to a build: it is common for other work).
+            self._whole_if(
+                ("dirs", scope),
+                lambda: (
+                    any(m in left_out for m in _DIR_MARKERS[1:])
+                    or (
+                        "cd " in left_out and _BUILD_RUN_RE.search(left_out) is not None
+                    )
+                ),
+            )
+        mine = [
+            s
+            for s in self.scalars
+            if not s.is_key
+            and (s.path[-1] in _DIR_KEYS or _DIR_WORDS_RE.search(s.value) is not None)
+            and (not scope or self.scope(s.path) == scope)
+        ]
+        default = ""
+        bases: dict[Path, str] = {}
+        for scalar in mine:
+            key = scalar.path[-1] if scalar.path else None
+            if key not in _DIR_KEYS:
+                continue
+            value = scalar.value.strip()
+            if key in _MANIFEST_KEYS:
+                value = manifest_dir(value)
+            where = join_dir("", value)
+            if where is None:
+                continue
+            if "defaults" not in scalar.path:
+                bases.setdefault(_step_of(scalar.path), where)
+            elif self.scope(scalar.path) == scope:  # a job's own, or the file's
+                default = default or where
+        if not default and scope:
+            default = self.build_dirs(())[2]  # the file's `defaults:`
+        steps: dict[Path, str] = {}
+        first: str | None = None
+        targeted: str | None = None
+        cwd: dict[Path, str] = {}
+        for scalar in mine:
+            if scalar.path and scalar.path[-1] in _DIR_KEYS:
+                continue
+            step = _step_of(scalar.path)
+            shell = step if "steps" in scalar.path else scope
+            here = cwd.get(shell, bases.get(step, default))
+            for raw in scalar.value.split("\n"):
+                line = strip_comment(raw)
+                build = _BUILD_RUN_RE.search(line)
+                moved = command_dir(line, here)
+                if build is None and "--manifest-path" not in line:
+                    if moved is not None:
+                        here = cwd[shell] = moved  # `cd dir` for what follows
+                    continue
+                where = here if moved is None else moved
+                steps.setdefault(step, where)
+                first = where if first is None else first
+                if targeted is None and ("--target" in line or "musl" in line):
+                    targeted = where
+        for step, where in bases.items():
+            steps.setdefault(step, where)  # an action given a directory
+            first = where if first is None else first
+        job = targeted if targeted is not None else first
+        self.dirs[scope] = (steps, default if job is None else job, default)
+        return self.dirs[scope]
 
 
 # ---------------------------------------------------------------------------
@@ -1059,6 +879,9 @@ def scan_ci(path: str, text: str, dialect: Dialect) -> SourceResult:
     scan.templated()
     scan.musllinux()
     scan.images()
+    if scan.uses and any(marker in text for marker in _DIR_MARKERS):
+        for key, project in scan.projects().items():
+            scan.uses[key] = dataclasses.replace(scan.uses[key], project=project)
     uses = tuple(sorted(scan.uses.values(), key=lambda u: (u.line, u.target)))
     all_hints = sorted([*hints, *scan.hints], key=lambda h: h.line)
     return SourceResult(uses=uses, hints=tuple(all_hints))

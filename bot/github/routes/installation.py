@@ -2,7 +2,12 @@
 
 A new installation, and repositories added to one, get the head of each
 repository's default branch checked through the same `run_check` as every
-other trigger. The scan is bounded (docs/github.md 3.2 and 7): at most `SCAN_LIMIT`
+other trigger. Each repository is triaged first by one recursive tree read at
+its default branch (`_triage`): one without any sign of Rust, and an empty one,
+cost that one request; only a Rust project costs its head commit, its uncached
+blobs and one check-run request.
+
+The scan is bounded (docs/github.md 3.2 and 7): at most `SCAN_LIMIT`
 repositories per event, `SCAN_CONCURRENCY` at a time, within a share of the
 delivery's work time, and it stops as soon as the installation is deleted or
 suspended. A deleted or suspended installation's tokens are forgotten.
@@ -27,6 +32,7 @@ from bot.github import payload
 from bot.github.client import GitHubClient
 from bot.github.context import Context
 from bot.github.runner import CheckTarget, run_check
+from bot.github.snapshot import EmptyRepository, listing_shows_rust, read_tree
 from bot.server.state import WORK_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
@@ -59,6 +65,7 @@ class Outcome(StrEnum):
     """What a scan did with one repository."""
 
     CHECKED = "checked"
+    NOT_RUST = "not_rust"  # the tree shows no Rust: no run, one request
     NO_REPORT = "no_report"  # run_check published a failure or found no files
     ALREADY_CHECKED = "already_checked"
     ARCHIVED = "archived"
@@ -85,6 +92,9 @@ class ScanRepository:
     id: int
     owner: str
     name: str
+    # From a repository listing; None when the payload does not say.
+    default_branch: str | None = None
+    archived: bool | None = None
 
     @property
     def full_name(self) -> str:
@@ -126,57 +136,126 @@ def parse_repositories(items: Any) -> list[ScanRepository]:
         if not owner or not name or "/" in name:
             continue
         seen.add(repo_id)
-        out.append(ScanRepository(repo_id, owner, name))
+        branch = item.get("default_branch")
+        flags = [item.get(k) for k in ("archived", "disabled")]
+        archived = any(flags) if all(isinstance(f, bool) for f in flags) else None
+        out.append(
+            ScanRepository(
+                repo_id,
+                owner,
+                name,
+                branch if isinstance(branch, str) and branch else None,
+                archived,
+            )
+        )
     return out
 
 
-async def default_head(
-    gh: GitHubClient, repo: ScanRepository
-) -> tuple[str, str] | Outcome:
-    """Return the default branch and its head sha, or why there is none."""
-    url_vars = {"owner": repo.owner, "repo": repo.name}
-    try:
-        data = await gh.getitem("/repos/{owner}/{repo}", url_vars)
-    except gidgethub.RateLimitExceeded:
-        raise
-    except gidgethub.BadRequest as exc:
-        if exc.status_code in UNREADABLE_STATUS:
-            return Outcome.UNREADABLE
-        raise
-    if not isinstance(data, dict):
-        return Outcome.UNREADABLE
-    if data.get("archived") or data.get("disabled"):
-        return Outcome.ARCHIVED  # no check runs can be written there
-    branch = data.get("default_branch")
-    if not isinstance(branch, str) or not branch:
+def _stop(exc: gidgethub.BadRequest, missing: Outcome) -> Outcome:
+    """Return what an answer means for this repository; re-raise the others.
+
+    `missing` is what a 404 or 422 means for the request that got it.
+    """
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        raise exc  # stops the whole scan
+    if exc.status_code == 409:  # "Git Repository is empty."
         return Outcome.EMPTY
+    if exc.status_code in (404, 422):
+        return missing
+    if exc.status_code in UNREADABLE_STATUS:
+        return Outcome.UNREADABLE
+    raise exc
+
+
+async def _metadata(gh: GitHubClient, repo: ScanRepository) -> ScanRepository | Outcome:
+    """Return the repository with its default branch and archived flag read."""
+    try:
+        data = await gh.getitem(
+            "/repos/{owner}/{repo}", {"owner": repo.owner, "repo": repo.name}
+        )
+    except gidgethub.BadRequest as exc:
+        return _stop(exc, Outcome.UNREADABLE)
+    item = {**data, "id": repo.id, "full_name": repo.full_name}
+    found = parse_repositories([item] if isinstance(data, dict) else [])
+    return found[0] if found else Outcome.UNREADABLE
+
+
+async def _head_commit(
+    gh: GitHubClient, repo: ScanRepository, ref: str
+) -> tuple[str, str] | Outcome:
+    """Return the head commit of `ref` and its tree sha."""
     try:
         # Each segment is escaped: branch names may hold `#`, `%`, `?`.
-        ref = await gh.getitem(
-            "/repos/{owner}/{repo}/git/ref/heads{/parts*}",
-            {**url_vars, "parts": branch.split("/")},
+        data = await gh.getitem(
+            "/repos/{owner}/{repo}/commits{/parts*}",
+            {"owner": repo.owner, "repo": repo.name, "parts": ref.split("/")},
         )
-    except gidgethub.RateLimitExceeded:
-        raise
     except gidgethub.BadRequest as exc:
-        if exc.status_code == 409:  # "Git Repository is empty."
-            return Outcome.EMPTY
-        if exc.status_code == 404:
-            return Outcome.NO_BRANCH
-        raise
-    sha = (ref.get("object") or {}).get("sha") if isinstance(ref, dict) else None
+        return _stop(exc, Outcome.NO_BRANCH)
+    sha = data.get("sha") if isinstance(data, dict) else None
     if not isinstance(sha, str) or not SHA_RE.fullmatch(sha):
         return Outcome.NO_BRANCH
-    return branch, sha
+    tree = (data.get("commit") or {}).get("tree") or {}
+    return sha, str(tree.get("sha"))
+
+
+def _tree_ref(repo: ScanRepository) -> str:
+    """Return the name the default branch's tree is read at.
+
+    `HEAD` is the default branch; a branch name with a slash would not fit in
+    the trees endpoint's one path segment.
+    """
+    branch = repo.default_branch
+    return branch if branch is not None and "/" not in branch else "HEAD"
+
+
+async def _triage(
+    gh: GitHubClient, repo: ScanRepository
+) -> tuple[ScanRepository, Mapping[str, Any]] | Outcome:
+    """Read the default branch's tree and keep only repositories showing Rust.
+
+    One request for most repositories: the trees endpoint accepts a branch
+    name (or `HEAD`, the default branch, when the payload did not name it),
+    and an empty repository answers 409 (docs/github.md 6.2). Archived and
+    disabled repositories named so by the listing cost nothing; otherwise the
+    flag is read only for the few that show Rust.
+    """
+    if repo.archived:
+        return Outcome.ARCHIVED  # no check runs can be written there
+    try:
+        root = await read_tree(gh, repo.owner, repo.name, _tree_ref(repo))
+    except EmptyRepository:
+        return Outcome.EMPTY
+    except gidgethub.BadRequest as exc:
+        # Without the listing a missing repository and a missing branch look
+        # alike; with it, the repository exists.
+        listed = repo.default_branch is not None
+        return _stop(exc, Outcome.NO_BRANCH if listed else Outcome.UNREADABLE)
+    if not listing_shows_rust(root):
+        return Outcome.NOT_RUST
+    if repo.archived is None or repo.default_branch is None:
+        known = await _metadata(gh, repo)
+        if isinstance(known, Outcome):
+            return known
+        if known.archived:
+            return Outcome.ARCHIVED
+        repo = known
+    return repo, root
 
 
 async def _check_repository(
     ctx: Context, installation_id: int, repo: ScanRepository
 ) -> Outcome:
-    head = await default_head(ctx.client(installation_id), repo)
+    gh = ctx.client(installation_id)
+    triaged = await _triage(gh, repo)
+    if isinstance(triaged, Outcome):
+        return triaged
+    repo, root = triaged
+    branch = repo.default_branch or "HEAD"
+    head = await _head_commit(gh, repo, branch)
     if isinstance(head, Outcome):
         return head
-    branch, sha = head
+    sha, tree = head
     if await ctx.store.get_check_run(repo.id, sha) is not None:
         return Outcome.ALREADY_CHECKED  # e.g. a redelivered event
     target = CheckTarget(
@@ -186,8 +265,12 @@ async def _check_repository(
         repo=repo.name,
         head_sha=sha,
         head_branch=branch,
+        default_branch=branch,
     )
-    report = await run_check(target, ctx, quiet=True)
+    # The branch may have moved between the two reads: then the listing read
+    # is not this commit's, and the snapshot reads the commit's own.
+    listing = root if root.get("sha") == tree else None
+    report = await run_check(target, ctx, quiet=True, root=listing)
     return Outcome.NO_REPORT if report is None else Outcome.CHECKED
 
 
@@ -284,6 +367,7 @@ async def on_installation(event: Event, gh: GitHubClient, *, ctx: Context) -> No
     )
     if action == "created":
         repositories = parse_repositories(event.data.get("repositories"))
+        await _remember(ctx, installation_id, repositories)
         await scan_repositories(ctx, installation_id, repositories)
 
 
@@ -293,10 +377,24 @@ async def on_installation_repositories(
 ) -> None:
     """Record the installation as active; scan the repositories it gained."""
     installation_id, account = _installation(event.data)
-    await ctx.store.set_installation(installation_id, account, True)
+    store = ctx.store
+    await store.set_installation(installation_id, account, True)
     if event.data.get("action") == "added":
         repositories = parse_repositories(event.data.get("repositories_added"))
+        await _remember(ctx, installation_id, repositories)
         await scan_repositories(ctx, installation_id, repositories)
+    elif event.data.get("action") == "removed":
+        removed = parse_repositories(event.data.get("repositories_removed"))
+        await store.remove_repositories(installation_id, [r.id for r in removed])
+
+
+async def _remember(
+    ctx: Context, installation_id: int, repositories: Sequence[ScanRepository]
+) -> None:
+    """Record the repositories the installation sees ("N of M checked")."""
+    await ctx.store.add_repositories(
+        installation_id, [(r.id, r.full_name) for r in repositories]
+    )
 
 
 def _installation(data: Mapping[str, Any]) -> tuple[int, str]:

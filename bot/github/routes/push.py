@@ -10,6 +10,7 @@ from gidgethub.sansio import Event
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
 from bot.github.context import Context
+from bot.github.org_config import ORG_REPO
 from bot.github.reviews import is_at_risk
 from bot.github.runner import NULL_SHA, CheckTarget, run_check
 
@@ -32,6 +33,8 @@ async def on_push(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     if data.get("deleted") or data.get("after") in (None, NULL_SHA):
         return
     target = CheckTarget.from_push(data)
+    if target.repo == ORG_REPO:  # the organisation's default config may change
+        ctx.org_configs.forget(target.owner)
     report = await run_check(target, ctx, quiet=True)
     if report is None or not is_at_risk(report):
         return
@@ -39,6 +42,10 @@ async def on_push(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
         gh, ctx, target.owner, target.repo, target.head_sha, default
     )
     if result is not None:
+        if result.pull_number is not None:
+            await ctx.store.set_fix_pull(
+                target.installation_id, target.repo_id, result.pull_number
+            )
         logger.info(
             "default branch fix",
             extra={
