@@ -41,6 +41,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/org_scan.py
 	$(BIN)/python bench/ingress.py
 	$(BIN)/python bench/json_check.py
+	$(BIN)/python bench/attack.py
 	$(BIN)/python bench/recovery.py
 
 # The sdist and wheel, as `python -m build` makes them (the wheel from the sdist).

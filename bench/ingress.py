@@ -54,6 +54,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +99,33 @@ async def noop(event: Any) -> None:
 # ---- load generator (runs in its own process) ------------------------------
 
 
+def _variant(body: bytes, tag: str, i: int) -> bytes:
+    """Return `body` made unique by 52 bytes of JSON whitespace (one length).
+
+    The same signed body under a new delivery id is a replay, which the App
+    answers without recording; GitHub's bodies differ, and so do these.
+    """
+    n = zlib.crc32(tag.encode()) << 20 | i  # i < 2**20 per round
+    marks = format(n, "052b").replace("0", " ").replace("1", "\t")
+    return body.rstrip()[:-1] + marks.encode() + b"}"
+
+
 def _requests(port: int, body: bytes, n: int, tag: str) -> list[bytes]:
-    sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return [
-        (
-            f"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "User-Agent: GitHub-Hookshot/bench\r\nContent-Type: application/json\r\n"
-            f"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: {tag}-{i}\r\n"
-            f"X-Hub-Signature-256: {sig}\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode("ascii")
-        + body
-        for i in range(n)
-    ]
+    out = []
+    for i in range(n):
+        unique = _variant(body, tag, i)
+        sig = "sha256=" + hmac.new(SECRET.encode(), unique, hashlib.sha256).hexdigest()
+        out.append(
+            (
+                f"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "User-Agent: GitHub-Hookshot/bench\r\n"
+                "Content-Type: application/json\r\n"
+                f"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: {tag}-{i}\r\n"
+                f"X-Hub-Signature-256: {sig}\r\nContent-Length: {len(unique)}\r\n\r\n"
+            ).encode("ascii")
+            + unique
+        )
+    return out
 
 
 async def _load(port: int, n: int, concurrency: int, tag: str) -> dict[str, Any]:

@@ -14,10 +14,8 @@ body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem aut
        padding: 0 1rem; color: #1f2328; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #d0d7de; }}
-.v-at-risk {{ color: #cf222e; font-weight: 600; }}
-.v-old-libc {{ color: #9a6700; }}
-.v-musl-libc-ok, .v-clean {{ color: #1a7f37; }}
 button {{ font-size: 1rem; padding: .4rem 1rem; }}
+.warning {{ background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem .8rem; }}
 </style></head><body>
 {body}
 </body></html>

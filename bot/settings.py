@@ -30,6 +30,9 @@ CREDENTIAL_VARS: Final = (
     "GITHUB_WEBHOOK_SECRET",
 )
 MAX_KEY_FILE_BYTES: Final = 64 * 1024
+# A session-cookie signing key shorter than this is refused (the setup page
+# generates 43 characters: 32 random bytes, URL-safe base64).
+MIN_SESSION_SECRET_CHARS: Final = 32
 _ENV_LINE: Final = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _APP_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -93,6 +96,21 @@ class Settings:
         log_format = (_get(env, "LOG_FORMAT") or "text").lower()
         if log_format not in LOG_FORMATS:
             errors.append("LOG_FORMAT must be text or json")
+        client_id = _get(env, "GITHUB_CLIENT_ID")
+        client_secret = _get(env, "GITHUB_CLIENT_SECRET")
+        if (client_id is None) != (client_secret is None):
+            errors.append(
+                "set both GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET, or neither"
+            )
+        session_secret = _get(env, "MUSL_CHECK_SESSION_SECRET")
+        if (
+            session_secret is not None
+            and len(session_secret) < MIN_SESSION_SECRET_CHARS
+        ):
+            errors.append(
+                "MUSL_CHECK_SESSION_SECRET must be at least "
+                f"{MIN_SESSION_SECRET_CHARS} characters"
+            )
         if errors or app_id is None:
             raise SettingsError("musl-check cannot start: " + "; ".join(errors))
         return cls(
@@ -106,9 +124,9 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
             web_url=web_url,
-            client_id=_get(env, "GITHUB_CLIENT_ID") or "",
-            client_secret=_get(env, "GITHUB_CLIENT_SECRET") or "",
-            session_secret=_get(env, "MUSL_CHECK_SESSION_SECRET") or "",
+            client_id=client_id or "",
+            client_secret=client_secret or "",
+            session_secret=session_secret or "",
             public_url=(_get(env, "PUBLIC_URL") or "").rstrip("/"),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import importlib.resources
+import ipaddress
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import yaml
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
@@ -43,7 +44,10 @@ class SetupState:
     api_url: str
     github_url: str
     public_url: str | None
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    listen_url: str = "http://localhost:3000"
+    # The one-time token of the printed link; None once exchanged for a session.
+    token: str | None = field(default_factory=lambda: secrets.token_urlsafe(16))
+    session: str | None = None  # the cookie value the token was exchanged for
     states: dict[str, float] = field(default_factory=dict)
     done: bool = False
 
@@ -51,6 +55,17 @@ class SetupState:
 SETUP_KEY: Final = web.AppKey("setup", SetupState)
 SETUP_LINK_NAME: Final = ".musl-check-setup-link"
 SETUP_SESSION_KEY: Final = web.AppKey("setup_session", ClientSession)
+SESSION_COOKIE: Final = "musl_check_setup"
+ENV_VALUE_FORBIDDEN: Final = ("\n", "\r", "\0", '"')
+# What the page and the console say when GitHub could not deliver to the
+# webhook URL: Probot's setup suggests a smee.io channel for the same case
+# (https://probot.github.io/docs/development/#configuring-a-github-app).
+TUNNEL_ADVICE: Final = (
+    "GitHub cannot deliver webhooks to {url}: it is {why}. Set PUBLIC_URL to an"
+    " https address that reaches this server (a reverse proxy, or a tunnel such"
+    " as https://smee.io or `cloudflared tunnel`) and restart before"
+    " registering the App."
+)
 
 
 def default_manifest_path() -> Traversable:
@@ -74,8 +89,13 @@ def create_setup_app(
     env_path: Path = Path(".env"),
     manifest_path: Traversable | None = None,
     github_url: str = GITHUB_URL,
+    listen_url: str = "http://localhost:3000",
 ) -> web.Application:
-    """Build the first-run application that registers the App and writes `.env`."""
+    """Build the first-run application that registers the App and writes `.env`.
+
+    `listen_url` is where this server listens (scheme, host and port), for the
+    printed setup link when PUBLIC_URL is not set.
+    """
     public = env.get("PUBLIC_URL", "").strip().rstrip("/") or None
     app = web.Application()
     app[SETUP_KEY] = SetupState(
@@ -84,6 +104,7 @@ def create_setup_app(
         api_url=(env.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL).rstrip("/"),
         github_url=github_url.rstrip("/"),
         public_url=public,
+        listen_url=listen_url.rstrip("/"),
     )
     app.cleanup_ctx.append(_session_ctx)
     app.on_startup.append(_announce)
@@ -102,22 +123,62 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _announce(app: web.Application) -> None:
     # The token keeps strangers who can reach the port from registering their
-    # own App into our .env; it is useless once setup is done. It never goes
-    # through logging (logs are shipped elsewhere): it is written, mode 0600,
-    # beside .env, and shown on the console when there is one.
+    # own App into our .env. It never goes through logging (logs are shipped
+    # elsewhere): it is printed on the console, terminal or not, and written,
+    # mode 0600, beside .env; it works once (exchanged for a session cookie).
     state = app[SETUP_KEY]
-    base = state.public_url or "http://<this host>"
+    base = state.public_url or state.listen_url
     url = f"{base}/?token={state.token}"
     link = state.env_path.with_name(SETUP_LINK_NAME)
-    fd = os.open(link, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(url + "\n")
-    if sys.stderr.isatty():
-        print(f"musl-check setup: open {url}", file=sys.stderr)
+    write_private_file(link, url + "\n")
+    print(f"musl-check setup: open {url}", file=sys.stderr)
+    print(f"  (the link is also in {link}; it works once)", file=sys.stderr)
+    problem = webhook_problem(base)
+    if problem is not None:
+        print(
+            "  " + TUNNEL_ADVICE.format(url=f"{base}/webhook", why=problem),
+            file=sys.stderr,
+        )
     logger.warning(
         "musl-check is not configured: open the setup link",
         extra={"setup_link_file": str(link)},
     )
+
+
+def webhook_problem(base: str) -> str | None:
+    """Return why GitHub could not (safely) deliver to `base`, or None if it can."""
+    parts = urlsplit(base)
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "a loopback address"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and (address.is_loopback or address.is_unspecified):
+        return "a loopback address"
+    if parts.scheme != "https":
+        return "plain http (GitHub would send the signed payloads unencrypted)"
+    return None
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write `text` to `path` as a new 0600 file renamed into place.
+
+    Never opens an existing file: a symlink planted at `path` is replaced, not
+    followed, and an older file's wider mode is not kept.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -162,15 +223,14 @@ async def setup_page(request: web.Request) -> web.Response:
         return _page(
             "musl-check", "<h1>musl-check</h1><p>Setup is done: restart musl-check.</p>"
         )
-    token = request.query.get("token", "")
-    if not secrets.compare_digest(token.encode(), state.token.encode()):
-        return _page(
-            "musl-check setup",
-            "<h1>musl-check setup</h1><p>Open the setup link (it carries a"
-            " one-time token): it is shown on the server's console and kept in"
-            " <code>.musl-check-setup-link</code> beside <code>.env</code>.</p>",
-            status=403,
-        )
+    token = request.query.get("token")
+    if token is not None:
+        return _exchange(request, state, token)
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if state.session is None or not secrets.compare_digest(
+        cookie.encode(), state.session.encode()
+    ):
+        return _forbidden()
     org = request.query.get("org", "").strip()
     if org and not _ORG.match(org):
         return _page(
@@ -189,20 +249,59 @@ async def setup_page(request: web.Request) -> web.Response:
         else f"{state.github_url}/settings/apps/new"
     )
     owner = f"organization <b>{e(org)}</b>" if org else "your personal account"
+    problem = webhook_problem(base)
+    warning = (
+        f'<p class="warning"><b>Warning:</b> '
+        f"{e(TUNNEL_ADVICE.format(url=f'{base}/webhook', why=problem))}</p>"
+        if problem is not None
+        else ""
+    )
     body = f"""<h1>Set up musl-check</h1>
 <p>This registers a new GitHub App for {owner} from <code>app.yaml</code>.
-GitHub will send webhooks to <code>{e(base)}/webhook</code>.</p>
+GitHub will send webhooks to <code>{e(base)}/webhook</code>.</p>{warning}
 <form action="{e(target)}" method="post">
 <input type="hidden" name="manifest" value="{e(json.dumps(manifest))}">
 <input type="hidden" name="state" value="{e(_new_state(state))}">
 <button type="submit">Create the GitHub App</button>
 </form>
 <form action="/" method="get"><p>
-<input type="hidden" name="token" value="{e(token)}">
 <label>Register it for an organization instead:
 <input name="org" value="{e(org)}" placeholder="organization"></label>
 <button type="submit">Use organization</button></p></form>"""
     return _page("musl-check setup", body)
+
+
+def _forbidden() -> web.Response:
+    return _page(
+        "musl-check setup",
+        "<h1>musl-check setup</h1><p>Open the setup link (it carries a"
+        " one-time token): musl-check printed it on its console (stderr) when"
+        " it started, and keeps it in <code>.musl-check-setup-link</code> beside"
+        " <code>.env</code>. It works once, in one browser; restart musl-check"
+        " for a new one.</p>",
+        status=403,
+    )
+
+
+def _exchange(request: web.Request, state: SetupState, token: str) -> web.Response:
+    """Trade the one-time token for a session cookie, then drop it from the URL."""
+    if state.token is None or not secrets.compare_digest(
+        token.encode(), state.token.encode()
+    ):
+        return _forbidden()
+    state.token = None  # used: the printed link stops working
+    state.session = secrets.token_urlsafe(32)
+    resp = web.Response(status=303, headers={"Location": "/"})
+    resp.set_cookie(
+        SESSION_COOKIE,
+        state.session,
+        path="/",
+        max_age=int(STATE_TTL_S) * 24,
+        httponly=True,
+        samesite="Strict",
+        secure=_base_url(request).startswith("https://"),
+    )
+    return resp
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -213,6 +312,9 @@ async def callback(request: web.Request) -> web.Response:
         return _page(
             "musl-check", "<p>Setup is already done: restart musl-check.</p>", 409
         )
+    # No session cookie here: GitHub's redirect is a cross-site navigation, on
+    # which browsers do not send SameSite=Strict cookies. The state, made by a
+    # page only the session holder saw and good once, stands in for it.
     given = request.query.get("state", "")
     created = state.states.pop(given, None)
     if created is None or time.monotonic() - created > STATE_TTL_S:
@@ -237,8 +339,9 @@ async def callback(request: web.Request) -> web.Response:
         ) as resp:
             status = resp.status
             data = await resp.json(content_type=None) if status == 201 else None
-    except (ClientError, TimeoutError, ValueError):
-        logger.exception("manifest conversion failed")
+    except (ClientError, TimeoutError, ValueError) as exc:
+        # Only the error's type: its text may hold the URL, which holds the code.
+        logger.error("manifest conversion failed", extra={"error": type(exc).__name__})
         return _page(
             "musl-check setup", "<p>Could not reach GitHub; try again.</p>", 502
         )
@@ -257,14 +360,23 @@ async def callback(request: web.Request) -> web.Response:
             "<p>GitHub's answer lacks the App id, key or webhook secret.</p>",
             502,
         )
-    write_env_file(
-        state.env_path,
-        {
-            "GITHUB_APP_ID": str(app_id),
-            "GITHUB_PRIVATE_KEY": pem.strip().replace("\n", "\\n"),
-            "GITHUB_WEBHOOK_SECRET": str(secret),
-        },
-    )
+    values = {
+        "GITHUB_APP_ID": str(app_id),
+        "GITHUB_PRIVATE_KEY": pem.strip().replace("\n", "\\n"),
+        "GITHUB_WEBHOOK_SECRET": str(secret),
+    }
+    # The App's user authorization (dashboard sign-in) and the key that signs
+    # its session cookies, made here once.
+    client_id, client_secret = data.get("client_id"), data.get("client_secret")
+    if isinstance(client_id, str) and isinstance(client_secret, str):
+        values["GITHUB_CLIENT_ID"] = client_id
+        values["GITHUB_CLIENT_SECRET"] = client_secret
+    values["MUSL_CHECK_SESSION_SECRET"] = secrets.token_urlsafe(32)
+    try:
+        write_env_file(state.env_path, values)
+    except ValueError as exc:
+        logger.error("GitHub's answer cannot go into .env", extra={"problem": str(exc)})
+        return _page("musl-check setup", f"<p>{e(str(exc))}; start again.</p>", 502)
     state.done = True
     logger.warning("App registered; restart musl-check", extra={"app_id": app_id})
     name = str(data.get("name", "musl-check"))
@@ -284,7 +396,15 @@ async def callback(request: web.Request) -> web.Response:
 
 
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:
-    """Write `values` into the `.env` at `path` (mode 0600), keeping other lines."""
+    """Write `values` into the `.env` at `path` (mode 0600), keeping other lines.
+
+    Values are written in double quotes; one holding a newline, NUL or double
+    quote is refused (ValueError naming the key): it would end the line or the
+    quotes and let the rest be read as another setting.
+    """
+    for key, value in values.items():
+        if any(ch in value for ch in ENV_VALUE_FORBIDDEN):
+            raise ValueError(f"the value of {key} holds a newline or a quote")
     kept: list[str] = []
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -292,12 +412,4 @@ def write_env_file(path: Path, values: Mapping[str, str]) -> None:
             if key not in values and key not in CREDENTIAL_VARS:
                 kept.append(line)
     lines = [*kept, *(f'{k}="{v}"' for k, v in values.items())]
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private_file(path, "\n".join(lines) + "\n")

@@ -107,7 +107,9 @@ def test_installed_serve_without_credentials_serves_the_setup_page(
         assert _wait_healthy(f"{url}/healthz", proc)["status"] == "setup"
         link = (tmp_path / ".musl-check-setup-link").read_text().strip()
         token = link.split("?token=", 1)[1]
-        with urllib.request.urlopen(f"{url}/?token={token}", timeout=10) as resp:  # noqa: S310 - loopback
+        # The token is exchanged for a session cookie, then a redirect to /.
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(f"{url}/?token={token}", timeout=10) as resp:
             page = resp.read().decode()
         assert resp.status == 200
         assert "app.yaml" in page

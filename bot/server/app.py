@@ -9,7 +9,7 @@ import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import ClientSession, ClientTimeout, web
 
@@ -18,11 +18,12 @@ from bot.github.context import Context, Options, build_context
 from bot.queue import RetryPolicy
 from bot.server.dashboard import add_dashboard_routes
 from bot.server.ingress import webhook
-from bot.server.logs import configure_logging
+from bot.server.logs import AccessLog, configure_logging
 from bot.server.metrics import Metrics
 from bot.server.pages import healthz, metrics, status_page
 from bot.server.startup import github_problem, listen_problem, store_problem
 from bot.server.state import (
+    BODY_TIMEOUT_S,
     MAX_BACKLOG,
     MAX_CONCURRENT_WORK,
     MAX_QUEUED_BYTES,
@@ -44,6 +45,18 @@ from bot.setup import create_setup_app
 from bot.store import Store, open_store
 
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
+# How aiohttp serves every app of ours (`web.run_app`, and the tests' servers):
+# bodies are never inflated (a Content-Encoding is refused, bot/server/ingress),
+# a body a handler left unread is not read on to keep the connection alive
+# (lingering_time 0: the connection closes), idle keep-alive connections are
+# dropped after 75 s (aiohttp's default is an hour), and the access log is
+# one short line without the query string.
+SERVER_OPTIONS: Final[dict[str, Any]] = {
+    "access_log_class": AccessLog,
+    "auto_decompress": False,
+    "lingering_time": 0.0,
+    "keepalive_timeout": 75.0,
+}
 # Exit statuses of `serve` and `worker` (also in their --help).
 EXIT_CANNOT_START: Final = 1
 EXIT_SETTINGS: Final = 2
@@ -69,6 +82,7 @@ def create_app(
     recover: Recover | None = None,
     recovery_interval_s: float = RECOVERY_INTERVAL_S,
     max_backlog: int = MAX_BACKLOG,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> web.Application:
     """Build the App's aiohttp application (store opened on start-up if not given).
 
@@ -97,6 +111,7 @@ def create_app(
         recover=recover,
         recovery_interval_s=recovery_interval_s,
         max_backlog=max_backlog,
+        body_timeout_s=body_timeout_s,
     )
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)
@@ -173,8 +188,9 @@ def run(
     """Build the right application for `env` and serve it (see `serve`)."""
     if needs_setup(env) and role is not Role.WORKER:
         configure_logging("INFO", env.get("LOG_FORMAT", "text"))
-        app = create_setup_app(env)
-        return _run_app(app, host, port or _env_port(env), announce=False)
+        port = port or _env_port(env)
+        app = create_setup_app(env, listen_url=listen_url(host, port))
+        return _run_app(app, host, port, announce=False)
     try:
         settings = Settings.from_env(env)
     except SettingsError as exc:
@@ -191,6 +207,19 @@ def run(
     return _run_app(app, host, port or settings.port)
 
 
+def listen_url(host: str, port: int) -> str:
+    """Return the http URL of a server listening on `host`:`port`.
+
+    An unspecified address (all interfaces) is shown as localhost, which a
+    browser on the same machine can open.
+    """
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _run_app(
     app: web.Application, host: str, port: int, *, announce: bool = True
 ) -> int:
@@ -200,7 +229,13 @@ def _run_app(
         _say(f"listening on http://{host}:{port}")
 
     try:
-        web.run_app(app, host=host, port=port, print=listening if announce else None)
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=listening if announce else None,
+            **SERVER_OPTIONS,
+        )
     except OSError as exc:  # binding the socket: busy port, no permission
         _say(listen_problem(exc, host, port))
         return EXIT_CANNOT_START

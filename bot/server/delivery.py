@@ -30,6 +30,15 @@ def verify_signature(body: bytes, signature: str, secrets_: Sequence[str]) -> bo
     return ok
 
 
+def signature_digest(signature: str) -> str:
+    """Return a verified `signature`'s HMAC as lowercase hex (one spelling per body).
+
+    `bytes.fromhex` accepts upper case and spaces: a replayed header respelled
+    that way must still name the same body.
+    """
+    return bytes.fromhex(signature[len(SIGNATURE_PREFIX) :]).hex()
+
+
 def sign(body: bytes, secret: str) -> str:
     """Return the X-Hub-Signature-256 value GitHub would send for `body`."""
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()

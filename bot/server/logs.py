@@ -8,6 +8,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Final
 
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
 STANDARD_RECORD_ATTRS: Final = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__
 ) | {"message", "asctime", "taskName"}
@@ -62,3 +65,23 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class AccessLog(AbstractAccessLogger):
+    """One short access-log line: method, path without query, status, size, time.
+
+    aiohttp's default line carries the whole request line, so a query string
+    (the setup token, GitHub's manifest code) would reach the log; the raw
+    path is logged as sent (percent escapes kept), so it cannot break a line.
+    """
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        """Log one finished request."""
+        self.logger.info(
+            "%s %s %d %dB %.1fms",
+            request.method,
+            request.rel_url.raw_path,
+            response.status,
+            response.body_length,
+            time * 1000,
+        )

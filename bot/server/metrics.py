@@ -15,6 +15,7 @@ class Metrics:
     received: Counter
     rejected: Counter
     duplicates: Counter
+    replayed: Counter
     resumed: Counter
     failed: Counter
     failures: Counter
@@ -63,6 +64,11 @@ class Metrics:
             duplicates=Counter(
                 "musl_check_deliveries_duplicate",
                 "Deliveries whose id was already recorded (redeliveries).",
+                registry=r,
+            ),
+            replayed=Counter(
+                "musl_check_deliveries_replayed",
+                "Signed bodies posted again under a new delivery id (not processed).",
                 registry=r,
             ),
             resumed=Counter(

@@ -9,13 +9,13 @@ from typing import Final
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
+from bot import __version__
 from bot.page import render_page
-from bot.server.state import RUNTIME_KEY, SETTINGS_KEY, STORE_KEY, Role
+from bot.server.state import RUNTIME_KEY, STORE_KEY, Role
 
 logger = logging.getLogger(__name__)
-
-RECENT_RESULTS: Final = 200
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -68,33 +68,56 @@ _DOES: Final = {
 
 
 async def status_page(request: web.Request) -> web.Response:
-    """Show that the App is configured and the latest verdict per repository."""
-    settings = request.app[SETTINGS_KEY]
+    """Show this server's own state: role, version, store health and counts.
+
+    Nothing about any repository: the port may be reachable by anyone, and
+    the names, verdicts and commits of private repositories are not theirs
+    to read (per-repository results belong behind sign-in).
+    """
     rt = request.app[RUNTIME_KEY]
-    results = await request.app[STORE_KEY].results(limit=RECENT_RESULTS)
+    m = rt.metrics
+    try:
+        await request.app[STORE_KEY].pending(limit=1)
+        store = "ok"
+    except Exception:
+        logger.exception("status page: store unavailable")
+        store = "unavailable"
     e = html.escape
-    rows = "\n".join(
-        "<tr>"
-        f'<td>{e(r.repo)}</td><td class="v-{e(r.verdict)}">{e(r.verdict)}</td>'
-        f"<td><code>{e(r.head_sha[:12])}</code></td><td>{e(r.title)}</td>"
-        f"<td>{e(_when(r.updated_at))}</td>"
-        "</tr>"
-        for r in results
-    )
-    table = (
-        "<table><thead><tr><th>Repository</th><th>Verdict</th><th>Commit</th>"
-        f"<th>Title</th><th>Checked (UTC)</th></tr></thead><tbody>{rows}</tbody>"
-        "</table>"
-        if results
-        else "<p>No repository checked yet.</p>"
+    rows = "".join(
+        f"<tr><th>{e(name)}</th><td>{e(value)}</td></tr>"
+        for name, value in (
+            ("Role", str(rt.role)),
+            ("Version", __version__),
+            ("Store", store),
+            ("Up since (UTC)", _when(rt.started)),
+            ("Deliveries received", _count(m.received)),
+            ("Deliveries refused", _count(m.rejected)),
+            ("Redeliveries and replays ignored", _count(m.duplicates, m.replayed)),
+            ("Deliveries failed", _count(m.failed)),
+            ("Being processed now", str(len(rt.active))),
+        )
     )
     body = (
         "<h1>musl-check</h1>"
-        f"<p>The App is configured (App ID <code>{e(settings.app_id)}</code>,"
-        f" GitHub API <code>{e(settings.api_url)}</code>) and {_DOES[rt.role]}.</p>"
-        f"<h2>Latest results ({len(results)} repositories)</h2>{table}"
+        f"<p>This server is configured and {_DOES[rt.role]}.</p>"
+        f"<table><tbody>{rows}</tbody></table>"
     )
-    return web.Response(text=render_page("musl-check", body), content_type="text/html")
+    status = 200 if store == "ok" else 503
+    return web.Response(
+        text=render_page("musl-check", body), content_type="text/html", status=status
+    )
+
+
+def _count(*metrics: MetricWrapperBase) -> str:
+    """Return the total of counters, over all their labels."""
+    total = sum(
+        sample.value
+        for metric in metrics
+        for family in metric.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+    return str(int(total))
 
 
 def _when(ts: float) -> str:

@@ -57,6 +57,13 @@ class Role(StrEnum):
     WORKER = "worker"  # process what web instances recorded (`musl-check worker`)
 
 
+# The whole body of a webhook must arrive within this long of the handler
+# starting to read it. GitHub sends it at once and gives up on an answer after
+# 10 s (docs/github.md 1.3); a client trickling bytes (slowloris) is cut off
+# here instead of holding its connection open for as long as it likes.
+BODY_TIMEOUT_S: Final = 10.0
+
+
 @dataclass(slots=True)
 class Runtime:
     """Mutable per-app state: consumers, work in progress, health, metrics."""
@@ -72,6 +79,8 @@ class Runtime:
     max_queued_bytes: int = MAX_QUEUED_BYTES
     max_backlog: int = MAX_BACKLOG
     role: Role = Role.ALL
+    body_timeout_s: float = BODY_TIMEOUT_S
+    reading_bytes: int = 0  # bytes of webhook bodies being read now
     # Set at start-up when the App's own (built from the store and session).
     handler: Handler | None = None
     recover: Recover | None = None

@@ -16,6 +16,9 @@ RETENTION_S: Final = 8 * 24 * 3600.0
 # hourly prune.
 CHECK_RUN_TTL_S: Final = 30 * 24 * 3600
 PULL_FEEDBACK_TTL_S: Final = 90 * 24 * 3600
+# Body digests (replay detection) are looked at only within a short window
+# (bot/server/ingress.py REPLAY_WINDOW_S); SQLite's hourly prune drops older rows.
+PAYLOAD_TTL_S: Final = 3600.0
 
 
 def owner_is_dead(owner: str, host: str) -> bool:
@@ -149,6 +152,18 @@ class Store(Protocol):
 
     async def set_mark(self, name: str, value: str) -> None:
         """Record a small named value."""
+
+    async def claim_payload(
+        self, digest: str, delivery_id: str, window_s: float
+    ) -> str:
+        """Tie the body `digest` to `delivery_id`; return the id it belongs to.
+
+        The first delivery to carry a body within `window_s` seconds owns it;
+        another id sharing the digest in that window is a replay of the same
+        signed body under a new delivery id. Returns `delivery_id` itself when
+        it owns the digest (first sight, GitHub's own redelivery of the same
+        id, or the earlier owner's window has passed).
+        """
 
     async def get_check_run(self, repo_id: int, head_sha: str) -> int | None:
         """Return the check run id recorded for (repo, head_sha), if any."""

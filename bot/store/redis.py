@@ -298,6 +298,18 @@ class RedisStore:
             )
         return out
 
+    async def claim_payload(
+        self, digest: str, delivery_id: str, window_s: float
+    ) -> str:
+        """Tie body `digest` to `delivery_id` (see `Store.claim_payload`)."""
+        key = self._k("payload", digest)
+        ms = max(1, int(window_s * 1000))
+        if await self._r.set(key, delivery_id.encode(), nx=True, px=ms):
+            return delivery_id
+        owner = await self._r.get(key)
+        # Expired between the two calls: nobody owns it within the window now.
+        return delivery_id if owner is None else _text(owner)
+
     async def depth(self) -> int:
         """Return how many deliveries are unfinished."""
         return int(await self._r.zcard(self._k("pending")))

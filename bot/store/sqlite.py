@@ -28,6 +28,7 @@ from typing import Any, Final, TypeVar
 
 from bot.store import (
     CHECK_RUN_TTL_S,
+    PAYLOAD_TTL_S,
     PULL_FEEDBACK_TTL_S,
     RETENTION_S,
     PullFeedback,
@@ -148,6 +149,13 @@ CREATE TABLE IF NOT EXISTS repositories (
     repo_id INTEGER NOT NULL,
     repo TEXT NOT NULL,
     PRIMARY KEY (installation_id, repo_id)
+);
+-- Which delivery first carried a body (by its signature digest), so the same
+-- signed body replayed under a new delivery id is recognised (claim_payload).
+CREATE TABLE IF NOT EXISTS payloads (
+    digest TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    seen_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS marks (
     name TEXT PRIMARY KEY,
@@ -617,6 +625,28 @@ class SqliteStore:
         await self.flush()
         return await self._run(q)
 
+    async def claim_payload(
+        self, digest: str, delivery_id: str, window_s: float
+    ) -> str:
+        """Tie body `digest` to `delivery_id` (see `Store.claim_payload`)."""
+
+        def q(c: sqlite3.Connection) -> str:
+            now = time.time()
+            # Take the digest if it is new or its owner's window has passed.
+            c.execute(
+                "INSERT INTO payloads (digest, delivery_id, seen_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest) DO UPDATE SET delivery_id ="
+                " excluded.delivery_id, seen_at = excluded.seen_at"
+                " WHERE payloads.seen_at < ?",
+                (digest, delivery_id, now, now - window_s),
+            )
+            row = c.execute(
+                "SELECT delivery_id FROM payloads WHERE digest = ?", (digest,)
+            ).fetchone()
+            return str(row[0])
+
+        return await self._run(q)
+
     def _maintenance(self, *, force: bool) -> Callable[[sqlite3.Connection], None]:
         """Return what is due of the upkeep, to run inside the next transaction.
 
@@ -948,6 +978,7 @@ def _prune(c: sqlite3.Connection, now: float) -> None:
         (now - RETENTION_S,),
     )
     c.execute("DELETE FROM check_runs WHERE updated_at < ?", (now - CHECK_RUN_TTL_S,))
+    c.execute("DELETE FROM payloads WHERE seen_at < ?", (now - PAYLOAD_TTL_S,))
     c.execute(
         "DELETE FROM pull_feedback WHERE updated_at < ?", (now - PULL_FEEDBACK_TTL_S,)
     )

@@ -323,7 +323,10 @@ async def test_at_risk_pull_gets_suggestion_and_summary_once_then_fixed(
     assert green_run["actions"] == []
     # Green again on the next push: nothing more.
     before = len(hub.requests)
-    await post("pull_request", pull_event(hub, "synchronize", green))
+    again = pull_event(hub, "synchronize", green)
+    # A later event: the very same signed body again would be a replay, ignored.
+    again["pull_request"]["updated_at"] = "2030-01-01T00:00:00Z"
+    await post("pull_request", again)
     assert len(hub.requests) - before <= 2
     assert violations(hub) == []
 

@@ -97,7 +97,12 @@ async def test_github_401_makes_health_degraded(
     assert health["status"] == "degraded"
     assert health["reasons"] == ["GitHub authentication failed (HTTP 401)"]
     fake_github.faults.clear()
-    await deliver("check_suite.requested", sha=sha)  # credentials work again
+    # Credentials work again. A later event: the same signed body again would
+    # be a replay (ignored).
+    name = "check_suite.requested"
+    later = adjust(name, load_payload(name), fake_github, repo=REPO, sha=sha)
+    later["check_suite"]["updated_at"] = "2030-01-01T00:00:00Z"
+    await deliver(name, payload=later)
     assert (await (await bot.get("/healthz")).json())["status"] == "ok"
 
 
@@ -106,8 +111,8 @@ async def test_backlog_past_the_bound_makes_health_degraded(
 ) -> None:
     app = create_app(settings, store=store, role=Role.WEB, max_backlog=2)
     client = await aiohttp_client(app)
-    for _ in range(3):
-        body, headers = _signed({"zen": "Keep it logically awesome."})
+    for n in range(3):  # distinct bodies: the same one again would be a replay
+        body, headers = _signed({"zen": "Keep it logically awesome.", "n": n})
         assert (await client.post("/webhook", data=body, headers=headers)).status == 202
     health = await (await client.get("/healthz")).json()
     assert health["status"] == "degraded"

@@ -67,3 +67,13 @@ async def calls(recorder: Recorder, n: int) -> None:
         while len(recorder.events) < n:
             recorder.called.clear()
             await recorder.called.wait()
+
+
+def distinct(body: bytes, n: int) -> bytes:
+    """Return `body` made unique by `n` in 16 bytes of JSON whitespace.
+
+    The same signed body twice is a replay (ignored); tests that mean several
+    deliveries send bodies that differ, all of one length, as GitHub's do.
+    """
+    marks = format(n, "016b").replace("0", " ").replace("1", "\t")
+    return body.rstrip()[:-1] + marks.encode() + b"}"

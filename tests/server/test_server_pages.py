@@ -6,11 +6,13 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from bot import __version__
 from bot.server import (
     JsonFormatter,
     Role,
@@ -35,32 +38,65 @@ from tests.threadserver import serve_in_thread
 BODY = payload("pull_request", "opened")
 
 
-async def test_status_page_escapes_results(
+async def test_status_page_shows_only_the_servers_state(
     aiohttp_client, settings: Settings, store: SqliteStore, recorder: Recorder
 ) -> None:
-    await store.save_result(1, "acme/app", "a" * 40, "at-risk", "libc <b>0.2.140</b>")
-    await store.save_result(1, "acme/ok", "b" * 40, "clean", "fine & dandy")
+    await store.save_result(1, "acme/private-app", "a" * 40, "at-risk", "libc 0.2.140")
     client = await aiohttp_client(create_app(settings, store=store, handler=recorder))
+    resp = await client.post("/webhook", data=BODY, headers=headers(BODY))
+    assert resp.status == 202
+    await settle(client.app)
     resp = await client.get("/")
     assert resp.status == 200
     assert resp.content_type == "text/html"
     page = await resp.text()
-    assert "App ID <code>12345</code>" in page
-    assert "acme/app" in page
-    assert '<td class="v-at-risk">at-risk</td>' in page
-    assert "<code>aaaaaaaaaaaa</code>" in page
-    assert "libc &lt;b&gt;0.2.140&lt;/b&gt;" in page
-    assert "fine &amp; dandy" in page
-    assert "2 repositories" in page
+    # Role, version, store health and counts; nothing about any repository.
+    assert "<th>Role</th><td>all</td>" in page
+    assert f"<th>Version</th><td>{__version__}</td>" in page
+    assert "<th>Store</th><td>ok</td>" in page
+    assert "<th>Deliveries received</th><td>1</td>" in page
+    for private in ("acme/private-app", "aaaaaaaa", "at-risk", "libc 0.2.140"):
+        assert private not in page
+    repo = json.loads(BODY)["repository"]
+    assert repo["full_name"] not in page
+    assert repo["name"] not in page
     assert SECRET not in page
     assert "PRIVATE KEY" not in page
 
 
-async def test_status_page_empty(
-    aiohttp_client, settings: Settings, store: SqliteStore, recorder: Recorder
+async def test_status_page_store_down(
+    aiohttp_client, settings: Settings, tmp_path: Path, recorder: Recorder
 ) -> None:
+    store = SqliteStore.open(str(tmp_path / "closed.sqlite3"))
     client = await aiohttp_client(create_app(settings, store=store, handler=recorder))
-    assert "No repository checked yet." in await (await client.get("/")).text()
+    store._conn.close()
+    store._reader.close()
+    resp = await client.get("/")
+    assert resp.status == 503
+    assert "<th>Store</th><td>unavailable</td>" in await resp.text()
+
+
+async def test_metrics_carry_no_repository_names(
+    aiohttp_client, settings: Settings, store: SqliteStore
+) -> None:
+    failing = Recorder(error=RuntimeError("boom"))
+    client = await aiohttp_client(create_app(settings, store=store, handler=failing))
+    for event, action in (("pull_request", "opened"), ("push", "payload")):
+        body = payload(event, action)
+        resp = await client.post("/webhook", data=body, headers=headers(body, event))
+        assert resp.status == 202
+    bad = await client.post("/webhook", data=BODY, headers=headers(BODY, secret="x"))
+    assert bad.status == 401
+    await settle(client.app)
+    text = await (await client.get("/metrics")).text()
+    assert 'musl_check_deliveries_failed_total{event="pull_request"} 1.0' in text
+    for body in (BODY, payload("push", "payload")):
+        repo = json.loads(body)["repository"]
+        for name in (repo["full_name"], repo["name"], repo["owner"]["login"]):
+            assert name not in text
+    # Every label is one of a closed set: event names and refusal reasons.
+    labels = set(re.findall(r'\{(\w+)="', text))
+    assert labels <= {"event", "reason", "le"}
 
 
 async def test_healthz(
@@ -209,6 +245,10 @@ def test_serve_subprocess(
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
         assert health["status"] == ("ok" if configured else "setup")
+        if not configured:
+            guess = f"http://127.0.0.1:{port}/?token=guessed-token"
+            with pytest.raises(urllib.error.HTTPError, match="403"):
+                urllib.request.urlopen(guess, timeout=5)
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
@@ -218,9 +258,21 @@ def test_serve_subprocess(
         assert SECRET not in text
         assert "PRIVATE KEY" not in text
     else:
-        # The one-time link goes to a 0600 file beside .env, never to the log.
-        assert "open the setup link" in text
-        assert "?token=" not in text
+        # The one-time link is printed as a full URL (stderr is a pipe here,
+        # not a terminal) and written to a 0600 file beside .env; the log
+        # lines never carry it, nor the query strings of requests.
         link = tmp_path / ".musl-check-setup-link"
-        assert "/?token=" in link.read_text()
+        url = link.read_text().strip()
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=")
         assert link.stat().st_mode & 0o777 == 0o600
+        assert f"musl-check setup: open {url}" in text
+        assert "PUBLIC_URL" in text
+        assert "smee.io" in text
+        assert "a loopback address" in text
+        logged = [
+            line for line in text.splitlines() if " INFO " in line or "WARNING" in line
+        ]
+        assert any("open the setup link" in line for line in logged)
+        assert any("GET / 403" in line for line in logged)
+        assert not any("token" in line and "?" in line for line in logged)
+        assert "guessed-token" not in text

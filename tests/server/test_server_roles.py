@@ -11,7 +11,7 @@ from bot.cli import main
 from bot.server import Role, create_app
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
-from tests.server.serverkit import Recorder, calls, headers, payload
+from tests.server.serverkit import Recorder, calls, distinct, headers, payload
 
 BODY = payload("check_suite", "requested")
 
@@ -37,12 +37,13 @@ async def test_web_records_and_worker_processes(
         )
     )
     ids = [f"w{i}" for i in range(3)]
-    for delivery_id in ids:
-        h = headers(BODY, event="check_suite", delivery=delivery_id)
-        resp = await front.post("/webhook", data=BODY, headers=h)
+    bodies = [distinct(BODY, i) for i in range(3)]  # the same body is a replay
+    for delivery_id, body in zip(ids, bodies, strict=True):
+        h = headers(body, event="check_suite", delivery=delivery_id)
+        resp = await front.post("/webhook", data=body, headers=h)
         assert resp.status == 202
-    again = headers(BODY, event="check_suite", delivery=ids[0])
-    assert (await front.post("/webhook", data=BODY, headers=again)).status == 200
+    again = headers(bodies[0], event="check_suite", delivery=ids[0])
+    assert (await front.post("/webhook", data=bodies[0], headers=again)).status == 200
     await calls(worker_handler, 3)
     assert sorted(e.delivery_id for e in worker_handler.events) == ids
     assert worker_handler.events[0].data["action"] == "requested"

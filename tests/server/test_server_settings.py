@@ -170,3 +170,38 @@ def test_read_env_prefers_real_environment(tmp_path: Path) -> None:
     assert read_env({"X": "1"}, tmp_path / "absent") == {"X": "1"}
     path.write_bytes(b"\xff\xfe")
     assert read_env({}, path) == {}
+
+
+def test_sign_in_settings_optional_and_secret(env: dict[str, str]) -> None:
+    s = Settings.from_env(env)
+    assert (s.client_id, s.client_secret, s.session_secret) == ("", "", "")
+    session_secret = "s" * 43
+    s = Settings.from_env(
+        env
+        | {
+            "GITHUB_CLIENT_ID": "Iv23liABC",
+            "GITHUB_CLIENT_SECRET": "client-secret-value",
+            "MUSL_CHECK_SESSION_SECRET": session_secret,
+        }
+    )
+    assert s.client_id == "Iv23liABC"
+    assert s.client_secret == "client-secret-value"
+    assert s.session_secret == session_secret
+    assert "client-secret-value" not in repr(s)
+    assert session_secret not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"GITHUB_CLIENT_ID": "Iv23liABC"}, "set both GITHUB_CLIENT_ID"),
+        ({"GITHUB_CLIENT_SECRET": "x"}, "set both GITHUB_CLIENT_ID"),
+        ({"MUSL_CHECK_SESSION_SECRET": "short"}, "at least 32 characters"),
+    ],
+)
+def test_sign_in_settings_checked(
+    env: dict[str, str], extra: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message) as info:
+        Settings.from_env(env | extra)
+    assert "short" not in str(info.value).replace("shorter", "")

@@ -621,3 +621,15 @@ async def test_installation_of_an_account(any_store: Store) -> None:
     assert await any_store.installation_of("ACME") == 7
     await any_store.set_installation(7, "Acme", False)
     assert await any_store.installation_of("acme") is None
+
+
+async def test_claim_payload_owner_and_window(any_store: Store) -> None:
+    # The first delivery carrying a body owns its digest within the window.
+    assert await any_store.claim_payload("d1", "a", 600) == "a"
+    assert await any_store.claim_payload("d1", "b", 600) == "a"  # a replay
+    assert await any_store.claim_payload("d1", "a", 600) == "a"  # GitHub redelivers
+    assert await any_store.claim_payload("d2", "b", 600) == "b"  # another body
+    # Past the window the digest goes to whoever carries it next.
+    assert await any_store.claim_payload("d3", "a", 0.001) == "a"
+    await asyncio.sleep(0.01)
+    assert await any_store.claim_payload("d3", "c", 0.001) == "c"

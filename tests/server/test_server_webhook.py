@@ -29,6 +29,7 @@ from tests.server.serverkit import (
     SECRET,
     Recorder,
     calls,
+    distinct,
     headers,
     payload,
     settle,
@@ -282,8 +283,9 @@ async def test_concurrency_is_bounded(
     blocked = Recorder(gate=gate)
     client = await client_for(aiohttp_client, settings, store, blocked)
     for i in range(20):
+        body = distinct(BODY, i)  # the same body twice would be a replay
         resp = await client.post(
-            "/webhook", data=BODY, headers=headers(BODY, delivery=f"c{i}")
+            "/webhook", data=body, headers=headers(body, delivery=f"c{i}")
         )
         assert resp.status == 202
     for _ in range(200):  # let every task that can start do so
@@ -317,14 +319,15 @@ async def test_burst_beyond_the_consumers_waits_in_the_store(
     )
     rt = app[RUNTIME_KEY]
     for i in range(12):
+        body = distinct(BODY, i)
         resp = await client.post(
-            "/webhook", data=BODY, headers=headers(BODY, delivery=f"b{i}")
+            "/webhook", data=body, headers=headers(body, delivery=f"b{i}")
         )
         assert resp.status == 202
         assert (await resp.json())["status"] == "accepted"
         assert len(rt.active) <= 4
     await calls(blocked, 4)
-    assert rt.queued_bytes == 4 * len(BODY)
+    assert rt.queued_bytes == 4 * len(distinct(BODY, 0))
     assert len(await store.pending(limit=100)) == 12  # all recorded, 4 taken
     gate.set()
     await calls(blocked, 12)
@@ -344,8 +347,9 @@ async def test_bodies_in_memory_bounded_but_one_always_fits(
         aiohttp_client, settings, store, max_queued_bytes=len(BODY) // 2
     )
     for i in range(3):
+        body = distinct(BODY, i)
         resp = await client.post(
-            "/webhook", data=BODY, headers=headers(BODY, delivery=f"y{i}")
+            "/webhook", data=body, headers=headers(body, delivery=f"y{i}")
         )
         assert resp.status == 202
     await calls(blocked, 1)
