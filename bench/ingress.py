@@ -92,7 +92,7 @@ async def checked_202(request: web.Request) -> web.Response:
     return web.Response(status=202)
 
 
-async def noop(event: Any, app: web.Application) -> None:
+async def noop(event: Any) -> None:
     """Do nothing: measure ingress, not analysis."""
 
 

@@ -36,6 +36,7 @@ from bot.core.render import check_run_output  # noqa: E402
 from bot.core.scope import shows_rust  # noqa: E402
 from bot.github import scan  # noqa: E402
 from bot.server import create_app, drain  # noqa: E402
+from bot.server.app import CONTEXT_KEY  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa: E402
@@ -137,7 +138,9 @@ async def main(count: int) -> None:
             async with TestServer(app):
                 fake.extra["latency_s"] = LATENCY_S
                 start = time.perf_counter()
-                await scan.enqueue(store, 1, repos, "bench", app=app)
+                await scan.enqueue(
+                    store, 1, repos, "bench", wake=app[CONTEXT_KEY].scan_wake
+                )
                 await finished(app, store)
                 wall = time.perf_counter() - start
             await store.close()

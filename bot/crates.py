@@ -14,16 +14,13 @@ import asyncio
 import json
 import logging
 import re
-import weakref
 from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
-from aiohttp import web
 from cachetools import TTLCache
 
 from bot.core.fixes import IndexEntry
-from bot.server.state import SESSION_KEY, SETTINGS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -201,17 +198,3 @@ def read_libc(
 ) -> tuple[list[IndexEntry] | None, str]:
     """Return libc's index entries for a one-off command, or None and why not."""
     return asyncio.run(_read_libc(base_url, timeout))
-
-
-_INDEXES: weakref.WeakKeyDictionary[web.Application, CratesIndex] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def index_for(app: web.Application) -> CratesIndex:
-    """Return the running server's index client (one per app, made on first use)."""
-    index = _INDEXES.get(app)
-    if index is None:
-        index = CratesIndex(app[SESSION_KEY], app[SETTINGS_KEY].crates_index_url)
-        _INDEXES[app] = index
-    return index

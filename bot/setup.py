@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import yaml
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from bot.server import render_page
+from bot.page import render_page
 from bot.settings import CREDENTIAL_VARS, DEFAULT_API_URL
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Fixtures shared by every test folder: a test RSA key, a recording sleeper,
-a local crates index and the test Redis."""
+the fake GitHub, a local crates index and the test Redis."""
 
 from __future__ import annotations
 
@@ -7,19 +7,32 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 import venv
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fake_github import FakeGitHub, create_fake_app
 from tests.fixes.index_data import IndexServer, index_app
 from tests.threadserver import serve_in_thread
+
+
+class Clock:
+    """An injected wall clock: starts at the real time, moves only when told."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class Sleeps(list[float]):
@@ -42,6 +55,36 @@ def rsa_pem() -> tuple[str, bytes]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return private, public
+
+
+# The App id the fake GitHub knows (that of the real check_suite fixture).
+APP_ID = 29310
+
+
+@pytest.fixture
+async def fake_github(
+    rsa_pem: tuple[str, bytes], aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> FakeGitHub:
+    """Return a running fake GitHub; `fake.extra["url"]` is its base URL.
+
+    The one fake of every test folder: it knows the App `APP_ID` and its
+    public key (`rsa_pem`).
+    """
+    fake = FakeGitHub(APP_ID, rsa_pem[1])
+    server = await aiohttp_server(create_fake_app(fake))
+    fake.extra["url"] = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+async def crates_index(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> IndexServer:
+    """Return a running local sparse index serving libc's real index lines."""
+    state = IndexServer()
+    server = await aiohttp_server(index_app(state))
+    state.url = str(server.make_url("")).rstrip("/")
+    return state
 
 
 @pytest.fixture(scope="session", autouse=True)

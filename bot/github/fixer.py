@@ -27,7 +27,6 @@ from enum import StrEnum
 from typing import Any, Final
 
 import gidgethub
-from aiohttp import web
 
 from bot.core import analysis
 from bot.core.config import Config, parse_config
@@ -35,10 +34,9 @@ from bot.core.findings import Report
 from bot.core.fixes import FixPlan, apply_edits
 from bot.core.render import escape_markdown, escape_message
 from bot.core.scope import CONFIG_PATH
-from bot.crates import index_for
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 from bot.github.reviews import is_at_risk
-from bot.github.runner import deps_for
 from bot.github.snapshot import git_blob_sha, take_snapshot
 
 logger = logging.getLogger(__name__)
@@ -499,13 +497,12 @@ class Analysed:
 
 
 async def analyse_commit(
-    gh: GitHubClient, app: web.Application, owner: str, repo: str, sha: str
+    gh: GitHubClient, ctx: Context, owner: str, repo: str, sha: str
 ) -> Analysed:
     """Snapshot and analyse `sha` with libc's index entries (for exact edits)."""
-    deps = deps_for(app)
-    snapshot = await take_snapshot(gh, owner, repo, sha, deps.blobs)
+    snapshot = await take_snapshot(gh, owner, repo, sha, ctx.blobs)
     config = _config(snapshot.files)
-    entries = await index_for(app).libc()
+    entries = None if ctx.index is None else await ctx.index.libc()
     report = analysis.analyse(snapshot.files, config, entries)
     return Analysed(report, config, snapshot.files, entries is not None)
 
@@ -527,7 +524,7 @@ def _not_needed(sha: str) -> FixResult:
 
 
 async def fix_pull(
-    gh: GitHubClient, app: web.Application, owner: str, repo: str, number: int
+    gh: GitHubClient, ctx: Context, owner: str, repo: str, number: int
 ) -> FixResult:
     """Fix pull request `number` at its current head (re-read from GitHub)."""
     pull = await gh.getitem(
@@ -557,7 +554,7 @@ async def fix_pull(
         maintainer_can_modify=pull.get("maintainer_can_modify") is True,
         head_ref=head_ref,
     )
-    analysed = await analyse_commit(gh, app, owner, repo, head_sha)
+    analysed = await analyse_commit(gh, ctx, owner, repo, head_sha)
     return await _apply(gh, target, analysed)
 
 
@@ -586,7 +583,7 @@ async def _apply(gh: GitHubClient, target: FixTarget, analysed: Analysed) -> Fix
 
 async def fix_default_branch(
     gh: GitHubClient,
-    app: web.Application,
+    ctx: Context,
     owner: str,
     repo: str,
     sha: str,
@@ -597,7 +594,7 @@ async def fix_default_branch(
     Returns None when the repository's config does not ask for fix PRs
     (`fix_pull_requests`). The push route calls this after `run_check`.
     """
-    analysed = await analyse_commit(gh, app, owner, repo, sha)
+    analysed = await analyse_commit(gh, ctx, owner, repo, sha)
     if not analysed.config.fix_pull_requests:
         return None
     if not is_at_risk(analysed.report):
@@ -608,7 +605,7 @@ async def fix_default_branch(
 
 async def fix_branch_head(
     gh: GitHubClient,
-    app: web.Application,
+    ctx: Context,
     owner: str,
     repo: str,
     sha: str,
@@ -624,5 +621,5 @@ async def fix_branch_head(
     target = FixTarget(
         owner, repo, sha, base_branch=default_branch, push_branch=push_branch
     )
-    analysed = await analyse_commit(gh, app, owner, repo, sha)
+    analysed = await analyse_commit(gh, ctx, owner, repo, sha)
     return await _apply(gh, target, analysed)

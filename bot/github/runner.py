@@ -6,16 +6,13 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import gidgethub
-from aiohttp import web
-from cachetools import LRUCache
 
-from bot.core import analysis, render
+from bot.core import render
 from bot.core.config import (
     CONFIG_PATH,
     MAX_CONFIG_BYTES,
@@ -27,48 +24,35 @@ from bot.core.config import (
 from bot.core.findings import Report, Verdict, add_problems
 from bot.core.fixes import IndexEntry
 from bot.core.scope import ROOT_LOCKFILE
-from bot.crates import INDEX_UNREACHABLE_NOTE, CratesIndex, index_for
+from bot.crates import INDEX_UNREACHABLE_NOTE
 from bot.github import checks, payload, reviews
-from bot.github.auth import AppAuth
 from bot.github.checks import Publication
 from bot.github.client import (
     BlobTooLarge,
-    ClientFactory,
     GitHubClient,
-    Sleep,
     is_transient,
 )
-from bot.github.org_config import OrgConfigs
+from bot.github.context import Analysed, Context
+from bot.github.fixer import fix_actions
 from bot.github.snapshot import (
-    BlobCache,
     EmptyRepository,
     Snapshot,
     git_blob_sha,
     take_snapshot,
 )
 from bot.queue import RetryLater, current_attempt
-from bot.server.state import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-from bot.settings import Settings
-from bot.store import PullFeedback, RepositoryResult, Store
+from bot.store import PullFeedback, RepositoryResult
 
 logger = logging.getLogger(__name__)
 
-RESULT_CACHE_SIZE: Final = 4096
-# What was found per commit, bounded by the bytes of the files it keeps.
-ANALYSED_CACHE_BYTES: Final = 64 * 1024 * 1024
 NULL_SHA: Final = "0" * 40
 DISABLED: Final = "musl-check is disabled by `.github/musl-check.yml`."
-BASE_CONFIG_CACHE_SIZE: Final = 4096
 CONFIG_CHANGED: Final = (
     "This pull request changes `.github/musl-check.yml`. A pull request is "
     "checked with its base branch's configuration (as branch protection and "
     "Dependabot read theirs), so the change takes effect after merge; "
     "mistakes in the new file are marked on its lines."
 )
-
-Analyse = Callable[
-    [Mapping[str, bytes], Config | None, Sequence[IndexEntry] | None], Report
-]
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -202,97 +186,6 @@ def _first_pull_base(pulls: Any) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
-    """Injectable pieces (tests, benchmarks): the analysis and the sleeper."""
-
-    analyse: Analyse = analysis.analyse
-    sleep: Sleep = asyncio.sleep
-
-
-@dataclass(frozen=True, slots=True)
-class Analysed:
-    """What checking one commit found, kept so later triggers cost no request.
-
-    `report` is None when the commit was quiet (no sign of Rust: no run).
-    """
-
-    report: Report | None
-    config: Config
-    snapshot: Snapshot
-    index_unreachable: bool
-
-    def size(self) -> int:
-        """Return the bytes this entry holds (files dominate), at least 1."""
-        return 1 + sum(len(data) for data in self.snapshot.files.values())
-
-
-@dataclass(slots=True)
-class Deps:
-    """Per-process state of the GitHub layer: clients, caches, locks."""
-
-    settings: Settings
-    store: Store
-    clients: ClientFactory
-    options: Options = field(default_factory=Options)
-    index: CratesIndex | None = None  # None: no index (fix edits never exact)
-    org_configs: OrgConfigs = field(default_factory=OrgConfigs)
-    blobs: BlobCache = field(default_factory=BlobCache)
-    results: LRUCache[Any, Report] = field(
-        default_factory=lambda: LRUCache(maxsize=RESULT_CACHE_SIZE)
-    )
-    # (repository id, sha) -> what its check found: GitHub announces one commit
-    # through check_suite, pull_request and push; only the first costs requests.
-    analysed: LRUCache[tuple[int, str], Analysed] = field(
-        default_factory=lambda: LRUCache(
-            maxsize=ANALYSED_CACHE_BYTES, getsizeof=Analysed.size
-        )
-    )
-    # (repository id, base commit) -> blob sha of its config, "" for none.
-    base_configs: LRUCache[tuple[int, str], str] = field(
-        default_factory=lambda: LRUCache(maxsize=BASE_CONFIG_CACHE_SIZE)
-    )
-    locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary
-    )
-
-    app_identity: reviews.AppIdentity | None = None  # fetched once, see identity()
-
-    def client(self, installation_id: int) -> GitHubClient:
-        """Return a client for the installation."""
-        return self.clients.installation_client(installation_id)
-
-    async def identity(self) -> reviews.AppIdentity:
-        """Return this App's id and bot login (`GET /app`, once per process)."""
-        if self.app_identity is None:
-            data = await self.clients.app_client().getitem("/app")
-            slug = payload.name(data, "slug")
-            app_id = data.get("id") if isinstance(data, dict) else None
-            self.app_identity = reviews.AppIdentity(
-                app_id if type(app_id) is int else None, f"{slug}[bot]"
-            )
-        return self.app_identity
-
-
-OPTIONS_KEY: Final = web.AppKey("musl_check_github_options", Options)
-_DEPS: weakref.WeakKeyDictionary[web.Application, Deps] = weakref.WeakKeyDictionary()
-
-
-def deps_for(app: web.Application) -> Deps:
-    """Return the GitHub-layer state of the running server, made on first use."""
-    deps = _DEPS.get(app)
-    if deps is None:
-        settings = app[SETTINGS_KEY]
-        options = app.get(OPTIONS_KEY) or Options()
-        auth = AppAuth(settings.app_id, settings.private_key)
-        clients = ClientFactory(
-            app[SESSION_KEY], auth, base_url=settings.api_url, sleep=options.sleep
-        )
-        deps = Deps(settings, app[STORE_KEY], clients, options, index_for(app))
-        _DEPS[app] = deps
-    return deps
-
-
-@dataclass(frozen=True, slots=True)
 class BaseConfig:
     """A pull request's base-branch config file (`data` None: there is none)."""
 
@@ -312,9 +205,6 @@ class ConfigNotes:
 def _publication(
     report: Report, config: Config, said: ConfigNotes, index_reached: bool
 ) -> Publication:
-    # Imported here: fixer imports this module.
-    from bot.github.fixer import fix_actions
-
     out = render.check_run_output(
         report, failure_conclusion=config.failure_conclusion.value
     )
@@ -341,7 +231,7 @@ def _reason(exc: BaseException) -> str:
 
 async def run_check(
     target: CheckTarget,
-    app: web.Application,
+    ctx: Context,
     *,
     fresh_feedback: bool = False,
     quiet: bool = False,
@@ -355,27 +245,12 @@ async def run_check(
     Rust gets no check run at all (see `_says_nothing`). `root` is the
     commit's recursive tree listing when the caller already read it.
     """
-    deps = deps_for(app)
-    return await run_check_with(
-        target, deps, fresh_feedback=fresh_feedback, quiet=quiet, root=root
-    )
-
-
-async def run_check_with(
-    target: CheckTarget,
-    deps: Deps,
-    *,
-    fresh_feedback: bool = False,
-    quiet: bool = False,
-    root: Mapping[str, Any] | None = None,
-) -> Report | None:
-    """Check one commit with explicit dependencies (see `run_check`)."""
     key = (target.repo_id, target.head_sha)
-    lock = deps.locks.get(key)
+    lock = ctx.locks.get(key)
     if lock is None:
-        lock = deps.locks[key] = asyncio.Lock()
+        lock = ctx.locks[key] = asyncio.Lock()
     async with lock:
-        return await _run(target, deps, fresh_feedback, quiet, root)
+        return await _run(target, ctx, fresh_feedback, quiet, root)
 
 
 def _says_nothing(rust: bool, report: Report | None = None) -> bool:
@@ -391,7 +266,7 @@ def _says_nothing(rust: bool, report: Report | None = None) -> bool:
 
 async def _run(
     target: CheckTarget,
-    deps: Deps,
+    ctx: Context,
     fresh: bool,
     quiet: bool,
     root: Mapping[str, Any] | None,
@@ -406,21 +281,21 @@ async def _run(
     on GitHub: the store knows the runs this App made.
     """
     key = (target.repo_id, target.head_sha)
-    found = deps.analysed.get(key) if quiet else None
+    found = ctx.analysed.get(key) if quiet else None
     if found is None:
-        found = await _check(target, deps, quiet, root)
+        found = await _check(target, ctx, quiet, root)
         if found is None:
             return None
-        deps.analysed[key] = found
+        ctx.analysed[key] = found
     report = found.report
     if report is None:
         return None
     if target.pull_number is not None and found.config.enabled:
         try:
             await _feedback(
-                deps.client(target.installation_id),
+                ctx.client(target.installation_id),
                 target,
-                deps,
+                ctx,
                 report,
                 found.config,
                 found.snapshot,
@@ -436,7 +311,7 @@ async def _run(
 
 
 async def _check(
-    target: CheckTarget, deps: Deps, quiet: bool, root: Mapping[str, Any] | None
+    target: CheckTarget, ctx: Context, quiet: bool, root: Mapping[str, Any] | None
 ) -> Analysed | None:
     """Snapshot, analyse and publish the commit's run in one request.
 
@@ -444,21 +319,21 @@ async def _check(
     failure (published as "could not analyse"; a later trigger tries again
     and updates that run).
     """
-    gh = deps.client(target.installation_id)
+    gh = ctx.client(target.installation_id)
     owner, repo, sha = target.owner, target.repo, target.head_sha
     log = {"repo": target.full_name, "sha": sha}
     # Automatic triggers update the run this App made (e.g. before a restart);
     # explicit ones get a new run.
-    run_id = await deps.store.get_check_run(target.repo_id, sha) if quiet else None
+    run_id = await ctx.store.get_check_run(target.repo_id, sha) if quiet else None
 
     attempt = current_attempt()
     key = (target.repo_id, sha)
     if quiet and run_id is None and attempt.number > 1:
         # A delivery tried before (a dead worker's, taken over) may have made
         # its run without living to record it: only then is GitHub asked.
-        run_id = await checks.find_check_run(gh, owner, repo, sha, deps.settings.app_id)
+        run_id = await checks.find_check_run(gh, owner, repo, sha, ctx.settings.app_id)
         if run_id is not None:
-            await deps.store.set_check_run(target.repo_id, sha, run_id)
+            await ctx.store.set_check_run(target.repo_id, sha, run_id)
 
     async def close(reason: str, retry: bool) -> None:
         # Whatever ends the work (a timeout, a transient failure): a run the
@@ -478,27 +353,27 @@ async def _check(
             gh, owner, repo, sha, run_id, pub, external_id=target.external_id
         )
         if new_id != run_id:
-            await deps.store.set_check_run(target.repo_id, sha, new_id)
+            await ctx.store.set_check_run(target.repo_id, sha, new_id)
         return new_id
 
     try:
-        snapshot = await take_snapshot(gh, owner, repo, sha, deps.blobs, root=root)
-        entries = await _index_entries(snapshot, deps)
-        org_default = await deps.org_configs.get(gh, owner)
+        snapshot = await take_snapshot(gh, owner, repo, sha, ctx.blobs, root=root)
+        entries = await _index_entries(snapshot, ctx)
+        org_default = await ctx.org_configs.get(gh, owner)
         if quiet and run_id is None and not snapshot.rust:
             # Without a sign of Rust the head holds no config of its own (the
             # config file is one), and a config only removes musl uses: if
             # the commit says nothing without the base's config, it says
             # nothing with it, which is then not read.
-            report, config, _ = _analyse(snapshot, deps, entries, org_default, None)
+            report, config, _ = _analyse(snapshot, ctx, entries, org_default, None)
             if _says_nothing(snapshot.rust, report):
                 logger.debug("not a Rust repository: no check run", extra=log)
                 attempt.open_runs.pop(key, None)
                 return Analysed(None, config, snapshot, entries is None)
         base = None
         if target.pull_number is not None:
-            base = await _base_config(gh, target, deps)
-        report, config, said = _analyse(snapshot, deps, entries, org_default, base)
+            base = await _base_config(gh, target, ctx)
+        report, config, said = _analyse(snapshot, ctx, entries, org_default, base)
         if not config.enabled:
             pub = Publication("skipped", "disabled", DISABLED)
         else:
@@ -535,10 +410,10 @@ async def _check(
         except Exception:
             logger.exception("could not publish the failure", extra=log)
         return None
-    await deps.store.save_result(
+    await ctx.store.save_result(
         target.installation_id, target.full_name, sha, report.verdict.value, pub.title
     )
-    await _save_repository(target, deps, report, new_id)
+    await _save_repository(target, ctx, report, new_id)
     return Analysed(report, config, snapshot, entries is None)
 
 
@@ -568,21 +443,23 @@ def repository_result(
 
 
 async def _save_repository(
-    target: CheckTarget, deps: Deps, report: Report, run_id: int
+    target: CheckTarget, ctx: Context, report: Report, run_id: int
 ) -> None:
     """Record the organisation-view row when the commit is a default-branch head."""
     if not target.on_default_branch:
         return
     # The check run's page on the web host (docs/github.md 4.2).
-    url = f"{deps.settings.web_url}/{target.full_name}/runs/{run_id}"
-    await deps.store.save_repository_result(repository_result(target, report, url))
+    url = f"{ctx.settings.web_url}/{target.full_name}/runs/{run_id}"
+    await ctx.store.save_repository_result(repository_result(target, report, url))
 
 
-async def _index_entries(snapshot: Snapshot, deps: Deps) -> Sequence[IndexEntry] | None:
+async def _index_entries(
+    snapshot: Snapshot, ctx: Context
+) -> Sequence[IndexEntry] | None:
     """Return libc's index entries when the commit has a root Cargo.lock."""
-    if deps.index is None or ROOT_LOCKFILE not in snapshot.files:
+    if ctx.index is None or ROOT_LOCKFILE not in snapshot.files:
         return None
-    return await deps.index.libc()
+    return await ctx.index.libc()
 
 
 def feedback_digest(report: Report, config: Config, index_unreachable: bool) -> str:
@@ -599,7 +476,7 @@ def feedback_digest(report: Report, config: Config, index_unreachable: bool) -> 
 async def _feedback(
     gh: GitHubClient,
     target: CheckTarget,
-    deps: Deps,
+    ctx: Context,
     report: Report,
     config: Config,
     snapshot: Snapshot,
@@ -615,7 +492,7 @@ async def _feedback(
     number = target.pull_number
     if number is None:
         return
-    stored = await deps.store.get_pull_feedback(target.repo_id, number)
+    stored = await ctx.store.get_pull_feedback(target.repo_id, number)
     at_risk = reviews.is_at_risk(report)
     was_at_risk = stored is not None and stored.verdict == Verdict.AT_RISK
     if not at_risk and not was_at_risk and not fresh:
@@ -630,7 +507,7 @@ async def _feedback(
     if stored == new and not fresh:
         return
     pull = reviews.PullRequest(
-        target.owner, target.repo, number, target.head_sha, await deps.identity()
+        target.owner, target.repo, number, target.head_sha, await ctx.identity()
     )
     done = await reviews.publish_feedback(
         gh,
@@ -642,7 +519,7 @@ async def _feedback(
         index_unreachable=index_unreachable,
     )
     if done is not None:
-        await deps.store.set_pull_feedback(target.repo_id, number, new)
+        await ctx.store.set_pull_feedback(target.repo_id, number, new)
 
 
 async def _pull_base_sha(gh: GitHubClient, target: CheckTarget) -> str:
@@ -654,7 +531,9 @@ async def _pull_base_sha(gh: GitHubClient, target: CheckTarget) -> str:
     return payload.commit_sha(pull, "base.sha")
 
 
-async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> BaseConfig:
+async def _base_config(
+    gh: GitHubClient, target: CheckTarget, ctx: Context
+) -> BaseConfig:
     """Return the config file at the pull request's base commit.
 
     A pull request never configures its own check: its head could turn a
@@ -664,11 +543,11 @@ async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> Bas
     """
     base_sha = target.base_sha or await _pull_base_sha(gh, target)
     key = (target.repo_id, base_sha)
-    blob = deps.base_configs.get(key)
+    blob = ctx.base_configs.get(key)
     if blob == "":
         return BaseConfig(None, None)
     if blob is not None:
-        cached = deps.blobs.get(blob)
+        cached = ctx.blobs.get(blob)
         if cached is not None:
             return BaseConfig(cached, blob)
     try:
@@ -688,11 +567,11 @@ async def _base_config(gh: GitHubClient, target: CheckTarget, deps: Deps) -> Bas
     except gidgethub.BadRequest as exc:
         if exc.status_code != 404:
             raise
-        deps.base_configs[key] = ""
+        ctx.base_configs[key] = ""
         return BaseConfig(None, None)
     blob = git_blob_sha(data)
-    deps.blobs.put(blob, data)
-    deps.base_configs[key] = blob
+    ctx.blobs.put(blob, data)
+    ctx.base_configs[key] = blob
     return BaseConfig(data, blob)
 
 
@@ -744,7 +623,7 @@ def _config_of(
 
 def _analyse(
     snapshot: Snapshot,
-    deps: Deps,
+    ctx: Context,
     entries: Sequence[IndexEntry] | None,
     org_default: tuple[Config | None, tuple[str, ...]] = (None, ()),
     base: BaseConfig | None = None,
@@ -763,12 +642,12 @@ def _analyse(
     config = merge_config(org_config, repo_config)
     index_key = None if entries is None else hash(tuple(entries))
     key = (snapshot.key, snapshot.problems, index_key, config)
-    report: Report | None = deps.results.get(key)
+    report: Report | None = ctx.results.get(key)
     if report is None:
         try:
-            report = deps.options.analyse(snapshot.files, config, entries)
+            report = ctx.options.analyse(snapshot.files, config, entries)
         except Exception as exc:
             raise checks.AnalysisError(type(exc).__name__) from exc
         report = add_problems(report, snapshot.problems)
-        deps.results[key] = report
+        ctx.results[key] = report
     return report, config, said

@@ -29,7 +29,6 @@ import asyncio
 import json
 import logging
 import time
-import weakref
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -39,8 +38,6 @@ from collections.abc import (
     Sequence,
 )
 from typing import Any, Final
-
-from aiohttp import web
 
 from bot.github.client import GitHubClient, RateBook
 from bot.store import Store
@@ -63,10 +60,6 @@ ENQUEUE_BATCH: Final = 500
 # Repository fields a scan item keeps (what the triage can use without asking).
 REPO_FIELDS: Final = ("id", "full_name", "default_branch", "archived", "disabled")
 RESCAN_MARK: Final = "rescan_at"
-
-_WAKE: weakref.WeakKeyDictionary[web.Application, asyncio.Event] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def item_id(installation_id: int, repo_id: int, trigger: str) -> str:
@@ -101,12 +94,12 @@ async def enqueue(
     repositories: Iterable[Any],
     trigger: str,
     *,
-    app: web.Application | None = None,
+    wake: asyncio.Event | None = None,
 ) -> int:
     """Put one scan item per well-formed repository in the backlog; return how many.
 
     Items already in the backlog (the same repository and trigger) are not
-    added again. `app`, when given, has its feeder woken.
+    added again. `wake`, when given, is set so the feeder looks at once.
     """
     batch: list[tuple[str, bytes]] = []
     added = 0
@@ -120,8 +113,8 @@ async def enqueue(
             batch = []
     if batch:
         added += await store.add_scan_items(installation_id, batch)
-    if app is not None:
-        wake(app)
+    if wake is not None:
+        wake.set()
     logger.info(
         "scan items queued",
         extra={"installation_id": installation_id, "trigger": trigger, "added": added},
@@ -148,7 +141,7 @@ async def enqueue_listed(
     installation_id: int,
     trigger: str,
     *,
-    app: web.Application | None = None,
+    wake: asyncio.Event | None = None,
     on_page: Callable[[list[Any]], Awaitable[None]] | None = None,
 ) -> int:
     """List the installation's repositories and enqueue them, page by page.
@@ -162,11 +155,11 @@ async def enqueue_listed(
         if len(page) >= ENQUEUE_BATCH:
             if on_page is not None:
                 await on_page(page)
-            added += await enqueue(store, installation_id, page, trigger, app=app)
+            added += await enqueue(store, installation_id, page, trigger, wake=wake)
             page = []
     if on_page is not None:
         await on_page(page)
-    added += await enqueue(store, installation_id, page, trigger, app=app)
+    added += await enqueue(store, installation_id, page, trigger, wake=wake)
     return added
 
 
@@ -178,11 +171,6 @@ async def list_installations(app_gh: GitHubClient) -> list[int]:
         if well_formed and not item.get("suspended_at"):
             ids.append(item["id"])
     return ids
-
-
-def wake(app: web.Application) -> None:
-    """Make the app's feeder look at the backlog now."""
-    _WAKE.setdefault(app, asyncio.Event()).set()
 
 
 async def feed_once(store: Store, rates: RateBook, *, now: float | None = None) -> int:
@@ -206,9 +194,8 @@ async def feed_once(store: Store, rates: RateBook, *, now: float | None = None) 
     return len(moved)
 
 
-async def feed_loop(app: web.Application, store: Store, rates: RateBook) -> None:
-    """Feed the queue from the backlog until cancelled."""
-    event = _WAKE.setdefault(app, asyncio.Event())
+async def feed_loop(event: asyncio.Event, store: Store, rates: RateBook) -> None:
+    """Feed the queue from the backlog until cancelled (`event` wakes it early)."""
     while True:
         event.clear()
         busy = False
@@ -259,7 +246,7 @@ async def rescan(
     trigger: str,
     installations: Sequence[int] | None = None,
     *,
-    app: web.Application | None = None,
+    wake: asyncio.Event | None = None,
 ) -> dict[int, int]:
     """Enqueue every repository of the installations (all when None)."""
     ids = list(installations) if installations is not None else None
@@ -268,7 +255,7 @@ async def rescan(
     done: dict[int, int] = {}
     for installation_id in ids:
         done[installation_id] = await enqueue_listed(
-            store, client_for(installation_id), installation_id, trigger, app=app
+            store, client_for(installation_id), installation_id, trigger, wake=wake
         )
     return done
 

@@ -12,7 +12,7 @@ from bot.server.delivery import LazyEvent, is_json_object, sign, verify_signatur
 from bot.server.ingress import Rejection, webhook
 from bot.server.logs import JsonFormatter, TextFormatter, configure_logging
 from bot.server.metrics import Metrics
-from bot.server.pages import healthz, metrics, render_page, status_page
+from bot.server.pages import healthz, metrics, status_page
 from bot.server.state import (
     RUNTIME_KEY,
     SESSION_KEY,
@@ -45,7 +45,6 @@ __all__ = [
     "healthz",
     "is_json_object",
     "metrics",
-    "render_page",
     "run",
     "serve",
     "sign",

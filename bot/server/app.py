@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
+import functools
 import os
 import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from bot.github import routes
+from bot.github.context import Context, Options, build_context
 from bot.queue import RetryPolicy
 from bot.server.dashboard import add_dashboard_routes
 from bot.server.ingress import webhook
@@ -39,10 +41,9 @@ from bot.server.state import (
 )
 from bot.server.work import DRAIN_TIMEOUT_S, RECOVERY_INTERVAL_S, work_ctx
 from bot.settings import DEFAULT_PORT, Settings, SettingsError, needs_setup, read_env
+from bot.setup import create_setup_app
 from bot.store import Store, open_store
 
-# A background context of the GitHub layer (the repository scan).
-Background = Callable[[web.Application], AsyncIterator[None]]
 HTTP_TIMEOUT: Final = ClientTimeout(total=60, connect=10)
 # How aiohttp serves every app of ours (`web.run_app`, and the tests' servers):
 # bodies are never inflated (a Content-Encoding is refused, bot/server/ingress),
@@ -59,6 +60,9 @@ SERVER_OPTIONS: Final[dict[str, Any]] = {
 # Exit statuses of `serve` and `worker` (also in their --help).
 EXIT_CANNOT_START: Final = 1
 EXIT_SETTINGS: Final = 2
+# The GitHub layer's context of a running app, for inspection (tests, tools);
+# handlers get it as an argument.
+CONTEXT_KEY: Final = web.AppKey("context", Context)
 
 
 def create_app(
@@ -66,6 +70,7 @@ def create_app(
     *,
     store: Store | None = None,
     handler: Handler | None = None,
+    options: Options | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
     consumers: int = MAX_CONCURRENT_WORK,
     poll_s: float = POLL_S,
@@ -86,17 +91,9 @@ def create_app(
     default does both. `retry` is the backoff of transient failures;
     `recover` asks GitHub for missed deliveries at start-up and every
     `recovery_interval_s` (0: never; the GitHub layer's own when `handler` is
-    not given, else none).
+    not given, else none). Without `handler`, the GitHub layer's context is
+    built at start-up (with `options`) and bound into its handler.
     """
-    if handler is None:
-        # Imported here so the server module loads without the GitHub layer.
-        routes = importlib.import_module("bot.github.routes")
-        handler = cast(Handler, routes.handle)
-        recover = recover or cast(Recover, routes.recover)
-        # The repository scan's feeder and periodic rescan (bot/github/scan.py).
-        background = cast(Background, routes.scan_ctx)
-    else:
-        background = None
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     app[RUNTIME_KEY] = Runtime(
@@ -119,9 +116,9 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx)
     if role is not Role.WEB:
+        if handler is None:
+            app.cleanup_ctx.append(_github_ctx(options, recover))
         app.cleanup_ctx.append(work_ctx)
-        if background is not None:
-            app.cleanup_ctx.append(background)
     if role is not Role.WORKER:
         app.router.add_post("/webhook", webhook)
         add_dashboard_routes(app, settings)
@@ -150,6 +147,26 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+def _github_ctx(
+    options: Options | None, recover: Recover | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Build the GitHub layer's context once the store and session exist."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        context = build_context(
+            app[SETTINGS_KEY], app[STORE_KEY], app[SESSION_KEY], options
+        )
+        app[CONTEXT_KEY] = context
+        rt = app[RUNTIME_KEY]
+        rt.handler = functools.partial(routes.handle, ctx=context)
+        rt.recover = recover or functools.partial(routes.recover, ctx=context)
+        # The repository scan's feeder and periodic rescan (bot/github/scan.py).
+        async with routes.background(ctx=context):
+            yield
+
+    return ctx
+
+
 def serve(
     host: str,
     port: int | None,
@@ -172,8 +189,6 @@ def run(
 ) -> int:
     """Build the right application for `env` and serve it (see `serve`)."""
     if needs_setup(env) and role is not Role.WORKER:
-        from bot.setup import create_setup_app
-
         configure_logging("INFO", env.get("LOG_FORMAT", "text"))
         port = port or _env_port(env)
         app = create_setup_app(env, listen_url=listen_url(host, port))

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from bot import __version__
+from bot.page import render_page
 from bot.server.state import RUNTIME_KEY, STORE_KEY, Role
 
 logger = logging.getLogger(__name__)
@@ -121,25 +122,3 @@ def _count(*metrics: MetricWrapperBase) -> str:
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
-
-
-PAGE: Final = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1f2328; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #d0d7de; }}
-button {{ font-size: 1rem; padding: .4rem 1rem; }}
-.warning {{ background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem .8rem; }}
-</style></head><body>
-{body}
-</body></html>
-"""
-
-
-def render_page(title: str, body_html: str) -> str:
-    """Wrap already-escaped `body_html` in the house page layout."""
-    return PAGE.format(title=html.escape(title), body=body_html)

@@ -17,9 +17,11 @@ from bot.server.metrics import Metrics
 from bot.settings import Settings
 from bot.store import Store
 
-Handler = Callable[[Event, web.Application], Awaitable[None]]
+# Processes one delivery. Its dependencies are bound in when it is made (see
+# `bot.server.app`), so it takes the event alone.
+Handler = Callable[[Event], Awaitable[None]]
 # One pass of missed-delivery recovery; returns how many were redelivered.
-Recover = Callable[[web.Application], Awaitable[int]]
+Recover = Callable[[], Awaitable[int]]
 
 SETTINGS_KEY: Final = web.AppKey("settings", Settings)
 STORE_KEY: Final = web.AppKey("store", Store)
@@ -66,7 +68,6 @@ BODY_TIMEOUT_S: Final = 10.0
 class Runtime:
     """Mutable per-app state: consumers, work in progress, health, metrics."""
 
-    handler: Handler
     metrics: Metrics
     owner: str
     drain_timeout_s: float
@@ -80,6 +81,8 @@ class Runtime:
     role: Role = Role.ALL
     body_timeout_s: float = BODY_TIMEOUT_S
     reading_bytes: int = 0  # bytes of webhook bodies being read now
+    # Set at start-up when the App's own (built from the store and session).
+    handler: Handler | None = None
     recover: Recover | None = None
     recovery_interval_s: float = 300.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # one per delivery

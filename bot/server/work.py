@@ -64,6 +64,8 @@ class Outcome:
 async def work_ctx(app: web.Application) -> AsyncIterator[None]:
     """Run the consumers while the app runs; stop them and drain on shutdown."""
     rt = app[RUNTIME_KEY]
+    if rt.handler is None:
+        raise RuntimeError("no handler: the app was started without one")
     rt.consumer_tasks = [
         asyncio.create_task(_consume(app)) for _ in range(max(1, rt.consumers))
     ]
@@ -84,7 +86,7 @@ async def _recover_loop(app: web.Application) -> None:
         attempt = Attempt()
         enter_attempt(attempt)
         try:
-            rt.metrics.redeliveries.inc(await rt.recover(app))
+            rt.metrics.redeliveries.inc(await rt.recover())
         except Exception as exc:
             rt.metrics.failures.labels("recovery").inc()
             logger.warning(
@@ -269,7 +271,10 @@ async def _attempt(
     rt = app[RUNTIME_KEY]
     store = app[STORE_KEY]
     delivery_id: str = event.delivery_id
-    work: asyncio.Future[None] = asyncio.ensure_future(rt.handler(event, app))
+    handler = rt.handler
+    if handler is None:  # work_ctx refuses to start without one
+        raise RuntimeError("no handler")
+    work: asyncio.Future[None] = asyncio.ensure_future(handler(event))
     lost = asyncio.Event()
     beat = asyncio.create_task(_heartbeat(rt, store, delivery_id, work, lost))
     rt.metrics.in_flight.inc()

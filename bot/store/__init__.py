@@ -255,6 +255,8 @@ class Store(Protocol):
 
 def open_store(url: str) -> Store:
     """Open the store named by `url` (`sqlite:///path` or `redis://host:port/db`)."""
+    # The backends are imported on demand: redis is an optional extra
+    # (`musl-check[redis]`) that a SQLite deployment does not install.
     if url.startswith("sqlite:///"):
         from bot.store.sqlite import SqliteStore
 

@@ -233,9 +233,15 @@ class SqliteStore:
         journal: Journal | None = None,
         reader: sqlite3.Connection | None = None,
         prune_interval_s: float = PRUNE_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """Wrap an open connection whose schema exists (use `SqliteStore.open`)."""
+        """Wrap an open connection whose schema exists (use `SqliteStore.open`).
+
+        `clock` gives the wall time (epoch seconds) of every stored time and
+        every lease and retention decision (tests pass their own).
+        """
         self._conn = conn
+        self._clock = clock
         self._prune_interval_s = prune_interval_s
         self._pruned_at = time.monotonic()  # `open` has just pruned
         self._dropped_at = time.monotonic()
@@ -266,6 +272,7 @@ class SqliteStore:
         *,
         threaded: bool = True,
         prune_interval_s: float = PRUNE_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
     ) -> SqliteStore:
         """Open (creating directory, file and schema) the database at `path`."""
         if path != ":memory:":
@@ -280,7 +287,7 @@ class SqliteStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.executescript(SCHEMA)
-        _prune(conn, time.time())
+        _prune(conn, clock())
         conn.execute(
             "DELETE FROM bodies WHERE id NOT IN"
             " (SELECT id FROM deliveries WHERE finished_at IS NULL)"
@@ -288,7 +295,9 @@ class SqliteStore:
         _free_dead_owners(conn)
         lock_fd = None if path == ":memory:" else lock(path)
         if lock_fd is None:  # in memory, or another store holds the journal
-            return cls(conn, threaded=threaded, prune_interval_s=prune_interval_s)
+            return cls(
+                conn, threaded=threaded, prune_interval_s=prune_interval_s, clock=clock
+            )
         try:
             seq = _replay(conn, path)
         except BaseException:
@@ -302,6 +311,7 @@ class SqliteStore:
             journal=Journal(path, seq, lock_fd),
             reader=reader,
             prune_interval_s=prune_interval_s,
+            clock=clock,
         )
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -342,7 +352,7 @@ class SqliteStore:
             cur = c.execute(
                 "INSERT OR IGNORE INTO deliveries (id, event, received_at)"
                 " VALUES (?, ?, ?)",
-                (delivery_id, event, time.time()),
+                (delivery_id, event, self._clock()),
             )
             if cur.rowcount != 1:
                 return False
@@ -353,7 +363,7 @@ class SqliteStore:
             return await self._run(q)
         if await self.seen(delivery_id):
             return False
-        record = AddRecord(delivery_id, event, None, time.time(), 0.0, body)
+        record = AddRecord(delivery_id, event, None, self._clock(), 0.0, body)
         self._journal.append(*encode_add(record))  # durable from here on
         self._entries[delivery_id] = _Entry(record)
         self._ready.append(delivery_id)
@@ -439,7 +449,7 @@ class SqliteStore:
             self._journal.remove_upto(old)
 
     def _take_journaled(self, owner: str, visibility_s: float) -> _Entry | None:
-        now = time.time()
+        now = self._clock()
         while self._ready:
             delivery_id = self._ready.popleft()
             entry = self._entries.get(delivery_id)
@@ -455,7 +465,7 @@ class SqliteStore:
     ) -> tuple[_Entry, str | None] | None:
         # A journaled delivery whose lease (or release delay) ran out before
         # its move into the database: rare, so a scan of the few journaled.
-        now = time.time()
+        now = self._clock()
         for delivery_id, entry in self._entries.items():
             if (
                 entry.finished_at is None
@@ -490,7 +500,7 @@ class SqliteStore:
 
         def q(c: sqlite3.Connection) -> StoredDelivery | None:
             maintain(c)
-            now = time.time()
+            now = self._clock()
             found = c.execute(
                 "SELECT id, owner FROM deliveries"
                 " WHERE finished_at IS NULL AND lease_until <= ?"
@@ -550,14 +560,14 @@ class SqliteStore:
         if entry is not None:
             if entry.owner != owner or entry.finished_at is not None:
                 return False
-            entry.lease_until = time.time() + visibility_s
+            entry.lease_until = self._clock() + visibility_s
             return True
 
         def q(c: sqlite3.Connection) -> bool:
             cur = c.execute(
                 "UPDATE deliveries SET lease_until = ?"
                 " WHERE id = ? AND owner = ? AND finished_at IS NULL",
-                (time.time() + visibility_s, delivery_id, owner),
+                (self._clock() + visibility_s, delivery_id, owner),
             )
             return cur.rowcount == 1
 
@@ -568,7 +578,7 @@ class SqliteStore:
         entry = await self._settled(delivery_id)
         if entry is not None:
             if entry.owner == owner and entry.finished_at is None:
-                entry.owner, entry.lease_until = None, time.time() + delay_s
+                entry.owner, entry.lease_until = None, self._clock() + delay_s
                 if delay_s <= 0:
                     self._ready.appendleft(delivery_id)
             return
@@ -577,7 +587,7 @@ class SqliteStore:
             c.execute(
                 "UPDATE deliveries SET owner = NULL, lease_until = ?"
                 " WHERE id = ? AND owner = ? AND finished_at IS NULL",
-                (time.time() + delay_s, delivery_id, owner),
+                (self._clock() + delay_s, delivery_id, owner),
             )
 
         await self._run(q)
@@ -589,7 +599,7 @@ class SqliteStore:
             c.execute(
                 "UPDATE deliveries SET finished_at = ?, error = ?,"
                 " owner = NULL, lease_until = 0 WHERE id = ?",
-                (time.time(), error, delivery_id),
+                (self._clock(), error, delivery_id),
             )
             # Deleting a big blob costs as much as writing it: bodies of
             # finished deliveries are dropped in bulk by `pending()` instead.
@@ -598,7 +608,7 @@ class SqliteStore:
         if entry is None or self._journal is None:
             await self._run(q)
             return
-        now = time.time()
+        now = self._clock()
         self._journal.append(encode_finish(FinishRecord(delivery_id, now, error)))
         entry.finished_at, entry.error = now, error
         if delivery_id in self._moving:  # moved as unfinished: update it next time
@@ -662,9 +672,9 @@ class SqliteStore:
 
         def run(c: sqlite3.Connection) -> None:
             if prune:
-                _prune(c, time.time())
+                _prune(c, self._clock())
             if drop:
-                c.execute(_DROP_FINISHED_BODIES, (time.time() - BODY_GRACE_S,))
+                c.execute(_DROP_FINISHED_BODIES, (self._clock() - BODY_GRACE_S,))
 
         return run
 
@@ -728,7 +738,7 @@ class SqliteStore:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (repo_id, head_sha) DO UPDATE SET"
                 " check_run_id = excluded.check_run_id,"
                 " updated_at = excluded.updated_at",
-                (repo_id, head_sha, check_run_id, time.time()),
+                (repo_id, head_sha, check_run_id, self._clock()),
             )
 
         await self._run(q)
@@ -746,7 +756,7 @@ class SqliteStore:
                 " installation_id = excluded.installation_id,"
                 " head_sha = excluded.head_sha, verdict = excluded.verdict,"
                 " title = excluded.title, updated_at = excluded.updated_at",
-                (repo, installation_id, head_sha, verdict, title, time.time()),
+                (repo, installation_id, head_sha, verdict, title, self._clock()),
             )
 
         await self._run(q)
@@ -777,7 +787,7 @@ class SqliteStore:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " account = excluded.account, active = excluded.active,"
                 " updated_at = excluded.updated_at",
-                (installation_id, account, int(active), time.time()),
+                (installation_id, account, int(active), self._clock()),
             )
 
         await self._run(q)
@@ -883,7 +893,7 @@ class SqliteStore:
                     feedback.verdict,
                     feedback.digest,
                     feedback.lock_blob,
-                    time.time(),
+                    self._clock(),
                 ),
             )
 

@@ -12,9 +12,9 @@ from tests.fixes.index_data import CKSUM, LIBC_TABLE, IndexServer, index_line
 
 
 async def test_reads_every_version_with_checksums_yanked_and_msrv(
-    index_server: IndexServer, http_session: aiohttp.ClientSession
+    crates_index: IndexServer, http_session: aiohttp.ClientSession
 ) -> None:
-    entries = await CratesIndex(http_session, index_server.url).libc()
+    entries = await CratesIndex(http_session, crates_index.url).libc()
     assert entries is not None
     by_vers = {e.vers: e for e in entries}
     assert set(by_vers) == {row[0] for row in LIBC_TABLE} | {"1.0.0-alpha.1"}
@@ -29,38 +29,38 @@ async def test_reads_every_version_with_checksums_yanked_and_msrv(
 
 
 async def test_fresh_results_come_from_the_cache(
-    index_server: IndexServer, http_session: aiohttp.ClientSession
+    crates_index: IndexServer, http_session: aiohttp.ClientSession
 ) -> None:
-    index = CratesIndex(http_session, index_server.url, ttl=3600)
+    index = CratesIndex(http_session, crates_index.url, ttl=3600)
     first = await index.libc()
     second = await index.libc()
     assert first == second
-    assert len(index_server.requests) == 1
+    assert len(crates_index.requests) == 1
 
 
 async def test_stale_results_are_revalidated_with_the_etag(
-    index_server: IndexServer, http_session: aiohttp.ClientSession
+    crates_index: IndexServer, http_session: aiohttp.ClientSession
 ) -> None:
-    index = CratesIndex(http_session, index_server.url, ttl=0)
+    index = CratesIndex(http_session, crates_index.url, ttl=0)
     first = await index.libc()
     second = await index.libc()
     assert first is not None
     assert first == second
-    assert len(index_server.requests) == 2
-    assert "If-None-Match" not in index_server.requests[0]
-    assert index_server.requests[1]["If-None-Match"] == index_server.etag()
+    assert len(crates_index.requests) == 2
+    assert "If-None-Match" not in crates_index.requests[0]
+    assert crates_index.requests[1]["If-None-Match"] == crates_index.etag()
     # A changed file (new ETag) is read again in full.
-    index_server.lines.append(index_line("0.2.174", "1" * 64, False, "1.63"))
+    crates_index.lines.append(index_line("0.2.174", "1" * 64, False, "1.63"))
     third = await index.libc()
     assert third is not None
     assert third[-1].vers == "0.2.174"
 
 
 async def test_server_error_gives_none(
-    index_server: IndexServer, http_session: aiohttp.ClientSession
+    crates_index: IndexServer, http_session: aiohttp.ClientSession
 ) -> None:
-    index_server.status = 503
-    assert await CratesIndex(http_session, index_server.url).libc() is None
+    crates_index.status = 503
+    assert await CratesIndex(http_session, crates_index.url).libc() is None
 
 
 async def test_unreachable_index_gives_none(
@@ -73,13 +73,13 @@ async def test_unreachable_index_gives_none(
 
 
 async def test_oversized_body_gives_none(
-    index_server: IndexServer, http_session: aiohttp.ClientSession
+    crates_index: IndexServer, http_session: aiohttp.ClientSession
 ) -> None:
-    index_server.extra = b"x" * 300_000
-    index = CratesIndex(http_session, index_server.url, max_bytes=200_000)
+    crates_index.extra = b"x" * 300_000
+    index = CratesIndex(http_session, crates_index.url, max_bytes=200_000)
     assert await index.libc() is None
     assert index.last_error == "its answer was too large to be an index file"
-    index_server.extra = b""
+    crates_index.extra = b""
     assert await index.libc() is not None
     assert index.last_error == ""
 
@@ -104,15 +104,15 @@ async def test_invalid_url_says_why(http_session: aiohttp.ClientSession) -> None
 
 
 async def test_malformed_lines_are_skipped(
-    index_server: IndexServer, http_session: aiohttp.ClientSession
+    crates_index: IndexServer, http_session: aiohttp.ClientSession
 ) -> None:
-    index_server.extra = (
+    crates_index.extra = (
         b'not json\n[1,2]\n{"vers": 1}\n'
         b'{"name":"libc","vers":"0.2.200","cksum":"short","yanked":false}\n'
         b'{"name":"libc","vers":"0.2.201","cksum":"' + b"a" * 64 + b'","yanked":"no"}\n'
         b"\xff\xfe\n" + b"[" * 100_000 + b"\n"
     )
-    entries = await CratesIndex(http_session, index_server.url).libc()
+    entries = await CratesIndex(http_session, crates_index.url).libc()
     assert entries is not None
     assert len(entries) == len(LIBC_TABLE) + 1
 

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bot.core.analysis import analyse
 from bot.core.findings import Verdict
 from bot.core.render import BLOG_URL
-from bot.github.runner import OPTIONS_KEY, Options
+from bot.github.context import Options
 from bot.server import RUNTIME_KEY, create_app, drain, sign
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
-from tests.conftest import Sleeps
-from tests.fake_github import FakeGitHub, create_fake_app, folder_files
+from tests.conftest import APP_ID, Sleeps
+from tests.fake_github import FakeGitHub, folder_files
 from tests.fake_github.git_data import (
     branch_sha,
     meta_of,
@@ -40,14 +40,12 @@ from tests.fixes.index_data import (
     CKSUM,
     LIBC_TABLE,
     IndexServer,
-    index_app,
     index_lines,
 )
 from tests.fixes.test_reviews import apply_suggestions
 from tests.markdown_safety import assert_inert
 from tests.paths import CORPUS, WEBHOOKS
 
-APP_ID: Final = 29310
 SECRET: Final = "e2e-fixes-secret"
 REPO: Final = "acme/app"
 RIPGREP: Final = CORPUS / "BurntSushi__ripgrep@a7f1276021"
@@ -61,30 +59,16 @@ Post = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
-async def hub(
-    rsa_pem: tuple[str, bytes], aiohttp_server: Callable[..., Awaitable[TestServer]]
-) -> FakeGitHub:
-    """Return the running fake GitHub holding `acme/app`."""
-    fake = FakeGitHub(APP_ID, rsa_pem[1])
-    server = await aiohttp_server(create_fake_app(fake))
-    fake.extra["url"] = str(server.make_url("")).rstrip("/")
-    fake.add_repo(REPO)
-    return fake
-
-
-@pytest.fixture
-async def index(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> IndexServer:
-    """Return the running local sparse index."""
-    state = IndexServer()
-    server = await aiohttp_server(index_app(state))
-    state.url = str(server.make_url("")).rstrip("/")
-    return state
+def hub(fake_github: FakeGitHub) -> FakeGitHub:
+    """Return the shared fake GitHub (tests/conftest.py), holding `acme/app`."""
+    fake_github.add_repo(REPO)
+    return fake_github
 
 
 @pytest.fixture
 async def bot(
     hub: FakeGitHub,
-    index: IndexServer,
+    crates_index: IndexServer,
     rsa_pem: tuple[str, bytes],
     tmp_path: Path,
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
@@ -95,11 +79,12 @@ async def bot(
         private_key=rsa_pem[0],
         webhook_secrets=(SECRET,),
         api_url=hub.extra["url"],
-        crates_index_url=index.url,
+        crates_index_url=crates_index.url,
     )
     store = SqliteStore.open(str(tmp_path / "store.sqlite3"))
-    app = create_app(settings, store=store, recovery_interval_s=0)  # no listing
-    app[OPTIONS_KEY] = Options(sleep=Sleeps())
+    app = create_app(  # no listing
+        settings, store=store, options=Options(sleep=Sleeps()), recovery_interval_s=0
+    )
     yield await aiohttp_client(app)
     await store.close()
 
@@ -372,12 +357,12 @@ async def test_suggestion_outside_the_diff_falls_back_to_the_summary(
 
 
 async def test_yanked_newest_release_is_skipped(
-    hub: FakeGitHub, index: IndexServer, post: Post
+    hub: FakeGitHub, crates_index: IndexServer, post: Post
 ) -> None:
     table = tuple(
         (v, c, v == NEWEST or y, r) for v, c, y, r in LIBC_TABLE
     )  # 0.2.172 yanked: 0.2.171 is the newest usable
-    index.lines = index_lines(table)
+    crates_index.lines = index_lines(table)
     head = open_pull(hub, ripgrep(), ripgrep({"Cargo.lock": None}))
     await post("pull_request", pull_event(hub, "opened", head))
     [comment] = recorded(hub, "review_comments")
@@ -409,9 +394,9 @@ async def test_msrv_picks_an_older_compatible_release(
 
 
 async def test_index_unreachable_gives_the_command_and_says_so(
-    hub: FakeGitHub, index: IndexServer, post: Post
+    hub: FakeGitHub, crates_index: IndexServer, post: Post
 ) -> None:
-    index.status = 503
+    crates_index.status = 503
     head = open_pull(hub, ripgrep(), ripgrep({"Cargo.lock": None}))
     set_permission(hub, REPO, "maintainer", "write")
     await post("pull_request", pull_event(hub, "opened", head))

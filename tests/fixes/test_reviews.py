@@ -19,6 +19,7 @@ from bot.github.reviews import (
     publish_feedback,
     publish_summary,
 )
+from tests.conftest import APP_ID
 from tests.fake_github import FakeGitHub
 from tests.fake_github.pulls import add_pull, recorded
 from tests.fixes.index_data import CKSUM
@@ -27,7 +28,7 @@ from tests.paths import CORPUS
 RIPGREP = CORPUS / "BurntSushi__ripgrep@a7f1276021"
 REPO = "acme/app"
 LIBC_LINE = 290  # `version = "0.2.144"` in ripgrep's Cargo.lock
-ME = AppIdentity(12345, "musl-check[bot]")  # the fake's App (tests/fixes/conftest)
+ME = AppIdentity(APP_ID, "musl-check[bot]")  # the fake's App (tests/conftest.py)
 
 
 def ripgrep_lock() -> str:
@@ -283,7 +284,7 @@ async def test_another_bots_summary_and_suggestions_are_not_ours(
 
 
 def test_app_identity_by_app_id_or_bot_login() -> None:
-    assert ME.wrote({"performed_via_github_app": {"id": 12345}, "user": None})
+    assert ME.wrote({"performed_via_github_app": {"id": APP_ID}, "user": None})
     assert ME.wrote({"user": {"login": "musl-check[bot]", "type": "Bot"}})
     assert not ME.wrote({"user": {"login": "other[bot]", "type": "Bot"}})
     assert not ME.wrote({"user": {"login": "musl-check[bot]", "type": "User"}})

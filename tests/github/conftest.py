@@ -1,4 +1,7 @@
-"""Fixtures for the GitHub-layer tests: the fake GitHub, settings, signed deliveries."""
+"""Fixtures for the GitHub-layer tests: settings, the server, signed deliveries.
+
+The fake GitHub and the local index are tests/conftest.py's.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +16,21 @@ from typing import Any, Protocol
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from bot.github import scan
 from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
-from bot.github.runner import OPTIONS_KEY, Options
+from bot.github.context import Options
 from bot.queue import RetryPolicy
 from bot.server import RUNTIME_KEY, STORE_KEY, create_app, drain, sign
+from bot.server.app import CONTEXT_KEY
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
-from tests.conftest import Sleeps
-from tests.fake_github import FakeGitHub, create_fake_app
-from tests.fixes.index_data import IndexServer, index_app
+from tests.conftest import APP_ID, Sleeps
+from tests.fake_github import FakeGitHub
+from tests.fixes.index_data import IndexServer
 from tests.paths import CORPUS, WEBHOOKS
 
-APP_ID = 29310  # the App id of the real check_suite fixture
 SECRET = "It's a Secret to Everybody"
 REPO = "acme/app"
 
@@ -41,17 +43,6 @@ def corpus_cases() -> list[Path]:
 
 
 @pytest.fixture
-async def fake_github(
-    rsa_pem: tuple[str, bytes], aiohttp_server: Callable[..., Awaitable[TestServer]]
-) -> FakeGitHub:
-    """Return a running fake GitHub; `fake.url` is its base URL."""
-    fake = FakeGitHub(APP_ID, rsa_pem[1])
-    server = await aiohttp_server(create_fake_app(fake))
-    fake.extra["url"] = str(server.make_url("")).rstrip("/")
-    return fake
-
-
-@pytest.fixture
 async def factory(
     fake_github: FakeGitHub, rsa_pem: tuple[str, bytes], sleeps: Sleeps
 ) -> AsyncIterator[ClientFactory]:
@@ -61,17 +52,6 @@ async def factory(
         yield ClientFactory(
             session, auth, base_url=fake_github.extra["url"], sleep=sleeps
         )
-
-
-@pytest.fixture
-async def crates_index(
-    aiohttp_server: Callable[..., Awaitable[TestServer]],
-) -> IndexServer:
-    """Return a running local sparse index serving libc's real index lines."""
-    state = IndexServer()
-    server = await aiohttp_server(index_app(state))
-    state.url = str(server.make_url("")).rstrip("/")
-    return state
 
 
 @pytest.fixture
@@ -123,9 +103,13 @@ async def bot(
     # Transient failures are retried after 10 ms, 20 ms (not 15 s, 30 s); no
     # missed-delivery recovery (tests/github/test_recovery.py turns it on).
     app = create_app(
-        settings, store=store, retry=TEST_RETRY, poll_s=0.01, recovery_interval_s=0
+        settings,
+        store=store,
+        options=options,
+        retry=TEST_RETRY,
+        poll_s=0.01,
+        recovery_interval_s=0,
     )
-    app[OPTIONS_KEY] = options
     return await aiohttp_client(app)
 
 
@@ -142,7 +126,8 @@ async def settled(app: web.Application, timeout_s: float = 60) -> None:
             # counted by the queue's depth.
             if not await store.scan_backlog_size() and not await store.depth():
                 break
-            scan.wake(app)  # the feeder moves backlog items onto the queue
+            if CONTEXT_KEY in app:  # the feeder moves backlog items onto the queue
+                app[CONTEXT_KEY].scan_wake.set()
             await asyncio.sleep(0.01)  # a retry waits out its backoff
     assert not app[RUNTIME_KEY].tasks
 

@@ -11,10 +11,18 @@ from bot.core.analysis import analyse
 from bot.core.findings import Report, Severity
 from bot.core.render import check_run_output
 from bot.crates import parse_index
-from bot.github.runner import Options
+from bot.github.context import Options
+from tests.conftest import APP_ID
 from tests.fake_github import Entry, FakeGitHub, folder_files
 from tests.fixes.index_data import index_lines
-from tests.github.conftest import APP_ID, REPO, Deliver, Sleeps, corpus_cases
+from tests.github.conftest import (
+    REPO,
+    Deliver,
+    Sleeps,
+    adjust,
+    corpus_cases,
+    load_payload,
+)
 
 CASES = corpus_cases()
 RIPGREP = next(c for c in CASES if c.name.startswith("BurntSushi__ripgrep"))
@@ -319,8 +327,6 @@ async def test_push_elsewhere_or_deleting_is_ignored(
     fake_github: FakeGitHub, deliver: Deliver
 ) -> None:
     sha = fake_github.add_folder(REPO, RIPGREP)
-    from tests.github.conftest import adjust, load_payload
-
     other = adjust(
         "push.x",
         load_payload("push.with-installation"),
@@ -354,8 +360,6 @@ async def test_check_run_rerequested_reruns_that_commit(
 async def test_foreign_check_run_is_dropped(
     fake_github: FakeGitHub, deliver: Deliver
 ) -> None:
-    from tests.github.conftest import adjust, load_payload
-
     sha = fake_github.add_folder(REPO, RIPGREP)
     data = adjust(
         "check_run.rerequested",

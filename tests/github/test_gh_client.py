@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from bot.core.sources import Problem
-from bot.github.auth import AppAuth, TokenError, parse_expires_at
+from bot.github.auth import TOKEN_MARGIN, AppAuth, TokenError, parse_expires_at
 from bot.github.client import (
     API_VERSION,
     MAX_WAIT,
@@ -86,13 +86,19 @@ async def test_token_response_without_ghs_token_fails(
 
 
 async def test_bad_expires_at_gives_an_hour(rsa_pem: tuple[str, bytes]) -> None:
-    auth = AppAuth("42", rsa_pem[0], clock=lambda: 1000.0)
+    now = [1000.0]
+    auth = AppAuth("42", rsa_pem[0], clock=lambda: now[0])
 
     async def request(installation_id: int, app_jwt: str) -> dict[str, Any]:
         return {"token": "ghs_abc", "expires_at": "soon"}
 
     assert await auth.installation_token(1, request) == "ghs_abc"
-    assert auth._tokens[1].expires_at == 4600.0
+    # Read back through the clock: the token is used until 4600.0 (1000 plus
+    # an hour) less the renewal margin, and not after.
+    now[0] = 4600.0 - TOKEN_MARGIN - 1
+    assert auth.cached_token(1) == "ghs_abc"
+    now[0] = 4600.0 - TOKEN_MARGIN
+    assert auth.cached_token(1) is None
 
 
 def test_parse_expires_at() -> None:

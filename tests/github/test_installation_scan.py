@@ -22,6 +22,7 @@ from bot.core.analysis import analyse
 from bot.core.render import check_run_output
 from bot.github import scan
 from bot.github.client import RateBook
+from bot.github.context import Context
 from bot.github.routes import installation
 from bot.github.routes.installation import (
     SCAN_LIMIT,
@@ -31,7 +32,7 @@ from bot.github.routes.installation import (
     parse_repositories,
     scan_repositories,
 )
-from bot.github.runner import deps_for
+from bot.server.app import CONTEXT_KEY
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, Repo, folder_files
 from tests.fake_github.git_data import set_branch
@@ -97,6 +98,10 @@ def app_of(bot: TestClient[Any, Any]) -> web.Application:
     app = bot.server.app
     assert app is not None
     return app
+
+
+def ctx_of(bot: TestClient[Any, Any]) -> Context:
+    return app_of(bot)[CONTEXT_KEY]
 
 
 async def verdicts(store: SqliteStore) -> dict[str, str]:
@@ -342,7 +347,7 @@ async def test_repository_listing_follows_every_page(
 
 def hold_scan(app: web.Application, installation_id: int) -> None:
     """Make the feeder hold the installation's items: its rate limit is spent."""
-    deps_for(app).clients.rates.note(
+    app[CONTEXT_KEY].clients.rates.note(
         installation_id,
         {
             "x-ratelimit-limit": "5000",
@@ -387,7 +392,7 @@ async def test_scan_waits_while_the_rate_limit_is_at_its_reserve(
     listed = payload(
         "installation.created", "repositories", [fake_github.repos["acme/serde"]]
     )["repositories"]
-    rates = deps_for(app_of(bot)).clients.rates  # the running feeder's, too
+    rates = ctx_of(bot).clients.rates  # the running feeder's, too
     reset = time.time() + 60
     low = {"x-ratelimit-limit": "5000", "x-ratelimit-reset": str(reset)}
     rates.note(INSTALLATION_ID, {**low, "x-ratelimit-remaining": "1000"})
@@ -421,7 +426,7 @@ async def test_scan_stops_at_its_time_budget(
     add_case(fake_github, "acme/serde", SERDE_CASE)
     repo = fake_github.repos["acme/serde"]
     repos = [ScanRepository(repo.id, repo.owner, repo.name)] * 3
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos, budget_s=0)
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, repos, budget_s=0)
     assert result.stopped == Stop.TIME_BUDGET
     assert result.outcomes == {Outcome.NOT_REACHED: 3}
     assert fake_github.requests == []
@@ -436,7 +441,7 @@ async def test_scan_limit_applies_to_direct_calls(
         ScanRepository(fake_github.repos[n].id, "acme", n.split("/")[1])
         for n in ("acme/serde", "acme/ripgrep")
     ]
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos, limit=1)
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, repos, limit=1)
     assert result.over_limit == 1
     assert result.outcomes == {Outcome.CHECKED: 1}
     assert [r["head_sha"] for r in fake_github.check_runs] == [sha]
@@ -520,7 +525,7 @@ async def test_triage_costs_per_repository(
         listed(fake_github.repos["acme/old"], archived=True),
         listed(fake_github.repos["acme/serde"]),
     ]
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, repos)
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, repos)
     assert result.outcomes == {
         Outcome.NOT_RUST: 1,
         Outcome.EMPTY: 1,
@@ -573,7 +578,7 @@ async def test_answers_that_end_a_repository(
     method, path, status = fault
     fake_github.fail(method, path, status, times=5, exact=path == "/repos/acme/serde")
     scan = listed_repo(repo) if listed else ScanRepository(repo.id, "acme", "serde")
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, [scan])
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, [scan])
     assert result.outcomes == {outcome: 1}
     assert fake_github.check_runs == []
 
@@ -600,6 +605,6 @@ async def test_rate_limit_stops_the_scan(
         times=5,
     )
     scan = [listed_repo(repo), listed_repo(repo)]
-    result = await scan_repositories(app_of(bot), INSTALLATION_ID, scan)
+    result = await scan_repositories(ctx_of(bot), INSTALLATION_ID, scan)
     assert result.stopped == Stop.RATE_LIMITED
     assert fake_github.check_runs == []

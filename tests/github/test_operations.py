@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.core.analysis import analyse
 from bot.core.render import check_run_output
-from bot.github.runner import OPTIONS_KEY, Options
+from bot.github.context import Options
 from bot.queue import RetryPolicy
 from bot.server import Role, create_app, sign
 from bot.settings import Settings
@@ -59,11 +59,11 @@ async def test_timed_out_work_never_leaves_its_run_in_progress(
     app = create_app(
         settings,
         store=store,
+        options=options,
         poll_s=0.01,
         work_timeout_s=1.0,
         retry=RetryPolicy(base_s=0.01, max_attempts=attempts),
     )
-    app[OPTIONS_KEY] = options
     client = await aiohttp_client(app)
     name = "check_suite.requested"
     body, headers = _signed(

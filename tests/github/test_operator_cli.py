@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bot.server.app import run
 from bot.server.startup import github_problem, listen_problem, store_problem
 from bot.settings import Settings
+from tests.conftest import APP_ID
 from tests.fake_github import FakeGitHub, create_fake_app
-from tests.github.conftest import APP_ID, SECRET
+from tests.github.conftest import SECRET
 from tests.threadserver import serve_in_thread
 
 

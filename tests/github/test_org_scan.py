@@ -25,7 +25,7 @@ from bot.core.render import check_run_output
 from bot.core.scope import shows_rust
 from bot.github import scan
 from bot.github.routes import _rescan_loop
-from bot.github.runner import deps_for
+from bot.server.app import CONTEXT_KEY
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, folder_files
 from tests.fake_github.git_data import set_branch
@@ -194,9 +194,9 @@ async def test_periodic_rescan_runs_once_per_interval(
     assert not await scan.rescan_due(store, interval_s, now)
     assert not await scan.rescan_due(store, interval_s, now + interval_s - 1)
     await store.set_mark(scan.RESCAN_MARK, repr(now - interval_s))  # a day ago
-    deps = deps_for(app)
-    object.__setattr__(deps.settings, "rescan_hours", interval_s / 3600)
-    task = asyncio.create_task(_rescan_loop(app))
+    ctx = app[CONTEXT_KEY]
+    object.__setattr__(ctx.settings, "rescan_hours", interval_s / 3600)
+    task = asyncio.create_task(_rescan_loop(ctx))
     try:
         await settled(app)  # the loop's first pass queues the rescan at once
         async with asyncio.timeout(60):

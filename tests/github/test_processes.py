@@ -25,10 +25,10 @@ import pytest
 from bot.core.analysis import analyse
 from bot.core.render import check_run_output
 from bot.server import sign
+from tests.conftest import APP_ID
 from tests.fake_github import FakeGitHub, folder_files
 from tests.fixes.index_data import IndexServer
 from tests.github.conftest import (
-    APP_ID,
     REPO,
     RIPGREP_CASE,
     SECRET,

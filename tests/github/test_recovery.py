@@ -15,10 +15,11 @@ from aiohttp.test_utils import TestClient
 
 from bot.core.analysis import analyse
 from bot.core.render import check_run_output
+from bot.github.context import Options
 from bot.github.recovery import MARK, recover_missed
-from bot.github.runner import OPTIONS_KEY, Options, deps_for
 from bot.queue import RetryPolicy
 from bot.server import create_app, sign
+from bot.server.app import CONTEXT_KEY
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, folder_files
@@ -90,8 +91,7 @@ async def test_delivery_missed_while_down_is_redelivered_once(
         return resp.status
 
     fake_github.extra["redeliver"] = redeliver
-    app = create_app(settings, store=store, poll_s=0.01)
-    app[OPTIONS_KEY] = options
+    app = create_app(settings, store=store, options=options, poll_s=0.01)
     client = await aiohttp_client(app)  # the first pass runs at start-up
     async with asyncio.timeout(30):
         await redelivered.wait()
@@ -109,7 +109,7 @@ async def test_delivery_missed_while_down_is_redelivered_once(
     assert await store.get_mark(MARK) is not None
 
     # Another instance right after: it leaves the pass to the one that ran.
-    gh = deps_for(app).clients.app_client()
+    gh = app[CONTEXT_KEY].clients.app_client()
     soon = await recover_missed(gh, store, now=datetime.now(UTC))
     assert soon.skipped
     # A later pass (or a restart) starts from the mark: nothing more to ask.
@@ -136,7 +136,7 @@ async def test_redeliveries_per_pass_are_bounded(
         record_delivery(fake_github, f"lost-{i}", "push", None, 500)
     app = bot.server.app
     assert isinstance(app, web.Application)
-    gh = deps_for(app).clients.app_client()
+    gh = app[CONTEXT_KEY].clients.app_client()
     now = datetime.now(UTC)
     first = await recover_missed(gh, store, now=now, limit=3)
     assert (first.redelivered, first.complete) == (3, False)
@@ -165,10 +165,10 @@ async def test_flaky_github_every_delivery_gets_its_true_verdict(
     app = create_app(
         settings,
         store=store,
+        options=options,
         poll_s=0.01,
         retry=RetryPolicy(base_s=0.01, max_attempts=15),
     )
-    app[OPTIONS_KEY] = options
     client = await aiohttp_client(app)
     name = "check_suite.requested"
     for repo, (sha, _) in shas.items():

@@ -47,7 +47,7 @@ class Recorder:
     error: Exception | None = None
     called: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def __call__(self, event: Any, app: web.Application) -> None:
+    async def __call__(self, event: Any) -> None:
         self.events.append(event)
         self.called.set()
         if self.gate is not None:

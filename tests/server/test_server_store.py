@@ -9,7 +9,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from bot.store.sqlite import (
     SqliteStore,
     insert_rows,
 )
+from tests.conftest import Clock
 from tests.server.serverkit import payload
 
 BODY = payload("push", "with-installation")
@@ -310,13 +310,14 @@ async def test_sqlite_threaded_mode(tmp_path: Path) -> None:
 
 async def test_sqlite_prunes_old_finished(tmp_path: Path) -> None:
     path = str(tmp_path / "p.sqlite3")
-    store = SqliteStore.open(path)
+    clock = Clock()
+    store = SqliteStore.open(path, clock=clock)
     assert await store.add_delivery("old", "push", BODY)
     await store.finish("old")
     await store.flush()  # from the journal into the database
-    store._conn.execute("UPDATE deliveries SET finished_at = 0")
     await store.close()
-    store = SqliteStore.open(path)
+    clock.now += RETENTION_S + 1
+    store = SqliteStore.open(path, clock=clock)
     assert await store.add_delivery("old", "push", BODY)  # forgotten after retention
     await store.close()
 
@@ -325,21 +326,22 @@ async def test_sqlite_forgets_while_running_what_redis_lets_expire(
     tmp_path: Path,
 ) -> None:
     # A prune interval of 0: every pending() prunes (hourly by default).
-    store = SqliteStore.open(str(tmp_path / "k.sqlite3"), prune_interval_s=0)
+    clock = Clock()
+    store = SqliteStore.open(
+        str(tmp_path / "k.sqlite3"), prune_interval_s=0, clock=clock
+    )
     assert await store.add_delivery("old", "push", BODY)
     await store.finish("old")
     await store.set_check_run(1, "a" * 40, 10)
-    await store.set_check_run(1, "b" * 40, 11)
     feedback = PullFeedback("at-risk", "digest", "blob")
     await store.set_pull_feedback(1, 7, feedback)
+    await store.flush()
+    # Past every keeping time (the longest is the feedback's), then the rest.
+    assert max(RETENTION_S, CHECK_RUN_TTL_S) < PULL_FEEDBACK_TTL_S
+    clock.now += PULL_FEEDBACK_TTL_S + 1
+    await store.set_check_run(1, "b" * 40, 11)
     await store.set_pull_feedback(1, 8, feedback)
     await store.flush()
-    c = store._conn
-    c.execute("UPDATE deliveries SET finished_at = ?", (time.time() - RETENTION_S - 1,))
-    month = time.time() - CHECK_RUN_TTL_S - 1
-    c.execute("UPDATE check_runs SET updated_at = ? WHERE check_run_id = 10", (month,))
-    old = time.time() - PULL_FEEDBACK_TTL_S - 1
-    c.execute("UPDATE pull_feedback SET updated_at = ? WHERE number = 7", (old,))
     assert await store.pending() == []
     assert await store.get_check_run(1, "a" * 40) is None
     assert await store.get_check_run(1, "b" * 40) == 11
@@ -527,16 +529,17 @@ def test_insert_rows_chunks_statements() -> None:
 
 async def test_sqlite_body_cleanup_reads_only_the_bodies(tmp_path: Path) -> None:
     path = str(tmp_path / "plan.sqlite3")
-    store = SqliteStore.open(path)
-    old = time.time() - BODY_GRACE_S - 60
+    clock = Clock()
+    store = SqliteStore.open(path, clock=clock)
     assert await store.add_delivery("done", "push", BODY)
     assert await store.add_delivery("recent", "push", BODY)
     assert await store.add_delivery("open", "push", BODY)
+    await store.finish("done")
+    await store.flush()
+    clock.now += BODY_GRACE_S + 60
+    await store.finish("recent")
     await store.flush()
     c = store._conn
-    finish = "UPDATE deliveries SET finished_at = ? WHERE id = ?"
-    c.execute(finish, (old, "done"))
-    c.execute(finish, (time.time(), "recent"))
     assert [d.delivery_id for d in await store.pending()] == ["open"]
     assert {r[0] for r in c.execute("SELECT id FROM bodies")} == {"recent", "open"}
     # The deliveries table (every id of the last days) is searched by key only.

@@ -9,11 +9,11 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import payload, scan
+from bot.github.context import Context
 from bot.github.recovery import recover_missed
 from bot.github.routes import (
     check_run,
@@ -25,7 +25,6 @@ from bot.github.routes import (
     push,
     requested_action,
 )
-from bot.github.runner import deps_for
 
 logger = logging.getLogger(__name__)
 
@@ -48,71 +47,72 @@ def is_foreign_check_run(event: Event, app_id: str) -> bool:
     return str(payload.optional(event.data, "check_run.app.id")) != app_id
 
 
-async def handle(event: Event, app: web.Application) -> None:
+async def handle(event: Event, *, ctx: Context) -> None:
     """Dispatch one verified delivery to the routes registered for it."""
-    deps = deps_for(app)
     # Other CI (Actions...) floods check_run created/completed: drop it early.
-    if is_foreign_check_run(event, deps.settings.app_id):
+    if is_foreign_check_run(event, ctx.settings.app_id):
         return
     action = event.data.get("action")
     if action is not None and not isinstance(action, str):
         raise payload.PayloadError("action", "is not a string")
     installation_id = payload.optional(event.data, "installation.id")
     if type(installation_id) is int:
-        gh = deps.client(installation_id)
+        gh = ctx.client(installation_id)
     else:
-        gh = deps.clients.app_client()
+        gh = ctx.clients.app_client()
     logger.debug(
         "dispatch",
         extra={"delivery": event.delivery_id, "event": event.event},
     )
-    await router.dispatch(event, gh, app=app)
+    await router.dispatch(event, gh, ctx=ctx)
 
 
-async def recover(app: web.Application) -> int:
+async def recover(*, ctx: Context) -> int:
     """Ask GitHub to redeliver what the App missed; return how many (one pass)."""
-    deps = deps_for(app)
     done = await recover_missed(
-        deps.clients.app_client(), deps.store, now=datetime.now(UTC)
+        ctx.clients.app_client(), ctx.store, now=datetime.now(UTC)
     )
     return done.redelivered
 
 
-async def scan_ctx(app: web.Application) -> AsyncIterator[None]:
+@contextlib.asynccontextmanager
+async def background(*, ctx: Context) -> AsyncIterator[None]:
     """Run the scan feeder and the periodic rescan while a worker runs."""
-    deps = deps_for(app)
     tasks = [
-        asyncio.create_task(scan.feed_loop(app, deps.store, deps.clients.rates)),
-        asyncio.create_task(_rescan_loop(app)),
+        asyncio.create_task(
+            scan.feed_loop(ctx.scan_wake, ctx.store, ctx.clients.rates)
+        ),
+        asyncio.create_task(_rescan_loop(ctx)),
     ]
-    yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 # How often a worker looks whether the periodic rescan is due.
 RESCAN_CHECK_S = 600.0
 
 
-async def _rescan_loop(app: web.Application) -> None:
+async def _rescan_loop(ctx: Context) -> None:
     """Enqueue every repository of every installation each MUSL_CHECK_RESCAN_HOURS."""
-    deps = deps_for(app)
-    interval_s = deps.settings.rescan_hours * 3600
+    interval_s = ctx.settings.rescan_hours * 3600
     if interval_s <= 0:
         return
     while True:
         now = time.time()
         try:
-            if await scan.rescan_due(deps.store, interval_s, now):
+            if await scan.rescan_due(ctx.store, interval_s, now):
                 queued = await scan.rescan(
-                    deps.store,
-                    deps.clients.app_client(),
-                    deps.client,
+                    ctx.store,
+                    ctx.clients.app_client(),
+                    ctx.client,
                     scan.rescan_trigger(now, interval_s),
-                    app=app,
+                    wake=ctx.scan_wake,
                 )
                 logger.info(
                     "periodic rescan queued",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import weakref
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,13 +30,13 @@ from enum import StrEnum
 from typing import Any, Final
 
 import gidgethub
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import payload, scan
 from bot.github.client import GitHubClient
-from bot.github.runner import CheckTarget, deps_for, run_check
+from bot.github.context import Context
+from bot.github.runner import CheckTarget, run_check
 from bot.github.snapshot import EmptyRepository, listing_shows_rust, read_tree
 from bot.server.state import WORK_TIMEOUT_S
 
@@ -117,27 +116,16 @@ class ScanResult:
     stopped: Stop | None = None
 
 
-# Per server: installation id -> how many times it was deleted or suspended.
-# A scan remembers the count it started with and stops when it changes.
-_STOPS: weakref.WeakKeyDictionary[web.Application, dict[int, int]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _stops(app: web.Application) -> dict[int, int]:
-    return _STOPS.setdefault(app, {})
-
-
-def stop_installation(app: web.Application, installation_id: int) -> None:
+def stop_installation(ctx: Context, installation_id: int) -> None:
     """Stop the installation's running scans and forget its tokens."""
-    stops = _stops(app)
+    stops = ctx.stops
     stops[installation_id] = stops.get(installation_id, 0) + 1
-    deps_for(app).clients.forget(installation_id)
+    ctx.clients.forget(installation_id)
 
 
-async def drop_scan(app: web.Application, installation_id: int) -> None:
+async def drop_scan(ctx: Context, installation_id: int) -> None:
     """Drop the installation's scan items that wait in the backlog."""
-    dropped = await deps_for(app).store.drop_installation_scan(installation_id)
+    dropped = await ctx.store.drop_installation_scan(installation_id)
     logger.info(
         "installation scan dropped",
         extra={"installation_id": installation_id, "dropped": dropped},
@@ -270,10 +258,9 @@ async def _triage(
 
 
 async def _check_repository(
-    app: web.Application, installation_id: int, repo: ScanRepository
+    ctx: Context, installation_id: int, repo: ScanRepository
 ) -> Outcome:
-    deps = deps_for(app)
-    gh = deps.client(installation_id)
+    gh = ctx.client(installation_id)
     triaged = await _triage(gh, repo)
     if isinstance(triaged, Outcome):
         return triaged
@@ -283,7 +270,7 @@ async def _check_repository(
     if isinstance(head, Outcome):
         return head
     sha, tree = head
-    if await deps.store.get_check_run(repo.id, sha) is not None:
+    if await ctx.store.get_check_run(repo.id, sha) is not None:
         return Outcome.ALREADY_CHECKED  # e.g. a redelivered event
     target = CheckTarget(
         installation_id=installation_id,
@@ -297,7 +284,7 @@ async def _check_repository(
     # The branch may have moved between the two reads: then the listing read
     # is not this commit's, and the snapshot reads the commit's own.
     listing = root if root.get("sha") == tree else None
-    report = await run_check(target, app, quiet=True, root=listing)
+    report = await run_check(target, ctx, quiet=True, root=listing)
     return Outcome.NO_REPORT if report is None else Outcome.CHECKED
 
 
@@ -306,7 +293,7 @@ def _work_time() -> float:
 
 
 async def scan_repositories(
-    app: web.Application,
+    ctx: Context,
     installation_id: int,
     repositories: Sequence[ScanRepository],
     *,
@@ -324,7 +311,7 @@ async def scan_repositories(
             len(repositories),
             extra={**log, "limit": limit, "skipped": over_limit},
         )
-    stops = _stops(app)
+    stops = ctx.stops
     started_at = stops.get(installation_id, 0)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (_work_time() if budget_s is None else budget_s)
@@ -344,7 +331,7 @@ async def scan_repositories(
                 continue
             where = {**log, "repo": repo.full_name}
             try:
-                outcome = await _check_repository(app, installation_id, repo)
+                outcome = await _check_repository(ctx, installation_id, repo)
             except gidgethub.RateLimitExceeded:
                 stopped = Stop.RATE_LIMITED
                 outcome = Outcome.FAILED
@@ -377,62 +364,62 @@ async def scan_repositories(
 
 
 @router.register("installation")
-async def on_installation(
-    event: Event, gh: GitHubClient, *, app: web.Application
-) -> None:
+async def on_installation(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Record an installation; scan an active one; stop and forget a gone one."""
     action = str(event.data.get("action"))
     active = ACTIVE.get(action)
     if active is None:
         return
     installation_id, account = _installation(event.data)
-    store = deps_for(app).store
+    store = ctx.store
     if not active:
         # Tokens die with the installation; suspended ones fail until unsuspend.
-        stop_installation(app, installation_id)
+        stop_installation(ctx, installation_id)
     await store.set_installation(installation_id, account, active)
     logger.info(
         "installation recorded",
         extra={"installation_id": installation_id, "active": active},
     )
     if not active:
-        await drop_scan(app, installation_id)
+        await drop_scan(ctx, installation_id)
         return
     trigger = _trigger(event)
     listed = event.data.get("repositories")
     if action == "created" and isinstance(listed, list):
-        await _remember(app, installation_id, parse_repositories(listed))
-        await scan.enqueue(store, installation_id, listed, trigger, app=app)
+        await _remember(ctx, installation_id, parse_repositories(listed))
+        await scan.enqueue(store, installation_id, listed, trigger, wake=ctx.scan_wake)
     else:
         # unsuspend, new_permissions_accepted (and a created payload without
         # its list) name no repositories: GitHub lists them, page by page.
         async def remember(page: list[Any]) -> None:
-            await _remember(app, installation_id, parse_repositories(page))
+            await _remember(ctx, installation_id, parse_repositories(page))
 
         await scan.enqueue_listed(
-            store, gh, installation_id, trigger, app=app, on_page=remember
+            store, gh, installation_id, trigger, wake=ctx.scan_wake, on_page=remember
         )
 
 
 @router.register("installation_repositories")
 async def on_installation_repositories(
-    event: Event, gh: GitHubClient, *, app: web.Application
+    event: Event, gh: GitHubClient, *, ctx: Context
 ) -> None:
     """Record the installation as active; scan the repositories it gained."""
     installation_id, account = _installation(event.data)
-    store = deps_for(app).store
+    store = ctx.store
     await store.set_installation(installation_id, account, True)
     added = event.data.get("repositories_added")
     if event.data.get("action") == "added" and isinstance(added, list):
-        await _remember(app, installation_id, parse_repositories(added))
-        await scan.enqueue(store, installation_id, added, _trigger(event), app=app)
+        await _remember(ctx, installation_id, parse_repositories(added))
+        await scan.enqueue(
+            store, installation_id, added, _trigger(event), wake=ctx.scan_wake
+        )
     elif event.data.get("action") == "removed":
         removed = parse_repositories(event.data.get("repositories_removed"))
         await store.remove_repositories(installation_id, [r.id for r in removed])
 
 
 @router.register(scan.SCAN_EVENT)
-async def on_scan_item(event: Event, gh: GitHubClient, *, app: web.Application) -> None:
+async def on_scan_item(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Check one repository of a scan (a scan item taken from the queue)."""
     installation_id = payload.integer(event.data, "installation.id")
     found = parse_repositories([event.data.get("repository")])
@@ -440,11 +427,11 @@ async def on_scan_item(event: Event, gh: GitHubClient, *, app: web.Application) 
         raise payload.PayloadError("repository", "is not a repository")
     repo = found[0]
     where = {"installation_id": installation_id, "repo": repo.full_name}
-    if await deps_for(app).store.installation_active(installation_id) is False:
+    if await ctx.store.installation_active(installation_id) is False:
         outcome = Outcome.NOT_REACHED  # uninstalled or suspended meanwhile
     else:
-        outcome = await _check_repository(app, installation_id, repo)
-    scan.wake(app)  # room on the queue for the next item
+        outcome = await _check_repository(ctx, installation_id, repo)
+    ctx.scan_wake.set()  # room on the queue for the next item
     logger.info("scan item done", extra={**where, "outcome": outcome.value})
 
 
@@ -454,10 +441,10 @@ def _trigger(event: Event) -> str:
 
 
 async def _remember(
-    app: web.Application, installation_id: int, repositories: Sequence[ScanRepository]
+    ctx: Context, installation_id: int, repositories: Sequence[ScanRepository]
 ) -> None:
     """Record the repositories the installation sees ("N of M checked")."""
-    await deps_for(app).store.add_repositories(
+    await ctx.store.add_repositories(
         installation_id, [(r.id, r.full_name) for r in repositories]
     )
 

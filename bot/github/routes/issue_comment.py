@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import gidgethub
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
@@ -28,6 +27,7 @@ from bot.core.commands import (
 from bot.core.render import escape_markdown
 from bot.github import fixer, payload, reviews
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 from bot.github.runner import CheckTarget, run_check
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,13 @@ async def pull_target(
     )
 
 
-async def recheck(gh: GitHubClient, app: web.Application, target: CheckTarget) -> bool:
+async def recheck(gh: GitHubClient, ctx: Context, target: CheckTarget) -> bool:
     """Run the check for a pull request head; its feedback is re-published too."""
-    return await run_check(target, app, fresh_feedback=True) is not None
+    return await run_check(target, ctx, fresh_feedback=True) is not None
 
 
 async def check_fixed_head(
-    app: web.Application, target: CheckTarget, result: fixer.FixResult
+    ctx: Context, target: CheckTarget, result: fixer.FixResult
 ) -> None:
     """Give the commit a fix created its own check run.
 
@@ -174,15 +174,15 @@ async def check_fixed_head(
             head_branch=branch,
             is_fork=False,
         ),
-        app,
+        ctx,
     )
 
 
-async def _run(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> None:
+async def _run(gh: GitHubClient, ctx: Context, cc: CommentCommands) -> None:
     target = await pull_target(
         gh, cc.installation_id, cc.repo_id, cc.owner, cc.repo, cc.number
     )
-    if await recheck(gh, app, target):
+    if await recheck(gh, ctx, target):
         await react(gh, cc, "rocket")
     else:
         await react(gh, cc, "confused")
@@ -194,7 +194,7 @@ async def _run(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> N
         )
 
 
-async def _fix(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> None:
+async def _fix(gh: GitHubClient, ctx: Context, cc: CommentCommands) -> None:
     if not await may_write(gh, cc.owner, cc.repo, cc.login):
         await react(gh, cc, "confused")
         await reply(
@@ -204,13 +204,13 @@ async def _fix(gh: GitHubClient, app: web.Application, cc: CommentCommands) -> N
             "`/musl-check fix`. Anyone can run `/musl-check` to re-check.",
         )
         return
-    result = await fixer.fix_pull(gh, app, cc.owner, cc.repo, cc.number)
+    result = await fixer.fix_pull(gh, ctx, cc.owner, cc.repo, cc.number)
     await react(gh, cc, "rocket" if result.ok else "confused")
     await reply(gh, cc, f"@{cc.login} {result.message}")
     target = CheckTarget(
         cc.installation_id, cc.repo_id, cc.owner, cc.repo, "", pull_number=cc.number
     )
-    await check_fixed_head(app, target, result)
+    await check_fixed_head(ctx, target, result)
 
 
 async def _help(gh: GitHubClient, cc: CommentCommands, command: Command) -> None:
@@ -223,9 +223,7 @@ async def _help(gh: GitHubClient, cc: CommentCommands, command: Command) -> None
 
 @router.register("issue_comment", action="created")
 @router.register("issue_comment", action="edited")
-async def on_issue_comment(
-    event: Event, gh: GitHubClient, *, app: web.Application
-) -> None:
+async def on_issue_comment(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Act on the new `/musl-check` commands of a pull-request comment."""
     cc = CommentCommands.from_event(event.data)
     if cc is None:
@@ -234,9 +232,9 @@ async def on_issue_comment(
     for command in cc.commands:
         try:
             if command.kind is CommandKind.RUN:
-                await _run(gh, app, cc)
+                await _run(gh, ctx, cc)
             elif command.kind is CommandKind.FIX:
-                await _fix(gh, app, cc)
+                await _fix(gh, ctx, cc)
             else:
                 await _help(gh, cc, command)
         except gidgethub.HTTPException as exc:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ router = Router()
 
 
 @router.register("ping")
-async def on_ping(event: Event, gh: GitHubClient, *, app: web.Application) -> None:
+async def on_ping(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Log the ping; nothing else to do."""
     hook = event.data.get("hook") or {}
     logger.info(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 from bot.github.runner import CheckTarget, run_check
 
 router = Router()
@@ -15,8 +15,6 @@ router = Router()
 @router.register("pull_request", action="opened")
 @router.register("pull_request", action="synchronize")
 @router.register("pull_request", action="reopened")
-async def on_pull_request(
-    event: Event, gh: GitHubClient, *, app: web.Application
-) -> None:
+async def on_pull_request(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Check a pull request's head commit (fork heads included)."""
-    await run_check(CheckTarget.from_pull_request(event.data), app, quiet=True)
+    await run_check(CheckTarget.from_pull_request(event.data), ctx, quiet=True)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 from bot.github.org_config import ORG_REPO
 from bot.github.reviews import is_at_risk
-from bot.github.runner import NULL_SHA, CheckTarget, deps_for, run_check
+from bot.github.runner import NULL_SHA, CheckTarget, run_check
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ router = Router()
 
 
 @router.register("push")
-async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> None:
+async def on_push(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Check the default branch's new head; ignore other refs and deletions.
 
     When it is at risk and `.github/musl-check.yml` sets `fix_pull_requests`,
@@ -34,16 +34,16 @@ async def on_push(event: Event, gh: GitHubClient, *, app: web.Application) -> No
         return
     target = CheckTarget.from_push(data)
     if target.repo == ORG_REPO:  # the organisation's default config may change
-        deps_for(app).org_configs.forget(target.owner)
-    report = await run_check(target, app, quiet=True)
+        ctx.org_configs.forget(target.owner)
+    report = await run_check(target, ctx, quiet=True)
     if report is None or not is_at_risk(report):
         return
     result = await fixer.fix_default_branch(
-        gh, app, target.owner, target.repo, target.head_sha, default
+        gh, ctx, target.owner, target.repo, target.head_sha, default
     )
     if result is not None:
         if result.pull_number is not None:
-            await deps_for(app).store.set_fix_pull(
+            await ctx.store.set_fix_pull(
                 target.installation_id, target.repo_id, result.pull_number
             )
         logger.info(

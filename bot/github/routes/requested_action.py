@@ -13,12 +13,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from aiohttp import web
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.github import fixer, payload
 from bot.github.client import GitHubClient
+from bot.github.context import Context
 from bot.github.routes.issue_comment import check_fixed_head, may_write
 from bot.github.runner import CheckTarget
 
@@ -47,9 +47,7 @@ async def pull_of(gh: GitHubClient, target: CheckTarget) -> int | None:
 
 
 @router.register("check_run", action="requested_action")
-async def on_requested_action(
-    event: Event, gh: GitHubClient, *, app: web.Application
-) -> None:
+async def on_requested_action(event: Event, gh: GitHubClient, *, ctx: Context) -> None:
     """Apply the fix when the "Fix libc" button is pressed."""
     data = event.data
     if payload.optional(data, "requested_action.identifier") != FIX_IDENTIFIER:
@@ -62,7 +60,7 @@ async def on_requested_action(
         return
     number = await pull_of(gh, target)
     if number is not None:
-        result = await fixer.fix_pull(gh, app, target.owner, target.repo, number)
+        result = await fixer.fix_pull(gh, ctx, target.owner, target.repo, number)
         await gh.post(
             "/repos/{owner}/{repo}/issues/{number}/comments",
             {"owner": target.owner, "repo": target.repo, "number": str(number)},
@@ -73,7 +71,7 @@ async def on_requested_action(
         default = payload.optional_text(data, "repository.default_branch") or ""
         result = await fixer.fix_branch_head(
             gh,
-            app,
+            ctx,
             target.owner,
             target.repo,
             target.head_sha,
@@ -81,4 +79,4 @@ async def on_requested_action(
             default,
         )
     logger.info("fix button", extra={**log, "status": result.status.value})
-    await check_fixed_head(app, target, result)
+    await check_fixed_head(ctx, target, result)
