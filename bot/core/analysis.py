@@ -71,8 +71,15 @@ def build_args(files: Mapping[str, bytes]) -> dict[str, tuple[str, ...]]:
         pairs = _BUILD_ARG_RE.findall(text)
         for match in _BUILD_ARGS_KEY_RE.finditer(text):
             pairs += _PAIR_RE.findall(match[2])
-            # The block below the key: the lines indented deeper than it.
-            for line in text[match.end() + 1 :].split("\n"):
+            # The block below the key: the lines indented deeper than it, read
+            # one at a time (splitting the rest of the text at every key would
+            # be quadratic in a file packed with keys).
+            pos = match.end() + 1
+            while pos < len(text):
+                end = text.find("\n", pos)
+                end = len(text) if end < 0 else end
+                line = text[pos:end]
+                pos = end + 1
                 if line.strip() and len(line) - len(line.lstrip()) <= len(match[1]):
                     break
                 pairs += _PAIR_RE.findall(line)

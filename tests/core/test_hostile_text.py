@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from bot.core import commands, config, diffs
+from bot.core import analysis, commands, config, diffs
 from bot.core.commands import CommandKind
 from bot.core.sources import shell, workflows
 
@@ -55,3 +55,12 @@ def test_hunk_header_with_a_huge_line_number() -> None:
     assert diffs.parse_patch("@@ -1 +" + "9" * 5000 + " @@\n+x\n") == ()
     (hunk,) = diffs.parse_patch("@@ -1,0 +2 @@\n+x\n")
     assert hunk.first == 2
+
+
+def test_workflow_packed_with_build_args_keys() -> None:
+    # Each key's block used to split the whole rest of the text: quadratic.
+    text = "jobs:\n" + "  - build-args: A=b\n" * 20000 + "      C=d\n"
+    assert analysis.build_args({".github/workflows/x.yml": text.encode()}) == {
+        "A": ("b",),
+        "C": ("d",),
+    }
