@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 REPO ?= .
 
-.PHONY: run test lint typecheck pytest bench scan dist clean
+.PHONY: run test lint typecheck pytest bench scan dist clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ pytest: $(BIN)/.installed
 	@# The pure core is held to full branch coverage.
 	$(BIN)/coverage report --include='bot/core/*' --fail-under=100 --format=total
 
-test: lint typecheck pytest
+# The dashboard's browser tests drive Debian's Chromium (never `playwright install`).
+browser:
+	@[ -x /usr/bin/chromium ] || { as_root=""; [ "$$(id -u)" -eq 0 ] || as_root=sudo; \
+	  $$as_root apt-get update && $$as_root apt-get install -y --no-install-recommends chromium; }
+
+test: browser lint typecheck pytest
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/lockfile.py
