@@ -97,14 +97,16 @@ def _package_shape(group: str, name: str = "") -> str:
 
     `name`, if given, is a lookahead put before the package's name.
     """
+    # Possessive throughout: what follows each part never matches text that
+    # part could give back, so backtracking would only cost time.
     return (
         r"\[\[package\]\]\n"
-        rf'name = "{name}{group}{_PLAIN})"\n'
-        rf'version = "{group}{_PLAIN})"\n'
-        rf'(?:source = "{group}{_PLAIN})"\n)?'
-        rf'(?:checksum = "{group}{_PLAIN})"\n)?'
-        rf'(?:dependencies = \[\n{group}(?: "{_PLAIN}",\n)*)\]\n)?'
-        rf"{group}\n*)(?=\[|\Z)"
+        rf'name = "{name}{group}{_PLAIN}+)"\n'
+        rf'version = "{group}{_PLAIN}+)"\n'
+        rf'(?:source = "{group}{_PLAIN}+)"\n)?+'
+        rf'(?:checksum = "{group}{_PLAIN}+)"\n)?+'
+        rf'(?:dependencies = \[\n{group}(?: "{_PLAIN}+",\n)*+)\]\n)?+'
+        rf"{group}\n*+)(?=\[|\Z)"
     )
 
 

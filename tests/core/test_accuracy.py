@@ -180,6 +180,20 @@ RUN cargo build --manifest-path tools/gen/Cargo.toml
     assert projects(found) == [(1, "services/api"), (5, "tools/gen")]
 
 
+def test_docker_copies_of_urls_and_variables_name_no_project() -> None:
+    # A remote ADD and a COPY through a variable say nothing of where the
+    # repository's code lands; the plain COPY does.
+    text = """\
+FROM rust:1.80-alpine AS build
+WORKDIR /src
+ADD https://example.com/vendor.tar.gz ./vendor/
+COPY $EXTRA ./extra/
+COPY rust/ ./
+RUN cargo build --release
+"""
+    assert projects(docker.scan("Dockerfile", text)) == [(1, "rust")]
+
+
 def test_docker_in_a_sub_directory_copying_itself() -> None:
     text = "FROM rust:alpine\nARG EMPTY=\nCOPY . .\nRUN cargo build --release\n"
     assert projects(docker.scan("rust/Dockerfile", text)) == [(1, "rust")]

@@ -176,6 +176,16 @@ def read_toml(
     for number, raw in enumerate(text.split("\n"), 1):
         keep = table_wanted or number in wanted_lines
         if closer is not None or depth > 0:
+            if not (
+                keep
+                or closer is not None
+                or "[" in raw
+                or "]" in raw
+                or "{" in raw
+                or "}" in raw
+                or (triple_quotes and ('"""' in raw or "'''" in raw))
+            ):
+                continue  # a line of a multi-line value that cannot change depth
             code, depth, closer, _ = _scan_code(raw, depth, closer)
             if depth > MAX_NESTING:
                 return [], Problem(path, number, "nesting too deep; not read")

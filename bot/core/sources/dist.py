@@ -32,7 +32,7 @@ _DEP_TABLES: Final = frozenset(
 )
 # Packaging metadata whose paths/targets name what the project builds.
 _BUILD_METADATA: Final = frozenset({"dist", "rpm", "generate-rpm", "deb"})
-_HINT_RE: Final = re.compile(r"rust-version|\blibc\b")
+_LIBC_WORD_RE: Final = re.compile(r"\blibc\b")
 # Lines worth a look: hints, musl triples, and every line of a `libc` or
 # `[patch]` table (`[dependencies.libc]` then `version = ...`).
 _WANTED: Final = ("rust-version", "libc", "-linux-musl", "patch", "replace")
@@ -154,7 +154,11 @@ def _uses(path: str, line: TomlLine) -> Iterator[MuslUse]:
 def scan(path: str, text: str) -> SourceResult:
     """Return cargo-dist/cross musl targets and libc/MSRV hints of a manifest."""
     musl = "-linux-musl" in text
-    if not musl and _HINT_RE.search(text) is None:
+    if not (
+        musl
+        or "rust-version" in text
+        or ("libc" in text and _LIBC_WORD_RE.search(text) is not None)
+    ):
         return SourceResult()
     lines, problem = read_toml(path, text, _WANTED)
     if problem is not None:

@@ -66,13 +66,13 @@ class _Stage:
     alias: str
     platform_arch: str
     builds: bool = False
-    fetches: bool = False  # a RUN or ADD downloads something
-    # A RUN compiles C (`./configure`, `make`, `gcc`) or installs Rust (rustup).
-    compiles: bool = False
+    # (instruction, code) of each RUN and ADD line: read by `_runtime_only`
+    # only for a stage that names a triple.
+    commands: list[tuple[str, str]] = field(default_factory=list)
     workdir: str = "/"  # the container's working directory (WORKDIR)
-    # (container directory, repository directory) of each COPY/ADD from the
-    # build context, in order.
-    copies: list[tuple[str, str]] = field(default_factory=list)
+    # (working directory, arguments) of each COPY/ADD, in order: read by
+    # `_copies` only when a build's directory is asked for.
+    copy_args: list[tuple[str, str]] = field(default_factory=list)
     project: str | None = None  # where its first Rust build runs, in the repo
 
 
@@ -102,9 +102,41 @@ _MAX_VARIANTS: Final = 16
 _FETCH_RE: Final = re.compile(
     r"\b(?:curl|wget|aria2c|gh\s+release\s+download)\b|[a-z]+://", re.IGNORECASE
 )
+# Literals one of which a line needs before `_FETCH_RE` can match (the regex,
+# case-blind and without a literal prefix, is slow on every RUN line).
+_FETCH_WORDS: Final = ("curl", "wget", "aria2c", "release")
+
+
+def _fetches(code: str) -> bool:
+    """Return whether a RUN or ADD line downloads something."""
+    if "://" not in code:
+        low = code.lower()
+        if not any(word in low for word in _FETCH_WORDS):
+            return False
+    return _FETCH_RE.search(code) is not None
+
+
 _C_BUILD_RE: Final = re.compile(
     r"(?<![\w.-])(?:\./configure|make|cmake|meson|ninja|gcc|clang|cc)(?![\w.-])"
 )
+
+
+def _runtime_only(stage: _Stage) -> bool:
+    """Return whether a stage downloads something yet compiles nothing.
+
+    Compiling is a Rust build, a C build (`./configure`, `make`, `gcc`) or
+    installing Rust (rustup).
+    """
+    if stage.builds:
+        return False
+    fetches = False
+    for instruction, code in stage.commands:
+        if instruction == "RUN" and (
+            "rustup" in code or _C_BUILD_RE.search(code) is not None
+        ):
+            return False
+        fetches = fetches or _fetches(code)
+    return fetches
 
 
 def _expand_all(text: str, values: Mapping[str, list[str]]) -> list[str]:
@@ -174,29 +206,33 @@ def _container_path(base: str, rel: str) -> str:
     return posixpath.normpath(posixpath.join(base, rel.strip("\"'")))
 
 
-def _copy(stage: _Stage, rest: str) -> None:
-    """Record what a COPY/ADD from the build context puts where."""
-    words = [w for w in rest.split() if not w.startswith("--")]
-    if "--from" in rest or len(words) < 2 or words[0].startswith("["):
-        return  # from another stage or image, or the JSON form: not the repo
-    *sources, dest = words
-    dest = _container_path(stage.workdir, dest)
-    for source in sources:
-        if "://" in source or "$" in source:
-            continue
-        repo = join_dir("", source.strip("\"'"))
-        if repo is None:
-            continue
-        name = posixpath.basename(repo)
-        if "." in name or "*" in source:  # a file (`Cargo.toml`): its directory
-            repo = posixpath.dirname(repo)
-        stage.copies.append((dest, repo))
+def _copies(stage: _Stage) -> list[tuple[str, str]]:
+    """Return (container directory, repository directory) of each COPY/ADD
+    from the build context, in order."""
+    copies: list[tuple[str, str]] = []
+    for workdir, rest in stage.copy_args:
+        words = [w for w in rest.split() if not w.startswith("--")]
+        if "--from" in rest or len(words) < 2 or words[0].startswith("["):
+            continue  # from another stage or image, or the JSON form: not the repo
+        *sources, dest = words
+        dest = _container_path(workdir, dest)
+        for source in sources:
+            if "://" in source or "$" in source:
+                continue
+            repo = join_dir("", source.strip("\"'"))
+            if repo is None:
+                continue
+            name = posixpath.basename(repo)
+            if "." in name or "*" in source:  # a file (`Cargo.toml`): its directory
+                repo = posixpath.dirname(repo)
+            copies.append((dest, repo))
+    return copies
 
 
 def _repo_dir(stage: _Stage, container: str) -> str | None:
     """Return the repository directory copied to container directory `container`."""
     best: tuple[int, str] | None = None
-    for dest, repo in stage.copies:
+    for dest, repo in _copies(stage):
         if container == dest or container.startswith(dest.rstrip("/") + "/"):
             rest = container[len(dest) :].strip("/")
             joined = join_dir(repo, rest) if rest else repo
@@ -303,7 +339,7 @@ def scan_with_args(
                 elif instruction == "WORKDIR" and stages:
                     stages[-1].workdir = _container_path(stages[-1].workdir, rest)
                 elif instruction in ("COPY", "ADD") and stages:
-                    _copy(stages[-1], rest)
+                    stages[-1].copy_args.append((stages[-1].workdir, rest))
             if instruction in ("RUN", "CMD", "ENTRYPOINT"):
                 code = cut_comment(raw)
             continued = stripped.endswith("\\")
@@ -317,16 +353,19 @@ def scan_with_args(
                 heredoc, pending_heredoc = pending_heredoc, None
         stage = stages[-1] if stages else None
         if stage is not None and instruction in ("RUN", "ADD"):
-            stage.fetches = stage.fetches or bool(_FETCH_RE.search(code))
-            if instruction == "RUN" and not stage.compiles:
-                stage.compiles = "rustup" in code or bool(_C_BUILD_RE.search(code))
+            stage.commands.append((instruction, code))
         if stage is not None and instruction in ("RUN", "CMD", "ENTRYPOINT"):
             if not stage.builds and (
                 runs_build(code, recipes=False)
                 or (has_apk and "apk" in code and _apk_adds_rust(code))
             ):
                 stage.builds = True
-            if stage.project is None and stage.builds and BUILD_RUN_RE.search(code):
+            if (
+                stage.project is None
+                and stage.builds
+                and ("cargo" in code or "cross" in code or "maturin" in code)
+                and BUILD_RUN_RE.search(code)
+            ):
                 stage.project = _build_project(stage, code)
         images = instruction == "FROM"
         mentions = (
@@ -356,11 +395,8 @@ def scan_with_args(
     # A stage that compiles nothing but downloads something (a runtime image
     # fetching the project's own released musl archive) names triples as
     # data: none of its lines builds, except a COPY of a built artifact.
-    runtime = {
-        i
-        for i, stage in enumerate(stages)
-        if stage.fetches and not stage.builds and not stage.compiles
-    }
+    named = {item.stage for item in found if item.stage >= 0}
+    runtime = {index for index in named if _runtime_only(stages[index])}
     uses: dict[tuple[int, str], MuslUse] = {}
 
     def project_of(index: int) -> str:

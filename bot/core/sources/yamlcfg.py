@@ -233,6 +233,8 @@ class _Scan:
     # scope -> (directory of each building step or list, the job's directory,
     # the default from `defaults:`)
     dirs: dict[Path, tuple[dict[Path, str], str, str]] = field(default_factory=dict)
+    # scope -> its scalars that may name a directory (see `dir_scalars`)
+    dir_groups: dict[Path, list[Scalar]] | None = None
 
     def __post_init__(self) -> None:
         # Only scalars that can name a musl target or image take part below.
@@ -258,6 +260,7 @@ class _Scan:
             self.dynamic_scopes = set()
             self.indexed = False
             self.building_scopes = None
+            self.dir_groups = None
 
     def steps_left_out(self, scope: Path) -> str:
         """Return the text of the steps of job `scope` that were left out."""
@@ -676,6 +679,22 @@ class _Scan:
 
     # -- where each use builds -------------------------------------------------
 
+    def dir_scalars(self, scope: Path) -> list[Scalar]:
+        """Return the value scalars of `scope` (of every scope for `()`) that can
+        name a directory to build in, in order; grouped once per reading."""
+        if self.dir_groups is None:
+            groups: dict[Path, list[Scalar]] = {(): []}
+            for s in self.scalars:
+                if not s.is_key and (
+                    s.path[-1] in _DIR_KEYS or _DIR_WORDS_RE.search(s.value) is not None
+                ):
+                    groups[()].append(s)
+                    own = self.scope(s.path)
+                    if own:
+                        groups.setdefault(own, []).append(s)
+            self.dir_groups = groups
+        return self.dir_groups.get(scope, [])
+
     def projects(self) -> dict[tuple[int, str], str]:
         """Return the directory each use builds in, where it is not the root."""
         out: dict[tuple[int, str], str] = {}
@@ -720,13 +739,7 @@ class _Scan:
                     )
                 ),
             )
-        mine = [
-            s
-            for s in self.scalars
-            if not s.is_key
-            and (s.path[-1] in _DIR_KEYS or _DIR_WORDS_RE.search(s.value) is not None)
-            and (not scope or self.scope(s.path) == scope)
-        ]
+        mine = self.dir_scalars(scope)
         default = ""
         bases: dict[Path, str] = {}
         for scalar in mine:

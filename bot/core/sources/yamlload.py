@@ -75,7 +75,8 @@ class Document:
 
 def split_lines(text: str) -> tuple[str, ...]:
     """Split `text` into lines the way libyaml counts them."""
-    if any(ch in text for ch in _RARE_BREAKS):
+    # (Text of ASCII only can hold none but `\r`; `isascii` costs nothing.)
+    if "\r" in text or (not text.isascii() and any(ch in text for ch in _RARE_BREAKS)):
         return tuple(_BREAK_RE.split(text))
     return tuple(text.split("\n"))
 
