@@ -182,12 +182,13 @@ RUN cargo build --manifest-path tools/gen/Cargo.toml
 
 def test_docker_copies_of_urls_and_variables_name_no_project() -> None:
     # A remote ADD and a COPY through a variable say nothing of where the
-    # repository's code lands; the plain COPY does.
+    # repository's code lands, though they fill the build's directory first;
+    # the plain COPY does.
     text = """\
 FROM rust:1.80-alpine AS build
 WORKDIR /src
-ADD https://example.com/vendor.tar.gz ./vendor/
-COPY $EXTRA ./extra/
+ADD https://example.com/vendor.tar.gz ./
+COPY $EXTRA ./
 COPY rust/ ./
 RUN cargo build --release
 """

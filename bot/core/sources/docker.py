@@ -207,8 +207,7 @@ def _container_path(base: str, rel: str) -> str:
 
 
 def _copies(stage: _Stage) -> list[tuple[str, str]]:
-    """Return (container directory, repository directory) of each COPY/ADD
-    from the build context, in order."""
+    """Return (container dir, repository dir) of each COPY/ADD from the context."""
     copies: list[tuple[str, str]] = []
     for workdir, rest in stage.copy_args:
         words = [w for w in rest.split() if not w.startswith("--")]
@@ -360,12 +359,7 @@ def scan_with_args(
                 or (has_apk and "apk" in code and _apk_adds_rust(code))
             ):
                 stage.builds = True
-            if (
-                stage.project is None
-                and stage.builds
-                and ("cargo" in code or "cross" in code or "maturin" in code)
-                and BUILD_RUN_RE.search(code)
-            ):
+            if stage.project is None and stage.builds and BUILD_RUN_RE.search(code):
                 stage.project = _build_project(stage, code)
         images = instruction == "FROM"
         mentions = (

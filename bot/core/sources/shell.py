@@ -232,8 +232,11 @@ _CD_RE: Final = re.compile(
 )
 _MANIFEST_RE: Final = re.compile(rf"--manifest-path(?:=|[ \t]+)(?P<path>{_WORD})")
 # A command that compiles the project (not `cargo install tool`, `cargo fmt`).
+# Each tool's word comes first, its boundary checked after it (as for
+# `_RUSTUP_PIN_RE`): the engine then skips ahead to the words.
 BUILD_RUN_RE: Final = re.compile(
-    r"\b(?:cargo(?:[ \t]+\+[\w.-]+)?|cross|maturin)[ \t]+(?:--?[\w-]+[ \t]+)*"
+    r"(?:cargo(?<!\wcargo)(?:[ \t]+\+[\w.-]+)?|cross(?<!\wcross)|maturin(?<!\wmaturin))"
+    r"[ \t]+(?:--?[\w-]+[ \t]+)*"
     r"(?:build|test|run|check|zigbuild|rustc|nextest|auditable|bench|clippy|"
     r"install[ \t]+--path|develop|publish|dist|deb|generate-rpm)\b"
 )
