@@ -77,22 +77,11 @@ async def musl_check(
 
 async def test_web_instance_records_and_worker_process_checks(
     fake_github: FakeGitHub,
-    crates_index: IndexServer,
-    rsa_pem: tuple[str, bytes],
+    make_env: Callable[[str], dict[str, str]],
     tmp_path: Path,
     unused_tcp_port_factory: Callable[[], int],
 ) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "GITHUB_APP_ID": str(APP_ID),
-        "GITHUB_PRIVATE_KEY": rsa_pem[0],
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": fake_github.extra["url"],
-        "CRATES_INDEX_URL": crates_index.url,
-        "MUSL_CHECK_STORE": f"sqlite:///{tmp_path}/shared.sqlite3",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = make_env(f"sqlite:///{tmp_path}/shared.sqlite3")
     sha = fake_github.add_folder(REPO, RIPGREP_CASE)
     name = "check_suite.requested"
     data = adjust(name, load_payload(name), fake_github, repo=REPO, sha=sha)
@@ -140,20 +129,29 @@ async def _gauge(session: aiohttp.ClientSession, url: str, name: str) -> float:
     return 0.0
 
 
-def _env(
-    fake: FakeGitHub, index: IndexServer, pem: str, tmp_path: Path, store: str
-) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "GITHUB_APP_ID": str(APP_ID),
-        "GITHUB_PRIVATE_KEY": pem,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": fake.extra["url"],
-        "CRATES_INDEX_URL": index.url,
-        "MUSL_CHECK_STORE": store,
-        "LOG_LEVEL": "WARNING",
-    }
+@pytest.fixture
+def make_env(
+    fake_github: FakeGitHub,
+    crates_index: IndexServer,
+    rsa_pem: tuple[str, bytes],
+    tmp_path: Path,
+) -> Callable[[str], dict[str, str]]:
+    """Return a maker of the environment of a musl-check process on `store`."""
+
+    def make(store: str) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "GITHUB_APP_ID": str(APP_ID),
+            "GITHUB_PRIVATE_KEY": rsa_pem[0],
+            "GITHUB_WEBHOOK_SECRET": SECRET,
+            "GITHUB_API_URL": fake_github.extra["url"],
+            "CRATES_INDEX_URL": crates_index.url,
+            "MUSL_CHECK_STORE": store,
+            "LOG_LEVEL": "WARNING",
+        }
+
+    return make
 
 
 def _store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
@@ -220,18 +218,11 @@ async def test_only_instance_killed_resumes_after_restart(
     kind: str,
     request: pytest.FixtureRequest,
     fake_github: FakeGitHub,
-    crates_index: IndexServer,
-    rsa_pem: tuple[str, bytes],
+    make_env: Callable[[str], dict[str, str]],
     tmp_path: Path,
     unused_tcp_port_factory: Callable[[], int],
 ) -> None:
-    env = _env(
-        fake_github,
-        crates_index,
-        rsa_pem[0],
-        tmp_path,
-        _store_url(kind, tmp_path, request),
-    )
+    env = make_env(_store_url(kind, tmp_path, request))
     shas = [fake_github.add_folder(REPO, RIPGREP_CASE) for _ in range(5)]
     fake_github.extra["latency_s"] = 0.1  # slow enough to be killed mid-work
     async with aiohttp.ClientSession() as session:
@@ -253,18 +244,11 @@ async def test_worker_killed_others_take_over_on_redis(
     redis_url: str,
     redis_prefix: str,
     fake_github: FakeGitHub,
-    crates_index: IndexServer,
-    rsa_pem: tuple[str, bytes],
+    make_env: Callable[[str], dict[str, str]],
     tmp_path: Path,
     unused_tcp_port_factory: Callable[[], int],
 ) -> None:
-    env = _env(
-        fake_github,
-        crates_index,
-        rsa_pem[0],
-        tmp_path,
-        f"{redis_url}?prefix={redis_prefix}",
-    )
+    env = make_env(f"{redis_url}?prefix={redis_prefix}")
     shas = [fake_github.add_folder(REPO, RIPGREP_CASE) for _ in range(200)]
     # Slow enough that the work outlasts the workers' start-up.
     fake_github.extra["latency_s"] = 0.05
@@ -308,18 +292,11 @@ async def test_organisation_scan_killed_part_way_finishes_after_restart(
     kind: str,
     request: pytest.FixtureRequest,
     fake_github: FakeGitHub,
-    crates_index: IndexServer,
-    rsa_pem: tuple[str, bytes],
+    make_env: Callable[[str], dict[str, str]],
     tmp_path: Path,
     unused_tcp_port_factory: Callable[[], int],
 ) -> None:
-    env = _env(
-        fake_github,
-        crates_index,
-        rsa_pem[0],
-        tmp_path,
-        _store_url(kind, tmp_path, request),
-    )
+    env = make_env(_store_url(kind, tmp_path, request))
     expected = organisation(fake_github, 120)
     data = load_payload("installation.created")
     data["installation"]["id"] = 1
