@@ -71,8 +71,11 @@ class _Stage:
     commands: list[tuple[str, str]] = field(default_factory=list)
     workdir: str = "/"  # the container's working directory (WORKDIR)
     # (working directory, arguments) of each COPY/ADD, in order: read by
-    # `_copies` only when a build's directory is asked for.
+    # `_copies` only when a build's directory is asked for, into `copies`
+    # (container directory, repository directory) up to `copies_read`.
     copy_args: list[tuple[str, str]] = field(default_factory=list)
+    copies: list[tuple[str, str]] = field(default_factory=list)
+    copies_read: int = 0
     project: str | None = None  # where its first Rust build runs, in the repo
 
 
@@ -208,8 +211,8 @@ def _container_path(base: str, rel: str) -> str:
 
 def _copies(stage: _Stage) -> list[tuple[str, str]]:
     """Return (container dir, repository dir) of each COPY/ADD from the context."""
-    copies: list[tuple[str, str]] = []
-    for workdir, rest in stage.copy_args:
+    copies = stage.copies
+    for workdir, rest in stage.copy_args[stage.copies_read :]:
         words = [w for w in rest.split() if not w.startswith("--")]
         if "--from" in rest or len(words) < 2 or words[0].startswith("["):
             continue  # from another stage or image, or the JSON form: not the repo
@@ -225,6 +228,7 @@ def _copies(stage: _Stage) -> list[tuple[str, str]]:
             if "." in name or "*" in source:  # a file (`Cargo.toml`): its directory
                 repo = posixpath.dirname(repo)
             copies.append((dest, repo))
+    stage.copies_read = len(stage.copy_args)
     return copies
 
 
@@ -243,8 +247,9 @@ def _repo_dir(stage: _Stage, container: str) -> str | None:
 def _build_project(stage: _Stage, code: str) -> str | None:
     """Return where in the repository a RUN line's Rust build runs, if known."""
     container = stage.workdir
-    for match in _CD_IN_RUN_RE.finditer(code):
-        container = _container_path(container, match[1])
+    if "cd" in code:  # (the pattern has no word to skip ahead to)
+        for match in _CD_IN_RUN_RE.finditer(code):
+            container = _container_path(container, match[1])
     manifest = _MANIFEST_IN_RUN_RE.search(code)
     if manifest is not None:
         container = _container_path(container, manifest_dir(manifest[1]))
