@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -219,32 +219,46 @@ def _scheme(url: str) -> str:
     return url.split(":", 1)[0] if ":" in url else url[:20]
 
 
-def _rescan_hours(env: Mapping[str, str], errors: list[str]) -> float:
-    raw = _get(env, "MUSL_CHECK_RESCAN_HOURS")
+_N = TypeVar("_N", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    errors: list[str],
+    name: str,
+    parse: Callable[[str], _N],
+    bounds: tuple[_N, _N],
+    default: _N,
+    what: str,
+) -> _N:
+    """Return variable `name` parsed and within `bounds`, else `default`
+    (recording in `errors` that it must be `what`)."""
+    raw = _get(env, name)
     if raw is None:
-        return DEFAULT_RESCAN_HOURS
+        return default
     try:
-        hours = float(raw)
+        value = parse(raw)
     except ValueError:
-        hours = -1.0
-    if not 0 <= hours <= 24 * 366:  # also refuses nan and inf
-        errors.append(
-            "MUSL_CHECK_RESCAN_HOURS must be a number of hours from 0 (off)"
-            f" to 8784 (got {raw!r})"
-        )
-        return DEFAULT_RESCAN_HOURS
-    return hours
+        value = None
+    if value is None or not bounds[0] <= value <= bounds[1]:  # also nan, inf
+        errors.append(f"{name} must be {what} (got {raw!r})")
+        return default
+    return value
+
+
+def _rescan_hours(env: Mapping[str, str], errors: list[str]) -> float:
+    return _number(
+        env,
+        errors,
+        "MUSL_CHECK_RESCAN_HOURS",
+        float,
+        (0.0, 24.0 * 366),
+        DEFAULT_RESCAN_HOURS,
+        "a number of hours from 0 (off) to 8784",
+    )
 
 
 def _port(env: Mapping[str, str], errors: list[str]) -> int:
-    raw = _get(env, "PORT")
-    if raw is None:
-        return DEFAULT_PORT
-    try:
-        port = int(raw)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        errors.append(f"PORT must be an integer from 1 to 65535 (got {raw!r})")
-        return DEFAULT_PORT
-    return port
+    return _number(
+        env, errors, "PORT", int, (1, 65535), DEFAULT_PORT, "an integer from 1 to 65535"
+    )
