@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .repos import repo_of
+from .git_data import repo_of
 from .server import error
 from .state import FakeGitHub, example
 

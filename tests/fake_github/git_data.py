@@ -98,8 +98,19 @@ def is_ancestor(fake: FakeGitHub, full_name: str, old: str, new: str) -> bool:
     return False
 
 
-def _repo(fake: FakeGitHub, request: web.Request) -> Repo | None:
+def repo_of(fake: FakeGitHub, request: web.Request) -> Repo | None:
+    """Return the repository named in the URL, if the fake has it."""
     return fake.repos.get(f"{request.match_info['owner']}/{request.match_info['repo']}")
+
+
+def readable_repo(fake: FakeGitHub, request: web.Request) -> Repo | web.Response:
+    """Return the repository named in the URL, or GitHub's 404 or 409 (empty)."""
+    repo = repo_of(fake, request)
+    if repo is None:
+        return error(404, "Not Found")
+    if repo.empty:
+        return error(409, "Git Repository is empty.")
+    return repo
 
 
 def _write_refused(
@@ -204,7 +215,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.post("/repos/{owner}/{repo}/git/blobs")
     async def create_blob(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
+        repo = repo_of(fake, request)
         if repo is None:
             return error(404, "Not Found")
         refused = _write_refused(fake, request, repo)
@@ -226,7 +237,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.post("/repos/{owner}/{repo}/git/trees")
     async def create_tree(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
+        repo = repo_of(fake, request)
         if repo is None:
             return error(404, "Not Found")
         refused = _write_refused(fake, request, repo)
@@ -264,7 +275,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.post("/repos/{owner}/{repo}/git/commits")
     async def create_commit(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
+        repo = repo_of(fake, request)
         if repo is None:
             return error(404, "Not Found")
         refused = _write_refused(fake, request, repo)
@@ -287,7 +298,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.get("/repos/{owner}/{repo}/git/commits/{sha}")
     async def get_commit(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
+        repo = repo_of(fake, request)
         sha = request.match_info["sha"]
         if repo is None or sha not in repo.commits:
             return error(404, "Not Found")
@@ -296,11 +307,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
     @routes.get("/repos/{owner}/{repo}/commits/{ref:.+}")
     async def get_commit_of_ref(request: web.Request) -> web.Response:
         # Registered last: `commits/{sha}/pulls` and `/check-runs` match first.
-        repo = _repo(fake, request)
-        if repo is None:
-            return error(404, "Not Found")
-        if repo.empty:
-            return error(409, "Git Repository is empty.")
+        repo = readable_repo(fake, request)
+        if isinstance(repo, web.Response):
+            return repo
         sha = resolve(fake, repo, request.match_info["ref"])
         if sha is None:
             return error(422, f"No commit found for SHA: {request.match_info['ref']}")
@@ -321,18 +330,18 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.get("/repos/{owner}/{repo}/git/ref/{ref:.+}")
     async def get_ref(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
-        if repo is not None and repo.empty:
-            return error(409, "Git Repository is empty.")
+        repo = readable_repo(fake, request)
+        if isinstance(repo, web.Response):
+            return repo
         ref = request.match_info["ref"]
-        sha = None if repo is None else refs_of(fake, repo.full_name).get(ref)
-        if repo is None or sha is None:
+        sha = refs_of(fake, repo.full_name).get(ref)
+        if sha is None:
             return error(404, "Not Found")
         return web.json_response(_ref_body(request, repo, ref, sha))
 
     @routes.post("/repos/{owner}/{repo}/git/refs")
     async def create_ref(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
+        repo = repo_of(fake, request)
         if repo is None:
             return error(404, "Not Found")
         refused = _write_refused(fake, request, repo)
@@ -353,7 +362,7 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.patch("/repos/{owner}/{repo}/git/refs/{ref:.+}")
     async def update_ref(request: web.Request) -> web.Response:
-        repo = _repo(fake, request)
+        repo = repo_of(fake, request)
         if repo is None:
             return error(404, "Not Found")
         ref = request.match_info["ref"]

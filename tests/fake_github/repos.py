@@ -7,16 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .git_data import resolve
+from .git_data import readable_repo, repo_of, resolve
 from .server import error
-from .state import FakeGitHub, Repo, example
+from .state import FakeGitHub, example
 
 RAW = "application/vnd.github.raw"
-
-
-def repo_of(fake: FakeGitHub, request: web.Request) -> Repo | None:
-    """Return the repository named in the URL, if the fake has it."""
-    return fake.repos.get(f"{request.match_info['owner']}/{request.match_info['repo']}")
 
 
 def _raw_wanted(request: web.Request) -> bool:
@@ -52,11 +47,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.get("/repos/{owner}/{repo}/git/trees/{sha}")
     async def get_tree(request: web.Request) -> web.Response:
-        repo = repo_of(fake, request)
-        if repo is None:
-            return error(404, "Not Found")
-        if repo.empty:
-            return error(409, "Git Repository is empty.")
+        repo = readable_repo(fake, request)
+        if isinstance(repo, web.Response):
+            return repo
         sha = request.match_info["sha"]
         # Like GitHub, a branch name or HEAD names its commit's tree.
         commit = resolve(fake, repo, sha)
@@ -97,11 +90,9 @@ def add_routes(routes: web.RouteTableDef, fake: FakeGitHub) -> None:
 
     @routes.get("/repos/{owner}/{repo}/git/blobs/{sha}")
     async def get_blob(request: web.Request) -> web.StreamResponse:
-        repo = repo_of(fake, request)
-        if repo is None:
-            return error(404, "Not Found")
-        if repo.empty:
-            return error(409, "Git Repository is empty.")
+        repo = readable_repo(fake, request)
+        if isinstance(repo, web.Response):
+            return repo
         sha = request.match_info["sha"]
         data = repo.blobs.get(sha)
         if data is None:
