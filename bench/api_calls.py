@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -36,6 +37,7 @@ from bot.github.routes.installation import (  # noqa: E402
     scan_repositories,
 )
 from bot.server import create_app, drain, sign  # noqa: E402
+from bot.server.app import CONTEXT_KEY  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa: E402
@@ -184,7 +186,7 @@ async def main() -> None:
     )
 
 
-async def scan_costs(fake: FakeGitHub, app: Any) -> dict[str, int]:
+async def scan_costs(fake: FakeGitHub, app: web.Application) -> dict[str, int]:
     """Return the requests the organisation scan spends per kind of repository."""
     node = fake.add_repo("acme/web")
     fake.add_commit("acme/web", {"package.json": b"{}", "README.md": b"# web"})
@@ -204,7 +206,7 @@ async def scan_costs(fake: FakeGitHub, app: Any) -> dict[str, int]:
     costs: dict[str, int] = {}
     for kind, repo in kinds.items():
         before = len(fake.requests)
-        await scan_repositories(app, repo_installation(fake), [repo])
+        await scan_repositories(app[CONTEXT_KEY], repo_installation(fake), [repo])
         costs[kind] = len(fake.requests) - before
     return costs
 
