@@ -26,8 +26,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,13 +38,14 @@ from bot.server import create_app, drain, sign  # noqa: E402
 from bot.server.app import CONTEXT_KEY  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
+from tests.conftest import APP_ID  # noqa: E402
 from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa: E402
 from tests.fake_github.pulls import add_pull, recorded  # noqa: E402
 from tests.fixes.index_data import IndexServer, index_app  # noqa: E402
+from tests.keys import app_key_pair  # noqa: E402
 
 CASE = ROOT / "tests" / "corpus" / "BurntSushi__ripgrep@a7f1276021"
 WEBHOOKS = ROOT / "tests" / "fixtures" / "webhooks"
-APP_ID = 29310
 SECRET = "bench-secret"
 REPO = "acme/app"
 BUDGET = 2
@@ -95,15 +94,7 @@ def _short(path: str) -> str:
 
 
 async def main() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem, public = app_key_pair()
     fake = FakeGitHub(APP_ID, public)
     files = folder_files(CASE)
     fake.add_repo(REPO)

@@ -25,48 +25,28 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.core.analysis import analyse  # noqa: E402
-from bot.core.render import check_run_output  # noqa: E402
-from bot.core.scope import shows_rust  # noqa: E402
 from bot.github import scan  # noqa: E402
 from bot.server import create_app, drain  # noqa: E402
 from bot.server.app import CONTEXT_KEY  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store.sqlite import SqliteStore  # noqa: E402
-from tests.fake_github import FakeGitHub, create_fake_app, folder_files  # noqa: E402
+from tests.conftest import APP_ID  # noqa: E402
+from tests.fake_github import FakeGitHub, create_fake_app  # noqa: E402
 from tests.fixes.index_data import IndexServer, index_app  # noqa: E402
+from tests.github.test_org_scan import (  # noqa: E402
+    NON_RUST_BUDGET,
+    listed,
+    organisation,
+    requests_per_repository,
+)
+from tests.keys import app_key_pair  # noqa: E402
 
-CORPUS = ROOT / "tests" / "corpus"
-APP_ID = 29310
 REPOSITORIES = 1000
-RUST_EVERY = 10
 LATENCY_S = 0.05
-BUDGET = 1.2
-NODE = {
-    "package.json": b'{"name": "web", "private": true}\n',
-    "README.md": b"# web\n",
-    ".github/workflows/ci.yml": b"on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n",
-}
-
-
-def pem_pair() -> tuple[str, bytes]:
-    """Return a fresh App key (PEM) and its public half."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public
 
 
 class Outcomes(logging.Handler):
@@ -90,33 +70,11 @@ async def finished(app: web.Application, store: SqliteStore) -> None:
         await asyncio.sleep(0.05)
 
 
-def organisation(
-    fake: FakeGitHub, count: int
-) -> tuple[list[dict[str, object]], dict[str, str]]:
-    """Add the repositories; return them and each Rust project's expected conclusion."""
-    cases = sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
-    expected: dict[str, str] = {}
-    repos = []
-    for n in range(count):
-        name = f"acme/repo-{n:05d}"
-        repo = fake.add_repo(name)
-        if n % RUST_EVERY == 0:
-            files = folder_files(cases[(n // RUST_EVERY) % len(cases)])
-            # A corpus case with no Cargo or toolchain file at all (a Docker
-            # image that builds for musl) shows no Rust to the scan: no run.
-            if any(shows_rust(path) for path in files):
-                expected[name] = check_run_output(analyse(files)).conclusion.value
-        else:
-            files = dict(NODE)
-        fake.add_commit(name, files)
-        repos.append({"id": repo.id, "full_name": repo.full_name})
-    return repos, expected
-
-
 async def main(count: int) -> None:
-    private, public = pem_pair()
+    private, public = app_key_pair()
     fake = FakeGitHub(APP_ID, public)
-    repos, expected = organisation(fake, count)
+    expected = organisation(fake, count)
+    repos = listed(fake)
     index = IndexServer()
     async with (
         TestServer(create_fake_app(fake)) as gh_server,
@@ -144,13 +102,7 @@ async def main(count: int) -> None:
                 await finished(app, store)
                 wall = time.perf_counter() - start
             await store.close()
-    per_repo: dict[str, int] = {}
-    for r in fake.requests:
-        parts = r.path.split("/")
-        if r.path.startswith("/repos/") and len(parts) > 3:
-            per_repo[f"{parts[2]}/{parts[3]}"] = (
-                per_repo.get(f"{parts[2]}/{parts[3]}", 0) + 1
-            )
+    per_repo = requests_per_repository(fake)
     names = [str(r["full_name"]) for r in repos]
     plain = [per_repo.get(n, 0) for n in names if n not in expected]
     rust = [per_repo.get(name, 0) for name in expected]
@@ -174,12 +126,11 @@ async def main(count: int) -> None:
     mean = sum(plain) / len(plain)
     verdict = (
         "ok"
-        if mean <= BUDGET and right == len(expected) and not stray
+        if mean <= NON_RUST_BUDGET and right == len(expected) and not stray
         else "OVER BUDGET"
     )
-    print(
-        f"requests per repository without Rust: {mean:.2f} (budget {BUDGET}): {verdict}"
-    )
+    budget = f"(budget {NON_RUST_BUDGET})"
+    print(f"requests per repository without Rust: {mean:.2f} {budget}: {verdict}")
 
 
 def _count(argv: list[str]) -> int:

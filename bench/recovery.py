@@ -34,19 +34,18 @@ from typing import Any
 import aiohttp
 import redis
 from aiohttp.test_utils import TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.server import sign  # noqa: E402
+from tests.conftest import APP_ID  # noqa: E402
 from tests.fake_github import FakeGitHub, create_fake_app  # noqa: E402
 from tests.fixes.index_data import IndexServer, index_app  # noqa: E402
 from tests.github.conftest import adjust, load_payload  # noqa: E402
+from tests.keys import app_key_pair  # noqa: E402
+from tests.server.serverkit import headers  # noqa: E402
 
 CASE = ROOT / "tests" / "corpus" / "BurntSushi__ripgrep@a7f1276021"
-APP_ID = 29310
 SECRET = "bench-secret"
 REPO = "acme/app"
 LATENCY_S = 0.1
@@ -108,13 +107,8 @@ async def _post(
         body = json.dumps(
             adjust(name, load_payload(name), fake, repo=REPO, sha=sha)
         ).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "check_suite",
-            "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(body, SECRET),
-        }
-        async with session.post(f"{url}/webhook", data=body, headers=headers) as r:
+        signed = headers(body, "check_suite", secret=SECRET)
+        async with session.post(f"{url}/webhook", data=body, headers=signed) as r:
             assert r.status == 202, r.status
 
 
@@ -196,15 +190,7 @@ async def takeover(
 
 
 async def main() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem, public = app_key_pair()
     redis_url = os.environ.get("MUSL_CHECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"musl-check-bench:{uuid.uuid4().hex}:"
     index = IndexServer()

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 from aiohttp.test_utils import TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fake_github import FakeGitHub, create_fake_app
 from tests.fixes.index_data import IndexServer, index_app
+from tests.keys import app_key_pair
 from tests.threadserver import serve_in_thread
 
 
@@ -45,16 +44,7 @@ class Sleeps(list[float]):
 @pytest.fixture(scope="session")
 def rsa_pem() -> tuple[str, bytes]:
     """Return a test RSA private key (PEM text) and its public key (PEM bytes)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public
+    return app_key_pair()
 
 
 # The App id the fake GitHub knows (that of the real check_suite fixture).

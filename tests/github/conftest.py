@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +21,7 @@ from bot.github.auth import AppAuth
 from bot.github.client import ClientFactory
 from bot.github.context import Options
 from bot.queue import RetryPolicy
-from bot.server import RUNTIME_KEY, STORE_KEY, create_app, drain, sign
+from bot.server import RUNTIME_KEY, STORE_KEY, create_app, drain
 from bot.server.app import CONTEXT_KEY
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
@@ -30,8 +29,8 @@ from tests.conftest import APP_ID, Sleeps
 from tests.fake_github import FakeGitHub
 from tests.fixes.index_data import IndexServer
 from tests.paths import CORPUS, WEBHOOKS
+from tests.server.serverkit import SECRET, headers
 
-SECRET = "It's a Secret to Everybody"
 REPO = "acme/app"
 
 RIPGREP_CASE = CORPUS / "BurntSushi__ripgrep@a7f1276021"
@@ -221,13 +220,7 @@ def deliver(bot: TestClient[Any, Any], fake_github: FakeGitHub) -> Deliver:
         resp = await bot.post(
             "/webhook",
             data=body,
-            headers={
-                "content-type": "application/json",
-                "x-github-event": name.partition(".")[0],
-                "x-github-delivery": delivery_id or str(uuid.uuid4()),
-                "x-hub-signature-256": sign(body, SECRET),
-                "user-agent": "GitHub-Hookshot/test",
-            },
+            headers=headers(body, name.partition(".")[0], delivery_id),
         )
         app = bot.server.app
         assert app is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,31 +14,26 @@ from bot.core.analysis import analyse
 from bot.core.render import check_run_output
 from bot.github.context import Options
 from bot.queue import RetryPolicy
-from bot.server import Role, create_app, sign
+from bot.server import Role, create_app
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 from tests.fake_github import FakeGitHub, folder_files
 from tests.github.conftest import (
     REPO,
     RIPGREP_CASE,
-    SECRET,
     Deliver,
     adjust,
     load_payload,
     settled,
 )
+from tests.server.serverkit import headers
 
 ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 def _signed(data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(data).encode()
-    return body, {
-        "content-type": "application/json",
-        "x-github-event": "check_suite",
-        "x-github-delivery": str(uuid.uuid4()),
-        "x-hub-signature-256": sign(body, SECRET),
-    }
+    return body, headers(body, "check_suite")
 
 
 @pytest.mark.parametrize("attempts", [1, 5])
@@ -66,10 +60,10 @@ async def test_timed_out_work_never_leaves_its_run_in_progress(
     )
     client = await aiohttp_client(app)
     name = "check_suite.requested"
-    body, headers = _signed(
+    body, signed = _signed(
         adjust(name, load_payload(name), fake_github, repo=REPO, sha=sha)
     )
-    assert (await client.post("/webhook", data=body, headers=headers)).status == 202
+    assert (await client.post("/webhook", data=body, headers=signed)).status == 202
     await settled(app)
     (run,) = fake_github.runs_for(REPO, sha)
     assert run["status"] == "completed"
@@ -114,8 +108,8 @@ async def test_backlog_past_the_bound_makes_health_degraded(
     app = create_app(settings, store=store, role=Role.WEB, max_backlog=2)
     client = await aiohttp_client(app)
     for n in range(3):  # distinct bodies: the same one again would be a replay
-        body, headers = _signed({"zen": "Keep it logically awesome.", "n": n})
-        assert (await client.post("/webhook", data=body, headers=headers)).status == 202
+        body, signed = _signed({"zen": "Keep it logically awesome.", "n": n})
+        assert (await client.post("/webhook", data=body, headers=signed)).status == 202
     health = await (await client.get("/healthz")).json()
     assert health["status"] == "degraded"
     assert health["reasons"] == ["backlog of 3 deliveries (bound 2)"]

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.server.app import run
 from bot.server.startup import github_problem, listen_problem, store_problem
@@ -29,6 +27,7 @@ from bot.settings import Settings
 from tests.conftest import APP_ID
 from tests.fake_github import FakeGitHub, create_fake_app
 from tests.github.conftest import SECRET
+from tests.keys import app_key_pair
 from tests.threadserver import serve_in_thread
 
 
@@ -136,12 +135,7 @@ async def test_github_refuses_the_app(
     fake_github: FakeGitHub, tmp_path: Path, unused_tcp_port: int
 ) -> None:
     # A valid key, but not the one GitHub holds for this App: 401 from GET /app.
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = other.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
+    pem, _ = app_key_pair()
     line = await _fails(_env(fake_github, pem, tmp_path), unused_tcp_port, tmp_path)
     assert line.startswith("musl-check: GitHub refused the App's credentials (HTTP 401")
     assert "GITHUB_APP_ID and the private key must belong to the same App" in line

@@ -13,18 +13,17 @@ import json
 import os
 import signal
 import sys
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from bot.core.analysis import analyse
 from bot.core.render import check_run_output
-from bot.server import sign
 from tests.conftest import APP_ID
 from tests.fake_github import FakeGitHub, folder_files
 from tests.fixes.index_data import IndexServer
@@ -36,6 +35,7 @@ from tests.github.conftest import (
     load_payload,
 )
 from tests.github.test_org_scan import listed, organisation
+from tests.server.serverkit import headers
 
 
 @asynccontextmanager
@@ -83,9 +83,6 @@ async def test_web_instance_records_and_worker_process_checks(
 ) -> None:
     env = make_env(f"sqlite:///{tmp_path}/shared.sqlite3")
     sha = fake_github.add_folder(REPO, RIPGREP_CASE)
-    name = "check_suite.requested"
-    data = adjust(name, load_payload(name), fake_github, repo=REPO, sha=sha)
-    body = json.dumps(data).encode()
     async with (
         musl_check(["serve", "--ingress-only"], env, unused_tcp_port_factory()) as web,
         musl_check(["worker"], env, unused_tcp_port_factory()) as worker,
@@ -93,23 +90,8 @@ async def test_web_instance_records_and_worker_process_checks(
     ):
         async with session.get(f"{worker}/healthz") as resp:
             assert (await resp.json())["role"] == "worker"
-        async with session.post(
-            f"{web}/webhook",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-GitHub-Event": "check_suite",
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": sign(body, SECRET),
-            },
-        ) as resp:
-            assert resp.status == 202
-        async with asyncio.timeout(60):
-            for _ in range(600):
-                runs = fake_github.runs_for(REPO, sha)
-                if runs and runs[0]["status"] == "completed":
-                    break
-                await asyncio.sleep(0.1)
+        await _post_check_suites(session, web, fake_github, [sha])
+        await _until(lambda: _completed(fake_github, [sha]) == 1, 60)
     (run,) = fake_github.runs_for(REPO, sha)
     want = check_run_output(analyse(folder_files(RIPGREP_CASE)))
     assert (run["conclusion"], run["output"]["title"]) == (want.conclusion, want.title)
@@ -168,18 +150,18 @@ async def _post_check_suites(
     name = "check_suite.requested"
     for sha in shas:
         data = adjust(name, load_payload(name), fake, repo=REPO, sha=sha)
-        body = json.dumps(data).encode()
-        async with session.post(
-            f"{web}/webhook",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-GitHub-Event": "check_suite",
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": sign(body, SECRET),
-            },
-        ) as resp:
-            assert resp.status == 202
+        await _post_webhook(session, web, "check_suite", data)
+
+
+async def _post_webhook(
+    session: aiohttp.ClientSession, url: str, event: str, data: dict[str, Any]
+) -> None:
+    """Deliver `data` as a signed `event` to the process at `url`; expect 202."""
+    body = json.dumps(data).encode()
+    async with session.post(
+        f"{url}/webhook", data=body, headers=headers(body, event)
+    ) as resp:
+        assert resp.status == 202
 
 
 def _completed(fake: FakeGitHub, shas: list[str]) -> int:
@@ -301,23 +283,12 @@ async def test_organisation_scan_killed_part_way_finishes_after_restart(
     data = load_payload("installation.created")
     data["installation"]["id"] = 1
     data["repositories"] = listed(fake_github)
-    body = json.dumps(data).encode()
     fake_github.extra["latency_s"] = 0.05  # slow enough to be killed mid-scan
     async with aiohttp.ClientSession() as session:
         async with musl_check(
             ["serve"], env, unused_tcp_port_factory(), kill=True
         ) as first:
-            async with session.post(
-                f"{first}/webhook",
-                data=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-GitHub-Event": "installation",
-                    "X-GitHub-Delivery": str(uuid.uuid4()),
-                    "X-Hub-Signature-256": sign(body, SECRET),
-                },
-            ) as resp:
-                assert resp.status == 202
+            await _post_webhook(session, first, "installation", data)
             # Killed once a few Rust projects have their run, not all of them.
             await _until(lambda: len(fake_github.check_runs) >= 3, 60)
         assert len(fake_github.check_runs) < len(expected)

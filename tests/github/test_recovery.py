@@ -18,7 +18,7 @@ from bot.core.render import check_run_output
 from bot.github.context import Options
 from bot.github.recovery import MARK, recover_missed
 from bot.queue import RetryPolicy
-from bot.server import create_app, sign
+from bot.server import create_app
 from bot.server.app import CONTEXT_KEY
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
@@ -27,24 +27,14 @@ from tests.fake_github.hooks import deliveries, record_delivery
 from tests.github.conftest import (
     REPO,
     RIPGREP_CASE,
-    SECRET,
     adjust,
     corpus_cases,
     load_payload,
     settled,
 )
+from tests.server.serverkit import headers
 
 ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-def signed(body: bytes, event: str, guid: str) -> dict[str, str]:
-    return {
-        "content-type": "application/json",
-        "x-github-event": event,
-        "x-github-delivery": guid,
-        "x-hub-signature-256": sign(body, SECRET),
-        "user-agent": "GitHub-Hookshot/test",
-    }
 
 
 async def test_delivery_missed_while_down_is_redelivered_once(
@@ -85,7 +75,7 @@ async def test_delivery_missed_while_down_is_redelivered_once(
         resp = await client.post(
             "/webhook",
             data=bodies[guid],
-            headers=signed(bodies[guid], "check_suite", guid),
+            headers=headers(bodies[guid], "check_suite", guid),
         )
         redelivered.set()
         return resp.status
@@ -177,7 +167,7 @@ async def test_flaky_github_every_delivery_gets_its_true_verdict(
         resp = await client.post(
             "/webhook",
             data=body,
-            headers=signed(body, "check_suite", str(uuid.uuid4())),
+            headers=headers(body, "check_suite"),
         )
         assert resp.status == 202
     await settled(app)
